@@ -1,0 +1,41 @@
+# kdnb: two commands do all the set-up.
+#   make lab   create .venv (first time), install the pinned environment, open JupyterLab
+#   make test  the same set-up, then the unit tests and nbval over every notebook
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: lab test unit nbval bench teachers results clean
+
+# Re-install only when pyproject.toml changes; otherwise the set-up is a no-op.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (kdnb)" >/dev/null
+	touch $(STAMP)
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks/00_start_here.ipynb
+
+test: $(STAMP)
+	$(BIN)/python -m pytest tests notebooks --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg -p no:cacheprovider
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest tests
+
+# Check one notebook, e.g.  make nbval NB=notebooks/00_start_here.ipynb
+nbval: $(STAMP)
+	$(BIN)/python -m pytest --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg $(NB)
+
+bench: $(STAMP)
+	$(BIN)/python -m kdnb.bench
+
+teachers: $(STAMP)
+	$(BIN)/python -m kdnb.teachers build
+
+results: $(STAMP)
+	$(BIN)/python -m kdnb.recipe
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,69 @@
+"""Speed and memory figures of the workbook, printed (never asserted by timed unit tests).
+
+    python -m kdnb.bench                # teaser time, each notebook's run time and kernel peak memory
+    python -m kdnb.bench --make-test    # also: `make test` in a fresh clone, install included
+
+Figures depend on the machine and on what else it is doing: run on an idle machine and
+compare figures from the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def bench_teaser(repeats: int = 2) -> float:
+    """Best wall-clock seconds of the first notebook's teaser (data, teacher, two students, table)."""
+    from .recipe import teaser
+
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        teaser(progress=False)
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def bench_notebooks() -> pd.DataFrame:
+    """Run every notebook from a fresh kernel (files untouched): seconds and kernel peak memory."""
+    from .nbtools import NOTEBOOKS, execute
+
+    rows = []
+    for path in sorted(NOTEBOOKS.glob("*.ipynb")):
+        _, seconds, peak = execute(path)
+        rows.append({"notebook": path.name, "seconds": round(seconds, 1), "kernel peak (MB)": round(peak)})
+    return pd.DataFrame(rows).set_index("notebook")
+
+
+def bench_make_test() -> float:
+    """Seconds for `make test` in a fresh clone of this repository (creates its own .venv)."""
+    with tempfile.TemporaryDirectory(prefix="kdnb-clone-") as tmp:
+        subprocess.run(["git", "clone", "--quiet", str(ROOT), tmp], check=True)
+        start = time.perf_counter()
+        subprocess.run(["make", "test"], cwd=tmp, check=True, stdout=subprocess.DEVNULL)
+        return time.perf_counter() - start
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m kdnb.bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--make-test", action="store_true", help="also time `make test` in a fresh clone")
+    args = parser.parse_args(argv)
+    print(f"teaser (00_start_here): {bench_teaser():.1f} s   [target < 15 s]")
+    print(bench_notebooks().to_string())
+    print("   [targets: kernel peak < 1000 MB]")
+    if args.make_test:
+        print(f"make test, fresh clone, install included: {bench_make_test() / 60:.1f} min   [target < 6 min]")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

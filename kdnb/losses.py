@@ -1,0 +1,184 @@
+"""Distillation losses, written to be read, and tested against ``torch.nn.functional``.
+
+Notation: student logits ``z``, teacher logits ``v``, batch size B, C classes,
+``q_T = softmax(z / T)`` (student), ``p_T = softmax(v / T)`` (teacher), labels ``y``.
+
+* Hard loss (硬标签损失): cross-entropy with the labels, ``CE(y, q_1)``, at T = 1.
+* Soft loss (软标签损失): ``T^2 * KL(p_T || q_T)``, averaged over the batch ("batchmean").
+  ``KL(p || q) = sum_i p_i (log p_i - log q_i) >= 0``, zero only when p = q. Its gradient with
+  respect to ``z`` is ``T * (q_T - p_T) / B``: without the ``T^2`` factor it would shrink as
+  ``1/T^2`` and the soft term would fade as T grows (Hinton et al. 2015, section 2).
+* Combined: ``kd_loss = (1 - alpha) * hard + alpha * soft``. **alpha weights the soft
+  (teacher) term**; alpha = 0 is ordinary training, alpha = 1 ignores the labels.
+* Logit matching: at high T, for zero-mean logits, the soft loss's gradient tends to
+  ``(z - v) / (C * B)``, the gradient of :func:`logit_matching_loss` (Hinton et al. 2015,
+  section 2.1; Ba & Caruana 2014 matched logits directly).
+* Hint loss: FitNets (Romero et al. 2015) match an intermediate student layer, through a
+  learned regressor, to a teacher layer with a squared error.
+
+The teacher's terms carry no gradient: the teacher is frozen, so ``sum p log p`` (its
+entropy) is a constant. Only ``-sum p log q`` moves the student.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import torch
+import torch.nn.functional as F
+
+from .temperature import check_logits, check_temperature
+
+__all__ = [
+    "IGNORE_INDEX",
+    "check_alpha",
+    "check_labels",
+    "hard_loss",
+    "kl_divergence",
+    "soft_loss",
+    "kd_loss",
+    "logit_matching_loss",
+    "hint_loss",
+]
+
+#: Label value that marks an unlabeled example (as in ``F.cross_entropy``): such rows get
+#: only the soft loss, which is how a teacher teaches from an unlabeled transfer set.
+IGNORE_INDEX = -100
+
+
+def check_alpha(alpha) -> float:
+    """Return ``alpha`` as a float, or raise unless it lies in [0, 1]."""
+    if isinstance(alpha, torch.Tensor) and alpha.numel() == 1:
+        alpha = alpha.item()
+    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real):
+        raise TypeError(f"alpha must be a number in [0, 1], got {type(alpha).__name__}")
+    alpha = float(alpha)
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(
+            f"alpha must be in [0, 1], got {alpha}: it weights the soft (teacher) term and "
+            "1 - alpha weights the hard (label) term"
+        )
+    return alpha
+
+
+def check_labels(labels: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+    """Raise unless ``labels`` are int64 class indices matching ``logits`` (B, C)."""
+    if not isinstance(labels, torch.Tensor):
+        raise TypeError(f"labels must be a torch.Tensor of class indices, got {type(labels).__name__}")
+    if labels.dtype != torch.long:
+        hint = " (one-hot or probabilities? use labels.argmax(-1))" if labels.is_floating_point() else ""
+        raise TypeError(f"labels must be class indices of dtype torch.long, got {labels.dtype}{hint}; use labels.long()")
+    if labels.shape != logits.shape[:-1]:
+        raise ValueError(
+            f"labels of shape {tuple(labels.shape)} do not match logits of shape {tuple(logits.shape)}; "
+            "expected one label per row of logits"
+        )
+    C = logits.shape[-1]
+    bad = (labels != IGNORE_INDEX) & ((labels < 0) | (labels >= C))
+    if bad.any():
+        value = labels[bad][0].item()
+        raise ValueError(f"label {value} is out of range for {C} classes; labels must be in 0..{C - 1}")
+    return labels
+
+
+def _check_pair(student_logits: torch.Tensor, teacher_logits: torch.Tensor) -> None:
+    check_logits(student_logits, "student_logits")
+    check_logits(teacher_logits, "teacher_logits")
+    if student_logits.shape != teacher_logits.shape:
+        raise ValueError(
+            f"student_logits {tuple(student_logits.shape)} and teacher_logits {tuple(teacher_logits.shape)} "
+            "differ in shape; both must be (batch, classes) for the same examples and class order"
+        )
+
+
+def hard_loss(student_logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy with the hard labels at T = 1 (rows labelled IGNORE_INDEX are skipped)."""
+    check_logits(student_logits, "student_logits")
+    check_labels(labels, student_logits)
+    if (labels == IGNORE_INDEX).all():
+        return student_logits.sum() * 0.0  # no labelled row: a zero that keeps the graph
+    C = student_logits.shape[-1]  # flatten, so (B, S, C) logits are read class-last like 2-D ones
+    return F.cross_entropy(student_logits.reshape(-1, C), labels.reshape(-1), ignore_index=IGNORE_INDEX)
+
+
+def kl_divergence(p: torch.Tensor, log_p: torch.Tensor, log_q: torch.Tensor) -> torch.Tensor:
+    """``mean over the batch of sum_i p_i (log p_i - log q_i)``, i.e. KL(p || q) "batchmean".
+
+    Terms with ``p_i = 0`` contribute 0. For 2-D inputs this matches
+    ``F.kl_div(log_q, log_p, reduction="batchmean", log_target=True)``; a single 1-D row is
+    its own batch of one.
+    """
+    batch = p.shape[0] if p.dim() > 1 else 1
+    terms = torch.where(p > 0, p * (log_p - log_q), torch.zeros_like(p))
+    return terms.sum() / batch
+
+
+def soft_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, T: float = 4.0, scale: bool = True) -> torch.Tensor:
+    """``T^2 * KL(p_T || q_T)`` (batchmean): the student matches the teacher's softened outputs.
+
+    ``scale=False`` drops the T^2 factor, to show why it is there: the gradient then falls
+    roughly as 1/T^2 (Hinton et al. 2015).
+    """
+    T = check_temperature(T)
+    _check_pair(student_logits, teacher_logits)
+    teacher_logits = teacher_logits.detach()  # the teacher is frozen: no gradient flows to it
+    log_p = F.log_softmax(teacher_logits / T, dim=-1)
+    log_q = F.log_softmax(student_logits / T, dim=-1)
+    kl = kl_divergence(log_p.exp(), log_p, log_q)
+    return kl * T * T if scale else kl
+
+
+def kd_loss(
+    student_logits: torch.Tensor,
+    teacher_logits: torch.Tensor,
+    labels: torch.Tensor,
+    T: float = 4.0,
+    alpha: float = 0.9,
+) -> torch.Tensor:
+    """The distillation loss ``(1 - alpha) * CE(y, q_1) + alpha * T^2 * KL(p_T || q_T)``.
+
+    ``alpha`` weights the **soft** (teacher) term. Labels equal to :data:`IGNORE_INDEX` mark
+    unlabelled examples, which then learn from the teacher alone.
+    """
+    T = check_temperature(T)
+    alpha = check_alpha(alpha)
+    _check_pair(student_logits, teacher_logits)
+    check_labels(labels, student_logits)
+    return (1.0 - alpha) * hard_loss(student_logits, labels) + alpha * soft_loss(student_logits, teacher_logits, T)
+
+
+def logit_matching_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor) -> torch.Tensor:
+    """Squared error between zero-mean logits, ``sum_i (z~_i - v~_i)^2 / (2C)``, batch-averaged.
+
+    ``z~ = z - mean(z)`` per row. The ``1/(2C)`` makes its gradient exactly the high-temperature
+    limit of :func:`soft_loss`'s, so the two can be compared directly.
+    """
+    _check_pair(student_logits, teacher_logits)
+    C = student_logits.shape[-1]
+    z = student_logits - student_logits.mean(-1, keepdim=True)
+    v = teacher_logits.detach() - teacher_logits.detach().mean(-1, keepdim=True)
+    batch = z.shape[0] if z.dim() > 1 else 1
+    return ((z - v) ** 2).sum() / (2 * C * batch)
+
+
+def hint_loss(
+    student_features: torch.Tensor,
+    teacher_features: torch.Tensor,
+    regressor: torch.nn.Module | None = None,
+) -> torch.Tensor:
+    """FitNets hint loss ``0.5 * ||r(student) - teacher||^2``, averaged over the batch.
+
+    ``regressor`` maps the student's (usually thinner) hint layer to the teacher's width, as in
+    Romero et al. 2015; it is trained with the student. Without one, the shapes must already agree.
+    """
+    for name, t in (("student_features", student_features), ("teacher_features", teacher_features)):
+        if not isinstance(t, torch.Tensor) or not t.is_floating_point():
+            raise TypeError(f"{name} must be a floating-point torch.Tensor")
+        if not torch.isfinite(t).all():
+            raise ValueError(f"{name} contain NaN or infinite values")
+    mapped = regressor(student_features) if regressor is not None else student_features
+    if mapped.shape != teacher_features.shape:
+        fix = "pass a regressor (e.g. nn.Linear or a 1x1 nn.Conv2d) that maps one to the other" if regressor is None else "change the regressor's output size"
+        raise ValueError(f"hint shapes differ: student {tuple(mapped.shape)} vs teacher {tuple(teacher_features.shape)}; {fix}")
+    batch = mapped.shape[0] if mapped.dim() > 1 else 1
+    return 0.5 * ((mapped - teacher_features.detach()) ** 2).sum() / batch

@@ -1,0 +1,134 @@
+"""Keep the committed notebooks executed and clean.
+
+    python -m kdnb.nbtools run notebooks/00_start_here.ipynb   # execute in place, fresh kernel
+    python -m kdnb.nbtools run --all                           # every notebook
+    python -m kdnb.nbtools check                               # what the hygiene test checks
+
+``run`` executes top to bottom in a new ``python3`` kernel with the working directory set to
+``notebooks/``, then strips volatile metadata (cell ids stay, timings and widget state go) and
+writes the file atomically. Peak memory of the kernel is reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from pathlib import Path
+
+from ._io import atomic_write_text
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+MACHINE_PATH = re.compile(r"/(?:work|root|tmp|Users)/|/home/\w+/|[A-Z]:\\\\Users")
+KEEP_NB_METADATA = ("kernelspec", "language_info")
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def clean(nb: dict) -> dict:
+    """Drop volatile metadata: execution timings, widget state, per-cell collapse flags."""
+    nb["metadata"] = {k: nb["metadata"][k] for k in KEEP_NB_METADATA if k in nb["metadata"]}
+    nb["metadata"]["kernelspec"] = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+    for cell in nb["cells"]:
+        cell["metadata"] = {k: v for k, v in cell.get("metadata", {}).items() if k in ("tags",)}
+        # A widget view cannot be shown without the live kernel that made it (its state is not
+        # saved), so the file keeps only the static outputs: text, tables, figures.
+        if cell["cell_type"] == "code":
+            cell["outputs"] = [o for o in cell["outputs"] if WIDGET_VIEW not in o.get("data", {})]
+    return nb
+
+
+def problems(path: Path) -> list[str]:
+    """Hygiene problems of one committed notebook (empty list: clean)."""
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    out = []
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    counts = [c.get("execution_count") for c in code]
+    if counts != list(range(1, len(code) + 1)):
+        out.append(f"execution counts are {counts}, not 1..{len(code)}: restart the kernel and run all")
+    if nb.get("metadata", {}).get("kernelspec", {}).get("name") != "python3":
+        out.append("kernelspec is not python3")
+    extra = set(nb.get("metadata", {})) - set(KEEP_NB_METADATA)
+    if extra:
+        out.append(f"volatile notebook metadata: {sorted(extra)}")
+    for i, cell in enumerate(code, 1):
+        src = "".join(cell["source"])
+        for o in cell.get("outputs", []):
+            if o.get("output_type") == "error":
+                out.append(f"cell {i} stores an error: {o.get('ename')}")
+            if MACHINE_PATH.search(json.dumps(o)):
+                out.append(f"cell {i} output shows a machine path")
+            if re.search(r"\b0x[0-9a-f]{6,}\b", json.dumps(o)):
+                out.append(f"cell {i} output shows a memory address")
+        markers = [line.strip() for line in src.splitlines() if "NBVAL_" in line and line.lstrip().startswith("#")]
+        if any(m not in ("# NBVAL_IGNORE_OUTPUT", "# NBVAL_CHECK_OUTPUT", "# NBVAL_RAISES_EXCEPTION") for m in markers):
+            out.append(f"cell {i}: an nbval marker must stand alone on its line ({markers})")
+        if "NBVAL_IGNORE_OUTPUT" in src and "assert" not in src:
+            out.append(f"cell {i} ignores its output but asserts nothing")
+        if "NBVAL_SKIP" in src:
+            out.append(f"cell {i} is skipped by nbval: test it instead")
+    return out
+
+
+def execute(path: Path, timeout: int = 600):
+    """Execute a notebook from a fresh kernel, without saving; return (notebook, seconds, peak MB)."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}})
+    start = time.perf_counter()
+    with client.setup_kernel():
+        for index, cell in enumerate(nb.cells):
+            client.execute_cell(cell, index)
+        peak = _kernel_peak_mb(client)
+    return nb, time.perf_counter() - start, peak
+
+
+def run(path: Path, timeout: int = 600) -> tuple[float, float]:
+    """Execute a notebook in place with a fresh kernel and clean it; return (seconds, peak kernel MB)."""
+    import nbformat
+
+    nb, seconds, peak = execute(path, timeout)
+    nb = clean(json.loads(nbformat.writes(nb)))
+    atomic_write_text(path, json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+    return seconds, peak
+
+
+def _kernel_peak_mb(client) -> float:
+    """Peak resident memory of the running kernel process (Linux: VmHWM), in MB; nan elsewhere."""
+    try:
+        pid = client.km.provisioner.process.pid
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except Exception:
+        pass
+    return float("nan")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m kdnb.nbtools")
+    sub = parser.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("run", help="execute notebooks in place from a fresh kernel")
+    r.add_argument("paths", nargs="*", type=Path)
+    r.add_argument("--all", action="store_true")
+    sub.add_parser("check", help="list hygiene problems of the committed notebooks")
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        paths = sorted(NOTEBOOKS.glob("*.ipynb")) if args.all else args.paths
+        for p in paths:
+            seconds, peak = run(Path(p))
+            print(f"{Path(p).name}: {seconds:.1f} s, kernel peak {peak:.0f} MB")
+        return 0
+    bad = {p.name: problems(p) for p in sorted(NOTEBOOKS.glob("*.ipynb"))}
+    for name, issues in bad.items():
+        for issue in issues:
+            print(f"{name}: {issue}")
+    return 1 if any(bad.values()) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,209 @@
+"""Training loops: :func:`fit` on hard labels, :func:`distill` from a frozen teacher.
+
+Both return the per-epoch history as a pandas DataFrame, show a ``tqdm.auto`` progress bar,
+and call an optional ``callback(row)`` after each epoch (for live plots). Data are whole
+tensors, shuffled with a seeded generator, so a run is repeatable on the same machine.
+
+Distillation recipe (Hinton et al. 2015): train the teacher first, freeze it (``eval()``,
+no gradients), and train the student on ``kd_loss``. Without augmentation the teacher sees
+the same inputs every epoch, so its logits are computed once and cached; with augmentation
+(random shifts) the teacher runs on each augmented batch.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import random
+import time
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from .data import Split
+from .losses import IGNORE_INDEX, check_alpha, hard_loss, kd_loss
+from .temperature import check_temperature
+
+__all__ = ["seed_everything", "get_device", "jitter", "predict_logits", "accuracy", "fit", "distill"]
+
+
+#: Threads for torch on the CPU. Measured on a 2-core machine: a 2x800 MLP epoch on 3,500
+#: images takes 0.47 s with one thread and 0.29 s with two; more threads than cores only hurts.
+DEFAULT_THREADS = min(2, os.cpu_count() or 1)
+
+
+def seed_everything(seed: int = 0, threads: int | None = DEFAULT_THREADS) -> None:
+    """Seed ``random``, NumPy and torch, and fix torch's CPU thread count.
+
+    A fixed thread count keeps runs repeatable (the order of floating-point sums can depend
+    on it) and timings comparable. Pass ``threads=None`` to leave the count alone.
+    """
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    if threads is not None:
+        torch.set_num_threads(int(threads))
+
+
+def get_device(prefer: str | None = None) -> torch.device:
+    """CUDA if present, else Apple's MPS, else the CPU. ``prefer="cpu"`` forces the CPU."""
+    if prefer is not None:
+        return torch.device(prefer)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def jitter(x: torch.Tensor, max_shift: int = 2, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Shift each image by a random whole number of pixels in [-max_shift, max_shift], zero-filled."""
+    if max_shift <= 0:
+        return x
+    n, _, h, w = x.shape
+    shifts = torch.randint(-max_shift, max_shift + 1, (n, 2), generator=generator)
+    pad = F.pad(x, (max_shift, max_shift, max_shift, max_shift))
+    rows = (torch.arange(h).view(1, h) + max_shift - shifts[:, :1]).to(x.device)  # (n, h)
+    cols = (torch.arange(w).view(1, w) + max_shift - shifts[:, 1:]).to(x.device)  # (n, w)
+    idx_n = torch.arange(n, device=x.device).view(n, 1, 1)
+    out = pad[idx_n, :, rows.view(n, h, 1), cols.view(n, 1, w)]  # (n, h, w, c)
+    return out.permute(0, 3, 1, 2).contiguous()
+
+
+@torch.no_grad()
+def predict_logits(model: nn.Module, X: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+    """Logits of ``model`` on ``X`` in eval mode, batched, without gradients."""
+    if len(X) == 0:
+        raise ValueError("predict_logits got no inputs (X is empty)")
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    try:
+        return torch.cat([model(X[i:i + batch_size].to(device)).float().cpu() for i in range(0, len(X), batch_size)])
+    finally:
+        model.train(was_training)
+
+
+def accuracy(model: nn.Module, split: Split) -> float:
+    """Top-1 accuracy (0..1) of ``model`` on a split."""
+    return (predict_logits(model, split.X).argmax(1) == split.y).float().mean().item()
+
+
+def _loop(model, train: Split, step_loss: Callable, *, val, epochs, lr, batch_size, weight_decay, augment, seed,
+          callback, progress, desc, restore_best) -> pd.DataFrame:
+    """The shared loop: ``step_loss(index, x, logits) -> loss`` decides what is learnt."""
+    if epochs < 1 or batch_size < 1 or lr <= 0:
+        raise ValueError(f"need epochs >= 1, batch_size >= 1 and lr > 0; got epochs={epochs}, batch_size={batch_size}, lr={lr}")
+    device = next(model.parameters()).device
+    X, y = train.X.to(device), train.y.to(device)
+    gen = torch.Generator().manual_seed(seed)
+    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    steps_per_epoch = -(-len(X) // batch_size)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs * steps_per_epoch)
+    rows, best, best_state = [], -1.0, None
+    bar = tqdm(range(1, epochs + 1), desc=desc, disable=not progress, leave=False)
+    for epoch in bar:
+        model.train()
+        start, total, correct, seen = time.perf_counter(), 0.0, 0, 0
+        for idx in torch.randperm(len(X), generator=gen).split(batch_size):
+            idx = idx.to(device)
+            xb = jitter(X[idx], augment, gen) if augment else X[idx]
+            logits = model(xb)
+            loss = step_loss(idx, xb, logits)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            total += loss.item() * len(idx)
+            labelled = y[idx] != IGNORE_INDEX
+            correct += (logits.argmax(1)[labelled] == y[idx][labelled]).sum().item()
+            seen += labelled.sum().item()
+        row = {"epoch": epoch, "loss": total / len(X), "train_acc": correct / max(seen, 1)}
+        if val is not None:
+            row["val_acc"] = accuracy(model, val)
+            if restore_best and row["val_acc"] > best:
+                best, best_state = row["val_acc"], copy.deepcopy(model.state_dict())
+        row["seconds"] = time.perf_counter() - start
+        rows.append(row)
+        bar.set_postfix({k: round(v, 3) for k, v in row.items() if k in ("loss", "val_acc")})
+        if callback is not None:
+            callback(row)
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    return pd.DataFrame(rows).set_index("epoch")
+
+
+def fit(model: nn.Module, train: Split, val: Split | None = None, *, epochs: int = 20, lr: float = 1e-3,
+        batch_size: int = 128, weight_decay: float = 0.0, augment: int = 0, seed: int = 0,
+        callback: Callable[[dict], None] | None = None, progress: bool = True, restore_best: bool = False,
+        label_smoothing: float = 0.0, desc: str = "fit") -> pd.DataFrame:
+    """Train ``model`` on hard labels with cross-entropy (Adam, cosine learning-rate decay).
+
+    ``augment=k`` shifts each training image by up to k pixels. ``restore_best`` keeps the
+    weights of the epoch with the best validation accuracy. ``label_smoothing=eps`` trains on
+    ``(1 - eps) * one_hot + eps / C`` instead of the one-hot labels (Szegedy et al. 2016).
+    Returns the history DataFrame.
+    """
+    if not 0.0 <= label_smoothing < 1.0:
+        raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
+    y = train.y.to(next(model.parameters()).device)
+
+    def step_loss(idx, xb, logits):
+        if label_smoothing:
+            return F.cross_entropy(logits, y[idx], ignore_index=IGNORE_INDEX, label_smoothing=label_smoothing)
+        return hard_loss(logits, y[idx])
+
+    return _loop(model, train, step_loss, val=val, epochs=epochs, lr=lr, batch_size=batch_size, weight_decay=weight_decay,
+                 augment=augment, seed=seed, callback=callback, progress=progress, desc=desc, restore_best=restore_best)
+
+
+def distill(student: nn.Module, train: Split, val: Split | None = None, *, teacher: nn.Module | None = None,
+            teacher_logits: torch.Tensor | None = None, T: float = 4.0, alpha: float = 0.9, epochs: int = 20,
+            lr: float = 1e-3, batch_size: int = 128, weight_decay: float = 0.0, augment: int = 0, seed: int = 0,
+            callback: Callable[[dict], None] | None = None, progress: bool = True, restore_best: bool = False,
+            desc: str = "distill") -> pd.DataFrame:
+    """Train ``student`` on :func:`kdnb.losses.kd_loss` against a frozen teacher.
+
+    Give either ``teacher`` (a model; it is put in eval mode and never updated) or precomputed
+    ``teacher_logits`` for ``train.X``. Without augmentation the teacher's logits are computed
+    once, before the first epoch. Labels equal to ``IGNORE_INDEX`` mark unlabelled examples,
+    which learn from the soft targets alone. Returns the history DataFrame.
+    """
+    T = check_temperature(T)
+    alpha = check_alpha(alpha)
+    if (teacher is None) == (teacher_logits is None):
+        raise ValueError("pass exactly one of teacher= (a model) or teacher_logits= (a tensor for train.X)")
+    if teacher_logits is None and augment:
+        cached = None  # inputs change every step: the teacher must see each augmented batch
+    elif teacher_logits is None:
+        cached = predict_logits(teacher, train.X)
+    else:
+        cached = teacher_logits
+    if cached is not None and cached.shape[0] != len(train):
+        raise ValueError(f"teacher_logits has {cached.shape[0]} rows but the training split has {len(train)} examples")
+    if cached is not None and augment:
+        raise ValueError("cached teacher_logits are for un-augmented inputs; pass teacher= when augment > 0")
+    if teacher is not None:
+        teacher.eval()
+        for p in teacher.parameters():
+            p.requires_grad_(False)
+    device = next(student.parameters()).device
+    y = train.y.to(device)
+    cached = cached.to(device) if cached is not None else None
+
+    def step_loss(idx, xb, logits):
+        if cached is not None:
+            t_logits = cached[idx]
+        else:
+            with torch.no_grad():
+                t_logits = teacher(xb)
+        return kd_loss(logits, t_logits, y[idx], T=T, alpha=alpha)
+
+    return _loop(student, train, step_loss, val=val, epochs=epochs, lr=lr, batch_size=batch_size, weight_decay=weight_decay,
+                 augment=augment, seed=seed, callback=callback, progress=progress, desc=desc, restore_best=restore_best)
