@@ -1,6 +1,6 @@
 """Speed and memory figures of the workbook, printed (never asserted by timed unit tests).
 
-    python -m kdnb.bench                # teaser time, each notebook's run time and kernel peak memory
+    python -m kdnb.bench                # teaser, slider callback, each notebook's run time and kernel peak memory
     python -m kdnb.bench --make-test    # also: `make test` in a fresh clone, install included
 
 Figures depend on the machine and on what else it is doing: run on an idle machine and
@@ -57,9 +57,12 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m kdnb.bench", description=__doc__.split("\n")[0])
     parser.add_argument("--make-test", action="store_true", help="also time `make test` in a fresh clone")
     args = parser.parse_args(argv)
+    from .widgets import benchmark_callback
+
     print(f"teaser (00_start_here): {bench_teaser():.1f} s   [target < 15 s]")
+    print(f"temperature slider callback, median of 200: {benchmark_callback(200):.1f} ms   [target < 30 ms]")
     print(bench_notebooks().to_string())
-    print("   [targets: kernel peak < 1000 MB]")
+    print("   [targets: each notebook < 60 s, kernel peak < 1000 MB]")
     if args.make_test:
         print(f"make test, fresh clone, install included: {bench_make_test() / 60:.1f} min   [target < 6 min]")
     return 0

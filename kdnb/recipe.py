@@ -56,7 +56,7 @@ from . import data as kdata
 from . import models
 from .losses import IGNORE_INDEX
 from .teachers import TEACHERS, load_teacher
-from .training import accuracy, distill, fit, predict_logits, seed_everything
+from .training import DEFAULT_THREADS, accuracy, distill, fit, predict_logits, seed_everything
 
 __all__ = ["SETTINGS", "DEFAULT", "labelled_subset", "train_pair", "run_setting", "teaser", "sweep", "summarize"]
 
@@ -115,12 +115,14 @@ def labelled_subset(y: torch.Tensor, n: int | None, seed: int = 0) -> torch.Tens
 
 
 def train_pair(setting: dict | str = "default", seed: int = 0, dataset: kdata.Dataset | None = None,
-               teacher_logits: torch.Tensor | None = None, progress: bool = False, **overrides):
+               teacher_logits: torch.Tensor | None = None, progress: bool = False, threads: int | None = DEFAULT_THREADS,
+               **overrides):
     """Train the student alone and distilled, from the same initial weights.
 
     Returns ``(alone, distilled, spec)``: two trained models and the setting used.
     ``overrides`` replace fields of the setting (e.g. ``T=4``). Pass ``teacher_logits`` for
     ``dataset.train.X`` to share one teacher pass between runs; otherwise it is computed here.
+    ``threads`` is torch's thread count for the run (see :func:`kdnb.training.seed_everything`).
     """
     spec = dict(SETTINGS[setting] if isinstance(setting, str) else setting, **overrides)
     ds = dataset or kdata.load_mnist_subset()
@@ -130,7 +132,7 @@ def train_pair(setting: dict | str = "default", seed: int = 0, dataset: kdata.Da
     labelled = y != IGNORE_INDEX
     common = {"lr": spec["lr"], "batch_size": spec["batch_size"], "seed": seed, "progress": progress}
 
-    seed_everything(seed)
+    seed_everything(seed, threads)
     alone = models.build(spec["student"], in_shape=ds.image_shape)
     distilled = copy.deepcopy(alone)  # the same initial weights
     # With few labels the label-only student gets as many gradient steps as the distilled one.
@@ -142,11 +144,12 @@ def train_pair(setting: dict | str = "default", seed: int = 0, dataset: kdata.Da
 
 
 def run_setting(setting: dict | str = "default", seed: int = 0, dataset: kdata.Dataset | None = None,
-                teacher_logits: torch.Tensor | None = None, progress: bool = False, **overrides) -> dict:
+                teacher_logits: torch.Tensor | None = None, progress: bool = False, threads: int | None = DEFAULT_THREADS,
+                **overrides) -> dict:
     """:func:`train_pair`, then the val and test accuracy of both students, as one row."""
     ds = dataset or kdata.load_mnist_subset()
     start = time.perf_counter()
-    alone, distilled, spec = train_pair(setting, seed, ds, teacher_logits, progress, **overrides)
+    alone, distilled, spec = train_pair(setting, seed, ds, teacher_logits, progress, threads, **overrides)
     seconds = time.perf_counter() - start
     alone_test, kd_test = accuracy(alone, ds.test), accuracy(distilled, ds.test)
     return {

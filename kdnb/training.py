@@ -167,20 +167,21 @@ def distill(student: nn.Module, train: Split, val: Split | None = None, *, teach
             teacher_logits: torch.Tensor | None = None, T: float = 4.0, alpha: float = 0.9, epochs: int = 20,
             lr: float = 1e-3, batch_size: int = 128, weight_decay: float = 0.0, augment: int = 0, seed: int = 0,
             callback: Callable[[dict], None] | None = None, progress: bool = True, restore_best: bool = False,
-            desc: str = "distill") -> pd.DataFrame:
+            cache_teacher: bool = True, desc: str = "distill") -> pd.DataFrame:
     """Train ``student`` on :func:`kdnb.losses.kd_loss` against a frozen teacher.
 
     Give either ``teacher`` (a model; it is put in eval mode and never updated) or precomputed
     ``teacher_logits`` for ``train.X``. Without augmentation the teacher's logits are computed
-    once, before the first epoch. Labels equal to ``IGNORE_INDEX`` mark unlabelled examples,
+    once, before the first epoch (``cache_teacher=False`` runs it on every batch instead, to
+    measure what the cache saves). Labels equal to ``IGNORE_INDEX`` mark unlabelled examples,
     which learn from the soft targets alone. Returns the history DataFrame.
     """
     T = check_temperature(T)
     alpha = check_alpha(alpha)
     if (teacher is None) == (teacher_logits is None):
         raise ValueError("pass exactly one of teacher= (a model) or teacher_logits= (a tensor for train.X)")
-    if teacher_logits is None and augment:
-        cached = None  # inputs change every step: the teacher must see each augmented batch
+    if teacher_logits is None and (augment or not cache_teacher):
+        cached = None  # inputs change every step (or caching is off): the teacher sees each batch
     elif teacher_logits is None:
         cached = predict_logits(teacher, train.X)
     else:

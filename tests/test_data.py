@@ -205,3 +205,36 @@ def test_split_subset_by_indices_and_mask(digits: Dataset) -> None:
 def test_split_is_frozen(digits: Dataset) -> None:
     with pytest.raises(Exception):
         digits.test.X = torch.zeros(1)  # type: ignore[misc]
+
+
+def test_load_mnist_full_splits_what_fetch_mnist_returns(monkeypatch):
+    import numpy as np
+
+    from kdnb import download
+
+    rng = np.random.default_rng(0)
+    fake = {
+        "train_images": rng.integers(0, 256, (200, 28, 28), dtype=np.uint8),
+        "train_labels": np.repeat(np.arange(10, dtype=np.uint8), 20),
+        "test_images": rng.integers(0, 256, (50, 28, 28), dtype=np.uint8),
+        "test_labels": np.repeat(np.arange(10, dtype=np.uint8), 5),
+    }
+    calls = {}
+
+    def fake_fetch(root=None, *, download=False, **kwargs):
+        calls["download"] = download
+        return fake
+
+    monkeypatch.setattr(download, "fetch_mnist", fake_fetch)
+    ds = kdata.load_mnist_full(download=True, val_size=40)
+    assert calls["download"] is True
+    assert (len(ds.train), len(ds.val), len(ds.test)) == (160, 40, 50)
+    assert ds.train.X.shape[1:] == (1, 28, 28) and ds.train.X.dtype == torch.float32
+    assert float(ds.test.X.max()) <= 1.0
+    assert torch.bincount(ds.val.y, minlength=10).tolist() == [4] * 10
+    assert torch.equal(ds.test.y, torch.from_numpy(fake["test_labels"].astype("int64")))
+
+
+def test_load_mnist_full_offline_without_files_says_how_to_fix(tmp_path):
+    with pytest.raises(FileNotFoundError, match="download=True"):
+        kdata.load_mnist_full(root=tmp_path)
