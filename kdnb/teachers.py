@@ -152,7 +152,8 @@ def load_teacher(name: str = "cnn-mnist", root=None, rebuild_missing: bool = Tru
             f"`python -m kdnb.teachers build {name}`."
         )
     try:
-        state = torch.load(io.BytesIO(blob), map_location="cpu", weights_only=True)
+        buffer = io.BytesIO(blob)
+        state = torch.load(buffer, map_location="cpu", weights_only=True)
     except Exception as exc:  # unreadable despite a matching hash: the manifest itself is stale
         raise CheckpointError(f"{path} could not be read ({exc}); rebuild it with `python -m kdnb.teachers build {name}`") from exc
     ds_shape = (1, 8, 8) if entry["dataset"]["name"] == "digits" else (1, 28, 28)
