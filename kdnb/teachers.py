@@ -28,29 +28,34 @@ from torch import nn
 from . import data as kdata
 from . import models
 from ._io import atomic_write_bytes, atomic_write_text, sha256_bytes
-from .training import accuracy, fit, seed_everything
+from .training import DEFAULT_THREADS, accuracy, fit, seed_everything
 
 __all__ = ["TEACHERS", "CheckpointError", "default_dir", "read_manifest", "build", "load_teacher"]
 
-#: What each teacher is and how it is trained. The keys of "train" are passed to :func:`kdnb.training.fit`.
+#: What each teacher is and how it is trained. The keys of "train" are passed to :func:`kdnb.training.fit`;
+#: "threads" is torch's thread count during training (the order of floating-point sums depends on it,
+#: so the same count is needed to rebuild the same bytes).
 TEACHERS: dict[str, dict] = {
     "cnn-mnist": {
         "description": "small CNN, the workbook's main teacher",
         "dataset": {"name": "mnist-5k", "seed": 0},
         "model": {"kind": "cnn", "channels": [32, 64], "hidden": 128, "dropout": 0.25},
         "train": {"epochs": 40, "lr": 2e-3, "batch_size": 128, "augment": 2, "seed": 0},
+        "threads": 1,
     },
     "cnn-mnist-ls": {
         "description": "the same CNN trained with label smoothing 0.1 (for Mueller et al. 2019)",
         "dataset": {"name": "mnist-5k", "seed": 0},
         "model": {"kind": "cnn", "channels": [32, 64], "hidden": 128, "dropout": 0.25},
         "train": {"epochs": 40, "lr": 2e-3, "batch_size": 128, "augment": 2, "seed": 0, "label_smoothing": 0.1},
+        "threads": 2,
     },
     "mlp-mnist": {
         "description": "2x1200 MLP with dropout, Hinton's teacher architecture",
         "dataset": {"name": "mnist-5k", "seed": 0},
         "model": {"kind": "mlp", "hidden": [1200, 1200], "dropout": 0.5},
         "train": {"epochs": 40, "lr": 1e-3, "batch_size": 128, "augment": 2, "seed": 0},
+        "threads": 1,
     },
 }
 
@@ -98,7 +103,7 @@ def build(names=None, root=None, progress: bool = True) -> dict:
         spec = TEACHERS[name]
         ds = kdata.load(spec["dataset"]["name"], seed=spec["dataset"]["seed"])
         threads = torch.get_num_threads()
-        seed_everything(spec["train"]["seed"])
+        seed_everything(spec["train"]["seed"], spec.get("threads", DEFAULT_THREADS))
         model = models.build(spec["model"], in_shape=ds.image_shape, num_classes=ds.num_classes)
         start = time.perf_counter()
         fit(model, ds.train, None, progress=progress, desc=f"teacher {name}", **spec["train"])
@@ -116,6 +121,7 @@ def build(names=None, root=None, progress: bool = True) -> dict:
             "dataset": spec["dataset"],
             "model": spec["model"],
             "train": spec["train"],
+            "threads": spec.get("threads", DEFAULT_THREADS),
             "val_accuracy": round(accuracy(model, ds.val), 4),
             "test_accuracy": round(accuracy(model, ds.test), 4),
             "params": models.count_params(model),

@@ -375,3 +375,10 @@ def test_atomic_write_respects_umask(tmp_path: Path) -> None:
 
 def test_sha256_bytes() -> None:
     assert _io.sha256_bytes(b"abc") == hashlib.sha256(b"abc").hexdigest()
+
+
+def test_shipped_manifest_records_the_thread_count_of_each_build() -> None:
+    """The same bytes can only be rebuilt with the same thread count (sums are reordered)."""
+    manifest = read_manifest()
+    for name, spec in REAL_TEACHERS.items():
+        assert manifest[name]["threads"] == spec["threads"]
