@@ -2,8 +2,8 @@
 
 The computations behind notebook 01:
 
-* :func:`evaluate` measures models the way a compressed model is judged (seed question 003-8):
-  test accuracy, parameters, bytes and latency, and :func:`ratios` turns that into
+* :func:`kdnb.training.evaluate` measures models the way a compressed model is judged (seed
+  question 003-8): test accuracy, parameters, bytes and latency, and :func:`ratios` turns that into
   "how much smaller, how much faster, how many points lost".
 * :func:`families` is the table of compression families (003-2, 000-7): knowledge
   distillation (知识蒸馏), pruning (剪枝), quantization (量化), low-rank factorization and
@@ -37,9 +37,9 @@ from . import data as kdata
 from . import models
 from .losses import IGNORE_INDEX
 from .recipe import labelled_subset, run_setting
-from .training import accuracy, distill, fit, predict_logits, seed_everything
+from .training import accuracy, distill, evaluate, fit, predict_logits, seed_everything
 
-__all__ = ["evaluate", "ratios", "pair_run", "families", "epoch_seconds", "side_by_side",
+__all__ = ["ratios", "pair_run", "families", "epoch_seconds", "side_by_side",
            "downsample", "transfer_run", "transfer_sweep", "transfer_summary", "RESULTS", "TRANSFER_CSV",
            "transfer_view", "transfer_widget"]
 
@@ -48,22 +48,6 @@ TRANSFER_CSV = RESULTS / "intro_transfer.csv"
 
 
 # ------------------------------------------------------------------ evaluation (003-8)
-def evaluate(named_models: dict, test: kdata.Split, batch_size: int = 256, repeats: int = 30) -> pd.DataFrame:
-    """Judge compressed models on what deployment pays for, not on accuracy alone (003-8).
-
-    One row per model: test accuracy (%), parameters, bytes of parameters and buffers,
-    median latency of one image and of a batch of ``batch_size`` images (ms, this CPU, now).
-    """
-    shape = tuple(test.X.shape[1:])
-    rows = []
-    for name, model in named_models.items():
-        rows.append({"model": name, "test accuracy (%)": 100 * accuracy(model, test),
-                     "parameters": models.count_params(model), "bytes": models.size_bytes(model),
-                     "latency, 1 image (ms)": models.measure_latency(model, shape, 1, repeats),
-                     f"latency, {batch_size} images (ms)": models.measure_latency(model, shape, batch_size, max(5, repeats // 3))})
-    return pd.DataFrame(rows).set_index("model")
-
-
 def ratios(table: pd.DataFrame, reference: int = 0) -> pd.DataFrame:
     """Each model against the reference row (the teacher): times smaller, times faster, points lost."""
     ref = table.iloc[reference]

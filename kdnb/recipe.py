@@ -56,7 +56,7 @@ from . import data as kdata
 from . import models
 from .losses import IGNORE_INDEX
 from .teachers import TEACHERS, load_teacher
-from .training import DEFAULT_THREADS, accuracy, distill, fit, predict_logits, seed_everything
+from .training import DEFAULT_THREADS, accuracy, distill, evaluate, fit, predict_logits, seed_everything
 
 __all__ = ["SETTINGS", "DEFAULT", "labelled_subset", "train_pair", "run_setting", "teaser", "sweep", "summarize"]
 
@@ -162,20 +162,15 @@ def run_setting(setting: dict | str = "default", seed: int = 0, dataset: kdata.D
 def teaser(seed: int = 0, progress: bool = True) -> pd.DataFrame:
     """The first notebook's table: the shipped teacher, the student alone, the distilled student.
 
-    Accuracy on the held-out test split, parameters, size in memory, and measured latency
-    for one image on this CPU.
+    The columns of :func:`kdnb.training.evaluate`: test accuracy, parameters, bytes, and the
+    latency of one image and of a batch, measured on this CPU.
     """
     ds = kdata.load_mnist_subset()
     teacher = load_teacher(DEFAULT["teacher"])
     alone, distilled, spec = train_pair("default", seed, ds, predict_logits(teacher, ds.train.X), progress)
-    rows = []
-    for name, model in ((f"teacher ({models.describe(TEACHERS[DEFAULT['teacher']]['model'])})", teacher),
-                        (f"student alone ({models.describe(spec['student'])})", alone),
-                        (f"distilled student (T={spec['T']:g}, alpha={spec['alpha']:g})", distilled)):
-        rows.append({"model": name, "test accuracy (%)": 100 * accuracy(model, ds.test),
-                     "parameters": models.count_params(model), "size (KB)": models.size_bytes(model) / 1024,
-                     "latency (ms)": models.measure_latency(model, ds.image_shape)})
-    return pd.DataFrame(rows).set_index("model")
+    return evaluate({f"teacher ({models.describe(TEACHERS[DEFAULT['teacher']]['model'])})": teacher,
+                     f"student alone ({models.describe(spec['student'])})": alone,
+                     f"distilled student (T={spec['T']:g}, alpha={spec['alpha']:g})": distilled}, ds.test)
 
 
 def sweep(names=None, seeds=(0, 1, 2), progress: bool = True, **overrides) -> pd.DataFrame:

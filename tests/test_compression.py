@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
-from kdnb import compression, models
+from kdnb import compression, models, training
 from kdnb import data as kdata
 
 
@@ -19,7 +19,7 @@ def small(mnist) -> kdata.Split:
 def test_evaluate_and_ratios(mnist):
     torch.manual_seed(0)
     big, tiny = models.mlp((64, 64)), models.mlp((8,))
-    table = compression.evaluate({"teacher": big, "student": tiny}, mnist.test.subset(range(200)), batch_size=16, repeats=3)
+    table = training.evaluate({"teacher": big, "student": tiny}, mnist.test.subset(range(200)), batch_size=16, repeats=3)
     assert list(table.index) == ["teacher", "student"]
     assert table.loc["teacher", "bytes"] == 4 * models.count_params(big)
     r = compression.ratios(table)
