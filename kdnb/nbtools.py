@@ -24,15 +24,22 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 MACHINE_PATH = re.compile(r"/(?:work|root|tmp|Users)/|/home/\w+/|[A-Z]:\\\\Users")
 KEEP_NB_METADATA = ("kernelspec", "language_info")
+#: The kernel every notebook names; `make lab` registers the project's venv under this name and
+#: display name, so JupyterLab opens a notebook without rewriting its metadata.
+KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+SOLUTION_TAG = "solution"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
 def clean(nb: dict) -> dict:
     """Drop volatile metadata: execution timings, widget state, per-cell collapse flags."""
     nb["metadata"] = {k: nb["metadata"][k] for k in KEEP_NB_METADATA if k in nb["metadata"]}
-    nb["metadata"]["kernelspec"] = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+    nb["metadata"]["kernelspec"] = dict(KERNELSPEC)
     for cell in nb["cells"]:
-        cell["metadata"] = {k: v for k, v in cell.get("metadata", {}).items() if k in ("tags",)}
+        meta = cell.get("metadata", {})
+        cell["metadata"] = {k: v for k, v in meta.items() if k == "tags"}
+        if SOLUTION_TAG in meta.get("tags", []):  # solutions stay collapsed until the reader opens them
+            cell["metadata"]["jupyter"] = {"source_hidden": True}
         # A widget view cannot be shown without the live kernel that made it (its state is not
         # saved), so the file keeps only the static outputs: text, tables, figures.
         if cell["cell_type"] == "code":
@@ -48,8 +55,10 @@ def problems(path: Path) -> list[str]:
     counts = [c.get("execution_count") for c in code]
     if counts != list(range(1, len(code) + 1)):
         out.append(f"execution counts are {counts}, not 1..{len(code)}: restart the kernel and run all")
-    if nb.get("metadata", {}).get("kernelspec", {}).get("name") != "python3":
-        out.append("kernelspec is not python3")
+    if nb.get("metadata", {}).get("kernelspec") != KERNELSPEC:
+        out.append(f"kernelspec is not {KERNELSPEC}: run `python -m kdnb.nbtools run` on it")
+    if "language_info" not in nb.get("metadata", {}):
+        out.append("language_info is missing (JupyterLab would mark the notebook modified): run `python -m kdnb.nbtools run` on it")
     extra = set(nb.get("metadata", {})) - set(KEEP_NB_METADATA)
     if extra:
         out.append(f"volatile notebook metadata: {sorted(extra)}")
@@ -69,6 +78,11 @@ def problems(path: Path) -> list[str]:
             out.append(f"cell {i} ignores its output but asserts nothing")
         if "NBVAL_SKIP" in src:
             out.append(f"cell {i} is skipped by nbval: test it instead")
+        tags = cell.get("metadata", {}).get("tags", [])
+        if SOLUTION_TAG in tags and not cell.get("metadata", {}).get("jupyter", {}).get("source_hidden"):
+            out.append(f"cell {i} is a solution but is not collapsed")
+        if src.lstrip().startswith("# Solution") and SOLUTION_TAG not in tags:
+            out.append(f"cell {i} looks like a solution but is not tagged {SOLUTION_TAG!r}")
     return out
 
 
@@ -81,6 +95,9 @@ def execute(path: Path, timeout: int = 600):
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}})
     start = time.perf_counter()
     with client.setup_kernel():
+        # What JupyterLab writes when it opens the notebook: without it every file opens "modified".
+        reply = client.wait_for_reply(client.kc.kernel_info())
+        nb.metadata["language_info"] = reply["content"]["language_info"]
         for index, cell in enumerate(nb.cells):
             client.execute_cell(cell, index)
         peak = _kernel_peak_mb(client)

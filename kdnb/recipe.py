@@ -1,44 +1,28 @@
-"""The default distillation recipe, and the settings where distillation does or does not help.
+"""The distillation settings, and the one runner that measures them over seeds.
 
-All figures: the offline MNIST subset (3,500 training, 500 validation, 1,000 test images),
-test accuracy of the same student architecture trained from the same initial weights on hard
-labels alone ("alone") or with ``kd_loss`` ("distilled"), five seeds each (0-4), Adam with
-cosine decay, batch 256, learning rate 2e-3, alpha = 0.9. T was chosen per setting on the
-*validation* split from {2, 4, 8, 20} (``data/results/temperature_selection.csv``).
-Recompute everything with ``python -m kdnb.recipe`` (about 2.5 minutes on 2 CPU cores);
-the results are in ``data/results/settings.csv``.
+A *setting* is a teacher, a student architecture, what the student may see (how many labels,
+which view of the input) and how it is trained (T, alpha, epochs, learning rate, batch). For
+every setting the same student architecture is trained twice from the same initial weights:
+on the hard labels alone ("alone") and with ``kd_loss`` against the frozen teacher's cached
+logits ("distilled"). Data: the offline MNIST subset (3,500 training, 500 validation, 1,000
+test images).
 
-====================  ==========================================  =====  ================  ================  ======
-setting               teacher -> student                          T      alone: mean       distilled: mean   gain
-                                                                         [min, max] (%)    [min, max] (%)
-====================  ==========================================  =====  ================  ================  ======
-default               MLP 2x1200 (96.8%) -> MLP 1x100, 60 epochs  4      93.2 [93.0, 93.3] 95.0 [94.7, 95.2] +1.8
-unregularized-2x800   CNN (98.0%) -> MLP 2x800, 20 epochs         8      95.0 [94.8, 95.3] 96.0 [95.7, 96.8] +1.0
-few-labels            CNN -> MLP 2x800, 300 labels + 3,200        4      86.6 [84.5, 89.3] 96.1 [95.5, 96.7] +9.6
-                      unlabelled images
-cnn-teacher           CNN (98.0%) -> MLP 1x100, 60 epochs         4      93.2 [93.0, 93.3] 93.8 [93.5, 94.2] +0.6
-tiny-student          MLP 2x1200 -> MLP 1x30, 60 epochs           4      92.2 [91.8, 92.5] 92.3 [91.6, 92.7] +0.1
-====================  ==========================================  =====  ================  ================  ======
+* :func:`run_setting` trains one pair and returns one row (test, validation and training
+  accuracy of both students; with the teacher's test logits, their agreement with it).
+* :func:`grid` runs settings x overrides x seeds: the settings table, the temperature
+  selection, notebook 01's transfer table and notebook 03's temperature sweep are all grids.
+* :func:`summarize` gives mean, min and max over seeds and whether the two seed ranges
+  overlap; :func:`select_T` picks each setting's T by mean **validation** accuracy.
 
-What the table says:
+``python -m kdnb.recipe settings`` trains every setting at each T of
+:data:`SELECTION_TEMPERATURES` with five seeds, writes ``data/results/temperature_selection.csv``,
+picks T on the validation split, and writes the runs at the chosen T to
+``data/results/settings.csv``. :data:`SETTINGS` holds the chosen T (a test checks that the two
+agree). What each setting shows, in numbers, is in notebook 00 section 5 and notebook 01.
 
-* **default**: a student 30 times smaller than its teacher gains about 1.8 points, and the
-  seed ranges are far apart. It trains in about 5 seconds per pair of students on 2 cores.
-* **unregularized-2x800** is Hinton et al.'s (2015) MNIST case: an over-parameterized student
-  with no regularization of its own gains about a point; the soft targets regularize it.
-* **few-labels**: when labels are scarce, the teacher turns unlabelled images into training
-  signal. (The teacher itself was trained on all 3,500 labels, so this measures what the
-  teacher's labels are worth, not a free lunch.)
-* **cnn-teacher**: a *more accurate* teacher of another architecture teaches the same 1x100
-  student less than the MLP teacher does: accuracy is not all that makes a good teacher
-  (Cho & Hariharan 2019 report the same on ImageNet).
-* **tiny-student**: 30 hidden units cannot follow the teacher; distillation neither helps nor
-  hurts beyond the seed noise.
-
-Two things found on the way: small students distilled for only 20 epochs came out *worse*
-than their label-only twins (1.5 to 2 points, two seeds; distillation converges more slowly
-for them, so every small-student setting trains for 60 epochs); and for the 2x800 student a
-larger learning rate (3e-3) shrank the gain to within the seed noise.
+Found on the way: small students distilled for only 20 epochs came out *worse* than their
+label-only twins (distillation converged more slowly for them), so every small-student setting
+trains for 60 epochs.
 """
 
 from __future__ import annotations
@@ -47,18 +31,19 @@ import argparse
 import copy
 import sys
 import time
-from pathlib import Path
 
 import pandas as pd
 import torch
+import torch.nn.functional as F
 
 from . import data as kdata
 from . import models
 from .losses import IGNORE_INDEX
-from .teachers import TEACHERS, load_teacher
-from .training import DEFAULT_THREADS, accuracy, distill, evaluate, fit, predict_logits, seed_everything
+from .teachers import load_teacher
+from .training import DEFAULT_THREADS, accuracy, distill, fit, predict_logits, seed_everything
 
-__all__ = ["SETTINGS", "DEFAULT", "labelled_subset", "train_pair", "run_setting", "teaser", "sweep", "summarize"]
+__all__ = ["SETTINGS", "DEFAULT", "SELECTION_TEMPERATURES", "VIEWS", "view", "labelled_subset", "train_pair", "run_setting", "agreement", "grid", "spread",
+           "summarize", "select_T"]
 
 
 #: Each setting: a teacher, a student, what the student may see, and how it is trained.
@@ -80,10 +65,17 @@ SETTINGS: dict[str, dict] = {
         "T": 8.0, "alpha": 0.9, "epochs": 20, "lr": 2e-3, "batch_size": 256,
     },
     "few-labels": {
-        "summary": "CNN teacher -> 2x800 MLP with 300 labels; the teacher labels the rest",
+        "summary": "CNN teacher (trained on all 3,500 labels) -> 2x800 MLP that gets 300 of them",
         "teacher": "cnn-mnist",
         "student": {"kind": "mlp", "hidden": [800, 800]},
-        "labels": 300,
+        "labels": 300, "labels_seed": 0,
+        "T": 8.0, "alpha": 0.9, "epochs": 20, "lr": 2e-3, "batch_size": 256,
+    },
+    "few-labels-own-teacher": {
+        "summary": "the same, but the CNN teacher saw only those 300 labels: no other label leaks in",
+        "teacher": "cnn-mnist-300",
+        "student": {"kind": "mlp", "hidden": [800, 800]},
+        "labels": 300, "labels_seed": 0,
         "T": 4.0, "alpha": 0.9, "epochs": 20, "lr": 2e-3, "batch_size": 256,
     },
     "cnn-teacher": {
@@ -91,14 +83,14 @@ SETTINGS: dict[str, dict] = {
         "teacher": "cnn-mnist",
         "student": {"kind": "mlp", "hidden": [100]},
         "labels": None,
-        "T": 4.0, "alpha": 0.9, "epochs": 60, "lr": 2e-3, "batch_size": 256,
+        "T": 8.0, "alpha": 0.9, "epochs": 60, "lr": 2e-3, "batch_size": 256,
     },
     "tiny-student": {
         "summary": "2x1200 MLP teacher -> 1x30 MLP (too small to follow the teacher)",
         "teacher": "mlp-mnist",
         "student": {"kind": "mlp", "hidden": [30]},
         "labels": None,
-        "T": 4.0, "alpha": 0.9, "epochs": 60, "lr": 2e-3, "batch_size": 256,
+        "T": 2.0, "alpha": 0.9, "epochs": 60, "lr": 2e-3, "batch_size": 256,
     },
 }
 DEFAULT = SETTINGS["default"]
@@ -112,6 +104,18 @@ def labelled_subset(y: torch.Tensor, n: int | None, seed: int = 0) -> torch.Tens
     out = torch.full_like(y, IGNORE_INDEX)
     out[keep] = y[keep]
     return out
+
+
+#: Views of the input a student may get. ``"14x14"``: each 28x28 image average-pooled by 2, as
+#: from a cheaper sensor; the teacher still sees (and its cached logits come from) the originals.
+VIEWS = {None: lambda X: X, "14x14": lambda X: F.avg_pool2d(X, 2)}
+
+
+def view(X: torch.Tensor, name: str | None) -> torch.Tensor:
+    """The student's view of images ``X``: see :data:`VIEWS`."""
+    if name not in VIEWS:
+        raise ValueError(f"unknown input view {name!r}; use one of {list(VIEWS)}")
+    return VIEWS[name](X)
 
 
 def train_pair(setting: dict | str = "default", seed: int = 0, dataset: kdata.Dataset | None = None,
@@ -128,97 +132,138 @@ def train_pair(setting: dict | str = "default", seed: int = 0, dataset: kdata.Da
     ds = dataset or kdata.load_mnist_subset()
     if teacher_logits is None:
         teacher_logits = predict_logits(load_teacher(spec["teacher"]), ds.train.X)
-    y = labelled_subset(ds.train.y, spec["labels"], seed)
+    # Which images keep their label depends on the seed, unless the setting fixes it ("labels_seed").
+    y = labelled_subset(ds.train.y, spec["labels"], spec.get("labels_seed", seed))
     labelled = y != IGNORE_INDEX
+    X = view(ds.train.X, spec.get("view"))
     common = {"lr": spec["lr"], "batch_size": spec["batch_size"], "seed": seed, "progress": progress}
 
     seed_everything(seed, threads)
-    alone = models.build(spec["student"], in_shape=ds.image_shape)
+    alone = models.build(spec["student"], in_shape=tuple(X.shape[1:]))
     distilled = copy.deepcopy(alone)  # the same initial weights
     # With few labels the label-only student gets as many gradient steps as the distilled one.
     alone_epochs = max(1, round(spec["epochs"] * len(y) / int(labelled.sum())))
-    fit(alone, kdata.Split(ds.train.X[labelled], y[labelled]), epochs=alone_epochs, desc="student alone", **common)
-    distill(distilled, kdata.Split(ds.train.X, y), teacher_logits=teacher_logits, T=spec["T"], alpha=spec["alpha"],
+    fit(alone, kdata.Split(X[labelled], y[labelled]), epochs=alone_epochs, desc="student alone", **common)
+    distill(distilled, kdata.Split(X, y), teacher_logits=teacher_logits, T=spec["T"], alpha=spec["alpha"],
             epochs=spec["epochs"], desc="distilled student", **common)
     return alone, distilled, spec
 
 
 def run_setting(setting: dict | str = "default", seed: int = 0, dataset: kdata.Dataset | None = None,
                 teacher_logits: torch.Tensor | None = None, progress: bool = False, threads: int | None = DEFAULT_THREADS,
-                **overrides) -> dict:
-    """:func:`train_pair`, then the val and test accuracy of both students, as one row."""
+                teacher_test_logits: torch.Tensor | None = None, **overrides) -> dict:
+    """:func:`train_pair`, then one row: val and test accuracy of both students, their accuracy on
+    their own training images, and (given the teacher's logits on the test split) how often each
+    student's top class agrees with the teacher's on the test images."""
     ds = dataset or kdata.load_mnist_subset()
     start = time.perf_counter()
     alone, distilled, spec = train_pair(setting, seed, ds, teacher_logits, progress, threads, **overrides)
     seconds = time.perf_counter() - start
-    alone_test, kd_test = accuracy(alone, ds.test), accuracy(distilled, ds.test)
+    test = kdata.Split(view(ds.test.X, spec.get("view")), ds.test.y)
+    val = kdata.Split(view(ds.val.X, spec.get("view")), ds.val.y)
+    alone_test, kd_test = accuracy(alone, test), accuracy(distilled, test)
     return {
         "seed": seed, "T": spec["T"], "alpha": spec["alpha"], "student": models.describe(spec["student"]),
+        "labels": int((labelled_subset(ds.train.y, spec["labels"], 0) != IGNORE_INDEX).sum()),
         "alone_test": alone_test, "kd_test": kd_test, "gain": kd_test - alone_test,
-        "alone_val": accuracy(alone, ds.val), "kd_val": accuracy(distilled, ds.val), "seconds": seconds,
+        "alone_val": accuracy(alone, val), "kd_val": accuracy(distilled, val),
+        "alone_train": accuracy(alone, kdata.Split(view(ds.train.X, spec.get("view")), ds.train.y)),
+        "kd_train": accuracy(distilled, kdata.Split(view(ds.train.X, spec.get("view")), ds.train.y)),
+        **({} if teacher_test_logits is None else {
+            "alone_agree": agreement(alone, test.X, teacher_test_logits),
+            "kd_agree": agreement(distilled, test.X, teacher_test_logits)}),
+        "seconds": seconds,
     }
 
 
-def teaser(seed: int = 0, progress: bool = True) -> pd.DataFrame:
-    """The first notebook's table: the shipped teacher, the student alone, the distilled student.
+def agreement(model, X: torch.Tensor, teacher_logits: torch.Tensor) -> float:
+    """Fraction of inputs on which ``model``'s top class is the teacher's top class (0..1)."""
+    return (predict_logits(model, X).argmax(1) == teacher_logits.argmax(1)).float().mean().item()
 
-    The columns of :func:`kdnb.training.evaluate`: test accuracy, parameters, bytes, and the
-    latency of one image and of a batch, measured on this CPU.
+
+def grid(settings: dict[str, dict | str], seeds=(0, 1, 2, 3, 4), overrides=({},), dataset: kdata.Dataset | None = None,
+         progress: bool = True, threads: int | None = DEFAULT_THREADS) -> pd.DataFrame:
+    """The one runner for every precomputed table: settings x overrides x seeds, one row per run.
+
+    ``settings`` maps a row name to a setting (a dict like :data:`SETTINGS`' values, or the
+    name of one); ``overrides`` is a list of dicts applied on top (``[{"T": 2}, {"T": 4}]``
+    sweeps T; ``[{"labels": 100}, ...]`` the number of labels). Each row holds the setting's
+    name, the override values, and :func:`run_setting`'s columns. A teacher's logits are
+    computed once per teacher and input view.
     """
-    ds = kdata.load_mnist_subset()
-    teacher = load_teacher(DEFAULT["teacher"])
-    alone, distilled, spec = train_pair("default", seed, ds, predict_logits(teacher, ds.train.X), progress)
-    return evaluate({f"teacher ({models.describe(TEACHERS[DEFAULT['teacher']]['model'])})": teacher,
-                     f"student alone ({models.describe(spec['student'])})": alone,
-                     f"distilled student (T={spec['T']:g}, alpha={spec['alpha']:g})": distilled}, ds.test)
-
-
-def sweep(names=None, seeds=(0, 1, 2), progress: bool = True, **overrides) -> pd.DataFrame:
-    """Run settings over seeds; one row per (setting, seed)."""
     from tqdm.auto import tqdm
 
-    ds = kdata.load_mnist_subset()
-    names = list(names or SETTINGS)
-    rows, logits = [], {}
-    jobs = [(n, s) for n in names for s in seeds]
-    for name, seed in tqdm(jobs, desc="settings x seeds", disable=not progress):
-        tname = SETTINGS[name]["teacher"]
-        if tname not in logits:
-            logits[tname] = predict_logits(load_teacher(tname), ds.train.X)
-        rows.append({"setting": name, **run_setting(name, seed, ds, logits[tname], **overrides)})
+    ds = dataset or kdata.load_mnist_subset()
+    specs = {name: dict(SETTINGS[s] if isinstance(s, str) else s) for name, s in settings.items()}
+    overrides = [dict(o) for o in overrides] or [{}]
+    logits: dict[str, torch.Tensor] = {}
+    test_logits: dict[str, torch.Tensor] = {}
+    jobs = [(name, o, seed) for name in specs for o in overrides for seed in seeds]
+    rows = []
+    for name, o, seed in tqdm(jobs, desc="settings x overrides x seeds", disable=not progress):
+        spec = dict(specs[name], **o)
+        if spec["teacher"] not in logits:
+            teacher = load_teacher(spec["teacher"], progress=progress)
+            logits[spec["teacher"]] = predict_logits(teacher, ds.train.X)
+            test_logits[spec["teacher"]] = predict_logits(teacher, ds.test.X)
+        row = run_setting(spec, seed, ds, logits[spec["teacher"]], threads=threads,
+                          teacher_test_logits=test_logits[spec["teacher"]])
+        rows.append({"setting": name, **{k: v for k, v in o.items() if k not in row}, **row})
     return pd.DataFrame(rows)
 
 
-def summarize(results: pd.DataFrame) -> pd.DataFrame:
-    """Mean, min and max of student-alone and distilled test accuracy per setting (in %)."""
-    g = results.groupby("setting", sort=False)
-    out = pd.DataFrame({
-        "seeds": g.size(),
-        "alone_mean": g.alone_test.mean() * 100, "alone_min": g.alone_test.min() * 100, "alone_max": g.alone_test.max() * 100,
-        "kd_mean": g.kd_test.mean() * 100, "kd_min": g.kd_test.min() * 100, "kd_max": g.kd_test.max() * 100,
-        "gain_mean": g.gain.mean() * 100,
-    })
+def spread(results: pd.DataFrame, by, columns, scale: float = 100.0) -> pd.DataFrame:
+    """Mean, min and max of ``columns`` per group (times ``scale``: percent by default), and the seed count."""
+    g = results.groupby(by, sort=False)
+    parts = {f"{c}_{stat}": getattr(g[c], stat)() * scale for c in columns for stat in ("mean", "min", "max")}
+    return pd.DataFrame(parts).assign(seeds=g.size())
+
+
+def summarize(results: pd.DataFrame, by="setting") -> pd.DataFrame:
+    """Student alone vs distilled, test accuracy in % per group: mean, min, max, mean gain, and
+    whether the two seed ranges overlap (overlap: the gain is within the seed-to-seed noise)."""
+    out = spread(results, by, ["alone_test", "kd_test"])
+    out = out.rename(columns=lambda c: c.replace("_test", ""))
+    out["gain_mean"] = out.kd_mean - out.alone_mean
     out["ranges_overlap"] = (out.kd_min <= out.alone_max) & (out.alone_min <= out.kd_max)
-    return out.round(2)
+    cols = ["seeds", "alone_mean", "alone_min", "alone_max", "kd_mean", "kd_min", "kd_max", "gain_mean", "ranges_overlap"]
+    return out[cols].round(2)
+
+
+def select_T(results: pd.DataFrame, by="setting") -> pd.Series:
+    """Each group's temperature with the best mean **validation** accuracy of the distilled student.
+
+    Ties go to the lower T. The test columns are never looked at.
+    """
+    mean_val = results.groupby([by, "T"], sort=False)["kd_val"].mean().reset_index()
+    mean_val = mean_val.sort_values([by, "kd_val", "T"], ascending=[True, False, True], kind="stable")
+    chosen = mean_val.drop_duplicates(by).set_index(by)["T"]
+    return chosen.reindex(results[by].drop_duplicates().tolist())
+
+
+#: Temperatures tried for every setting; the one with the best validation accuracy is used.
+SELECTION_TEMPERATURES = (2.0, 4.0, 8.0, 20.0)
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m kdnb.recipe", description="measure the distillation settings over seeds")
+    parser.add_argument("command", choices=["settings"], help="settings: every setting at every T of the selection, "
+                        "then each setting at its validation-chosen T")
     parser.add_argument("names", nargs="*", help=f"settings (default: all of {sorted(SETTINGS)})")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
-    parser.add_argument("--T", type=float, nargs="+", default=None, help="sweep these temperatures instead of each setting's own")
-    parser.add_argument("--out", default=None, help="CSV to write (default: data/results/settings.csv)")
+    parser.add_argument("--T", type=float, nargs="+", default=list(SELECTION_TEMPERATURES))
+    parser.add_argument("--threads", type=int, default=1, help="torch threads per run (1: fastest on a busy 2-core machine)")
     args = parser.parse_args(argv)
-    if args.T:
-        results = pd.concat([sweep(args.names or None, args.seeds, T=T) for T in args.T], ignore_index=True)
-    else:
-        results = sweep(args.names or None, args.seeds)
-    out = Path(args.out) if args.out else Path(__file__).resolve().parents[1] / "data" / "results" / "settings.csv"
-    from ._io import atomic_write_text
+    from . import results as kresults
 
-    atomic_write_text(out, results.round(4).to_csv(index=False))
-    print(summarize(results).to_string())
-    print(f"wrote {out}")
+    names = args.names or list(SETTINGS)
+    runs = grid({n: n for n in names}, args.seeds, [{"T": T} for T in args.T], threads=args.threads)
+    kresults.write(runs, "temperature_selection")
+    chosen = select_T(runs)
+    table = pd.concat([runs[(runs.setting == n) & (runs["T"] == chosen[n])] for n in names], ignore_index=True)
+    kresults.write(table, "settings")
+    print(pd.DataFrame({"T chosen on validation": chosen, "T in SETTINGS": {n: SETTINGS[n]["T"] for n in names}}).to_string())
+    print(summarize(table).to_string())
     return 0
 
 

@@ -50,6 +50,14 @@ TEACHERS: dict[str, dict] = {
         "train": {"epochs": 40, "lr": 2e-3, "batch_size": 128, "augment": 2, "seed": 0, "label_smoothing": 0.1},
         "threads": 2,
     },
+    "cnn-mnist-300": {
+        "description": "the same CNN trained on only 300 labelled images (the few-labels setting's labels)",
+        "dataset": {"name": "mnist-5k", "seed": 0},
+        "labels": {"n": 300, "seed": 0},
+        "model": {"kind": "cnn", "channels": [32, 64], "hidden": 128, "dropout": 0.25},
+        "train": {"epochs": 150, "lr": 2e-3, "batch_size": 128, "augment": 2, "seed": 0},
+        "threads": 1,
+    },
     "mlp-mnist": {
         "description": "2x1200 MLP with dropout, Hinton's teacher architecture",
         "dataset": {"name": "mnist-5k", "seed": 0},
@@ -105,8 +113,12 @@ def build(names=None, root=None, progress: bool = True) -> dict:
         threads = torch.get_num_threads()
         seed_everything(spec["train"]["seed"], spec.get("threads", DEFAULT_THREADS))
         model = models.build(spec["model"], in_shape=ds.image_shape, num_classes=ds.num_classes)
+        train = ds.train
+        if "labels" in spec:  # a teacher that sees only some of the training labels
+            keep = kdata.stratified_split(train.y.numpy(), (spec["labels"]["n"],), spec["labels"]["seed"])[0]
+            train = train.subset(keep)
         start = time.perf_counter()
-        fit(model, ds.train, None, progress=progress, desc=f"teacher {name}", **spec["train"])
+        fit(model, train, None, progress=progress, desc=f"teacher {name}", **spec["train"])
         seconds = time.perf_counter() - start
         torch.set_num_threads(threads)
         buffer = io.BytesIO()
@@ -119,6 +131,7 @@ def build(names=None, root=None, progress: bool = True) -> dict:
             "sha256": sha256_bytes(blob),
             "description": spec["description"],
             "dataset": spec["dataset"],
+            **({"labels": spec["labels"]} if "labels" in spec else {}),
             "model": spec["model"],
             "train": spec["train"],
             "threads": spec.get("threads", DEFAULT_THREADS),

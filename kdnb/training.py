@@ -27,10 +27,9 @@ from tqdm.auto import tqdm
 
 from .data import Split
 from .losses import IGNORE_INDEX, check_alpha, hard_loss, kd_loss
-from .models import count_params, measure_latency, size_bytes
 from .temperature import check_temperature
 
-__all__ = ["seed_everything", "get_device", "jitter", "predict_logits", "accuracy", "evaluate", "fit", "distill"]
+__all__ = ["seed_everything", "get_device", "jitter", "predict_logits", "accuracy", "fit", "distill"]
 
 
 #: Threads for torch on the CPU. Measured on a 2-core machine: a 2x800 MLP epoch on 3,500
@@ -209,20 +208,3 @@ def distill(student: nn.Module, train: Split, val: Split | None = None, *, teach
 
     return _loop(student, train, step_loss, val=val, epochs=epochs, lr=lr, batch_size=batch_size, weight_decay=weight_decay,
                  augment=augment, seed=seed, callback=callback, progress=progress, desc=desc, restore_best=restore_best)
-
-
-def evaluate(named_models: dict, test: Split, batch_size: int = 256, repeats: int = 30) -> pd.DataFrame:
-    """Judge compressed models on what deployment pays for, not on accuracy alone (003-8).
-
-    One row per model: test accuracy (%), parameters, bytes of parameters and buffers,
-    median latency of one image and of a batch of ``batch_size`` images (ms, this CPU, now).
-    Latencies are measurements of this machine at this moment: compare rows of one table.
-    """
-    shape = tuple(test.X.shape[1:])
-    rows = []
-    for name, model in named_models.items():
-        rows.append({"model": name, "test accuracy (%)": 100 * accuracy(model, test),
-                     "parameters": count_params(model), "bytes": size_bytes(model),
-                     "latency, 1 image (ms)": measure_latency(model, shape, 1, repeats),
-                     f"latency, {batch_size} images (ms)": measure_latency(model, shape, batch_size, max(5, repeats // 3))})
-    return pd.DataFrame(rows).set_index("model")

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from kdnb import data as kdata
-from kdnb.data import DATASETS, Dataset, Split, load, load_digits, load_mnist_subset, stratified_split
+from kdnb.data import DATASETS, Dataset, Split, load, load_mnist_subset, stratified_split
 
 
 def row_hashes(split: Split) -> list[str]:

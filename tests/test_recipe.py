@@ -1,15 +1,13 @@
 """The recipe module: labelled subsets, paired runs, summaries, and the shipped results."""
 
-from pathlib import Path
-
 import pandas as pd
 import pytest
 import torch
 
 from kdnb import recipe
+from kdnb import results as kresults
 from kdnb.losses import IGNORE_INDEX
 
-ROOT = Path(__file__).resolve().parents[1]
 TINY = {"summary": "tiny test setting", "teacher": "cnn-mnist", "student": {"kind": "mlp", "hidden": [16]},
         "labels": None, "T": 4.0, "alpha": 0.9, "epochs": 1, "lr": 2e-3, "batch_size": 256}
 
@@ -84,8 +82,7 @@ def test_summarize_flags_overlapping_seed_ranges():
 
 
 def test_shipped_results_show_the_default_recipe_helping():
-    path = ROOT / "data" / "results" / "settings.csv"
-    results = pd.read_csv(path)
+    results = kresults.read("settings")
     assert set(results.setting) == set(recipe.SETTINGS)
     s = recipe.summarize(results)
     assert (s.seeds >= 3).all()
@@ -93,3 +90,47 @@ def test_shipped_results_show_the_default_recipe_helping():
     assert not s.loc["default", "ranges_overlap"]
     default = results[results.setting == "default"]
     assert (default["T"] == recipe.DEFAULT["T"]).all() and (default["alpha"] == recipe.DEFAULT["alpha"]).all()
+
+
+def test_every_setting_uses_the_temperature_chosen_on_validation():
+    selection = kresults.read("temperature_selection")
+    assert set(selection.setting) == set(recipe.SETTINGS)
+    chosen = recipe.select_T(selection)
+    settings = kresults.read("settings")
+    for name, spec in recipe.SETTINGS.items():
+        assert spec["T"] == chosen[name], f"{name}: SETTINGS says T={spec['T']}, validation chose {chosen[name]}"
+        assert (settings[settings.setting == name]["T"] == chosen[name]).all()
+
+
+def test_select_T_reads_validation_only_and_breaks_ties_low():
+    df = pd.DataFrame({"setting": ["a"] * 6, "T": [2.0, 2.0, 4.0, 4.0, 8.0, 8.0], "seed": [0, 1] * 3,
+                       "kd_val": [0.90, 0.92, 0.95, 0.95, 0.95, 0.95], "kd_test": [0.99, 0.99, 0.1, 0.1, 0.1, 0.1]})
+    assert recipe.select_T(df)["a"] == 4.0
+
+
+def test_grid_runs_settings_by_overrides_by_seeds(mnist):
+    runs = recipe.grid({"tiny": TINY}, seeds=(0, 1), overrides=[{"T": 2.0}, {"T": 8.0}], dataset=mnist, progress=False)
+    assert len(runs) == 4 and set(runs["T"]) == {2.0, 8.0} and set(runs["seed"]) == {0, 1}
+    assert {"alone_train", "kd_train", "kd_agree", "alone_agree", "kd_val"} <= set(runs.columns)
+    # the label-only student does not depend on T: the same for both temperatures of a seed
+    assert runs.groupby("seed")["alone_test"].nunique().eq(1).all()
+
+
+def test_fixed_labels_seed_keeps_the_same_labelled_images(mnist, monkeypatch):
+    seen = []
+    real_fit = recipe.fit
+
+    def spy_fit(model, train, *args, **kwargs):
+        seen.append(train.y.clone())
+        return real_fit(model, train, *args, **kwargs)
+
+    monkeypatch.setattr(recipe, "fit", spy_fit)
+    logits = torch.randn(len(mnist.train), 10)
+    for seed in (0, 1):
+        recipe.run_setting(dict(TINY, labels=100, labels_seed=0), seed, mnist, logits)
+    assert torch.equal(seen[0], seen[1])
+
+
+def test_unknown_view_is_refused():
+    with pytest.raises(ValueError, match="unknown input view"):
+        recipe.view(torch.zeros(1, 1, 28, 28), "8x8")

@@ -1,0 +1,53 @@
+"""Judging a compressed model on what deployment pays for, not on accuracy alone (seed question 003-8).
+
+:func:`evaluate` measures each model once: test accuracy, parameters, bytes, and latency for
+one image and for a batch, on this CPU now. :func:`ratios` turns a table into "how many times
+smaller, how many times faster, how many points lost" against a reference row (the teacher).
+Latencies are measurements of this machine at this moment: compare rows of one table only.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from .data import Split
+from .models import count_params, measure_latency, size_bytes
+from .training import accuracy
+
+__all__ = ["evaluate", "ratios"]
+
+
+def evaluate(named_models: dict, test: Split, batch_size: int = 256, repeats: int = 30, rounds: int = 3) -> pd.DataFrame:
+    """One row per model: test accuracy (%), parameters, bytes of parameters and buffers,
+    latency of one image and of a batch of ``batch_size`` images (ms).
+
+    Each latency is the fastest of ``rounds`` medians, measured model after model in turn: on a
+    shared machine a burst of load during one model's turn would otherwise make two copies of
+    the same network look far apart.
+    """
+    if not named_models:
+        raise ValueError("evaluate() needs at least one model: pass {name: model}")
+    if rounds < 1:
+        raise ValueError(f"rounds must be >= 1, got {rounds}")
+    shape = tuple(test.X.shape[1:])
+    one, many = "latency, 1 image (ms)", f"latency, {batch_size} images (ms)"
+    rows = {name: {"test accuracy (%)": 100 * accuracy(model, test), "parameters": count_params(model),
+                   "bytes": size_bytes(model), one: float("inf"), many: float("inf")}
+            for name, model in named_models.items()}
+    for _ in range(rounds):
+        for name, model in named_models.items():
+            rows[name][one] = min(rows[name][one], measure_latency(model, shape, 1, repeats))
+            rows[name][many] = min(rows[name][many], measure_latency(model, shape, batch_size, max(5, repeats // 3)))
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("model")
+
+
+def ratios(table: pd.DataFrame, reference: int = 0) -> pd.DataFrame:
+    """Each model against the reference row: times fewer parameters and bytes, speed-ups, points lost."""
+    ref = table.iloc[reference]
+    out = pd.DataFrame(index=table.index)
+    out["times fewer parameters"] = ref["parameters"] / table["parameters"]
+    out["times fewer bytes"] = ref["bytes"] / table["bytes"]
+    for c in (c for c in table.columns if c.startswith("latency")):
+        out["speed-up, " + c.split(", ")[1].replace(" (ms)", "")] = ref[c] / table[c]
+    out["accuracy lost (points)"] = ref["test accuracy (%)"] - table["test accuracy (%)"]
+    return out

@@ -1,0 +1,141 @@
+"""Notebook 00, start here: the map of the workbook, the teaser, and the first exercise.
+
+* :func:`question_map` reads every notebook's section headings and lists the seed question IDs
+  each one answers, so the map in notebook 00 cannot drift from the notebooks themselves;
+  :func:`unanswered` lists the IDs no notebook answers yet.
+* :func:`teaser` loads the shipped 2x1200 teacher, trains the default recipe's student twice
+  from the same initial weights (labels alone, and distilled), and measures all three with
+  :func:`kdnb.evaluation.evaluate`.
+* :func:`recipe_card` and :func:`teacher_card`: what the default recipe and a shipped teacher
+  are, read from the code and the manifest rather than typed into the prose.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from . import data as kdata
+from . import models
+from .evaluation import evaluate
+from .exercises import Verdict, check, close
+from .losses import hard_loss, kd_loss
+from .recipe import DEFAULT, SETTINGS, summarize, train_pair
+from .teachers import TEACHERS, load_teacher, read_manifest
+from .training import predict_logits
+
+__all__ = ["SEED_IDS", "question_map", "unanswered", "recipe_card", "teacher_card", "teaser",
+           "check_alpha_for_labels_only", "check_which_setting"]
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+
+#: Every seed question ID (seed file, dash, question number as printed in that file; file 002
+#: numbers its FAQ Q1-Q5 and its question-posing sections S2-S7).
+SEED_IDS = ([f"000-{i}" for i in range(1, 8)] + [f"001-{i}" for i in range(1, 8)] + [f"002-Q{i}" for i in range(1, 6)]
+            + [f"002-S{i}" for i in range(2, 8)] + [f"003-{i}" for i in range(1, 31)] + [f"004-{i}" for i in range(1, 7)])
+_ID = re.compile(r"\b00[0-4]-(?:Q[1-5]|S[2-7]|[1-9]\d?)\b")
+_SECTION = re.compile(r"^##\s+(.*)$", re.MULTILINE)
+
+
+def question_map(folder=None) -> pd.DataFrame:
+    """One row per numbered section of every notebook that names seed IDs in its heading."""
+    rows = []
+    for path in sorted(Path(folder or NOTEBOOKS).glob("[0-9][0-9]_*.ipynb")):
+        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+        for cell in cells:
+            if cell["cell_type"] != "markdown":
+                continue
+            for heading in _SECTION.findall("".join(cell["source"])):
+                ids = [i for i in _ID.findall(heading) if i in SEED_IDS]
+                if ids:
+                    title = re.sub(r"\s*\([^)]*\)\s*$", "", heading).strip()
+                    rows.append({"notebook": path.stem, "section": title, "seed IDs": ", ".join(dict.fromkeys(ids))})
+    return pd.DataFrame(rows, columns=["notebook", "section", "seed IDs"])
+
+
+def unanswered(folder=None) -> list[str]:
+    """Seed IDs that no notebook heading names yet (their notebooks are still to come)."""
+    seen = {i for ids in question_map(folder)["seed IDs"] for i in ids.split(", ")}
+    return [i for i in SEED_IDS if i not in seen]
+
+
+def recipe_card(name: str = "default") -> pd.Series:
+    """The default recipe as a table: teacher, student, sizes, T, alpha, schedule."""
+    spec = SETTINGS[name]
+    teacher = TEACHERS[spec["teacher"]]
+    t_model, s_model = models.build(teacher["model"]), models.build(spec["student"])
+    return pd.Series({
+        "teacher": f"{spec['teacher']}: {models.describe(teacher['model'])}, random shifts of up to "
+                   f"{teacher['train']['augment']} px",
+        "student": models.describe(spec["student"]),
+        "parameters, teacher / student": f"{models.count_params(t_model):,} / {models.count_params(s_model):,} "
+                                         f"({models.count_params(t_model) / models.count_params(s_model):.0f}x fewer)",
+        "T (chosen on the validation split)": f"{spec['T']:g}", "alpha (weight of the soft term)": f"{spec['alpha']:g}",
+        "epochs, batch, learning rate": f"{spec['epochs']}, {spec['batch_size']}, {spec['lr']:g}",
+    }, name=f"recipe '{name}'")
+
+
+def teacher_card() -> pd.DataFrame:
+    """The shipped teachers: architecture, which labels they were trained on, test accuracy (from the manifest)."""
+    rows = {}
+    for name, entry in read_manifest().items():
+        labels = entry.get("labels")
+        rows[name] = {"model": models.describe(entry["model"]),
+                      "trained on": f"{labels['n']} labelled training images" if labels else "all 3,500 training images",
+                      "label smoothing": entry["train"].get("label_smoothing", 0.0),
+                      "test accuracy (%)": round(100 * entry["test_accuracy"], 1)}
+    return pd.DataFrame(rows).T
+
+
+def teaser(seed: int = 0, progress: bool = True) -> pd.DataFrame:
+    """The first notebook's table: the shipped teacher, the student alone, the distilled student.
+
+    The columns of :func:`kdnb.evaluation.evaluate`: test accuracy, parameters, bytes, and the
+    latency of one image and of a batch, measured on this CPU.
+    """
+    ds = kdata.load_mnist_subset()
+    teacher = load_teacher(DEFAULT["teacher"])
+    alone, distilled, spec = train_pair("default", seed, ds, predict_logits(teacher, ds.train.X), progress)
+    return evaluate({f"teacher ({models.describe(TEACHERS[DEFAULT['teacher']]['model'])})": teacher,
+                     f"student alone ({models.describe(spec['student'])})": alone,
+                     f"distilled student (T={spec['T']:g}, alpha={spec['alpha']:g})": distilled}, ds.test)
+
+
+def check_alpha_for_labels_only(alpha) -> Verdict:
+    """Check yourself 4.1: the ``alpha`` that makes ``kd_loss`` the plain cross-entropy with the labels."""
+    z, v, y = torch.tensor([[2.0, 0.5, -1.0]]), torch.tensor([[1.0, 1.5, -2.0]]), torch.tensor([0])
+
+    def diagnose(a):
+        if not isinstance(a, (int, float)) or isinstance(a, bool) or not 0 <= a <= 1:
+            return f"alpha is a number between 0 and 1, got {a!r}"
+        if close(kd_loss(z, v, y, T=4.0, alpha=a).item(), hard_loss(z, y).item()):
+            return None
+        if a == 1:
+            return "alpha = 1 keeps only the soft (teacher) term: alpha weights the soft term, 1 - alpha the labels"
+        return f"with alpha = {a:g} the teacher's term still has weight {a:g}; which alpha removes it?"
+
+    return check("Check yourself 4.1", alpha, diagnose, todo="set alpha_for_labels_only to a number, then rerun the cell",
+                 praise="alpha weights the soft (teacher) term, so alpha = 0 leaves only the cross-entropy with the labels")
+
+
+def check_which_setting(results: pd.DataFrame, name) -> Verdict:
+    """Check yourself 5.1: the setting whose gain is within the seed noise (the two seed ranges overlap)."""
+    table = summarize(results)
+    within_noise = list(table.index[table["ranges_overlap"]])
+
+    def diagnose(n):
+        if n not in table.index:
+            return f"{n!r} is not a setting; choose one of {list(table.index)}"
+        if n in within_noise:
+            return None
+        if n == table["gain_mean"].idxmax():
+            return "that setting gains the most; look for the one whose distilled and label-only dots overlap"
+        return (f"{n} gains {table.loc[n, 'gain_mean']:+.1f} points and its seed ranges do not overlap: "
+                "look at the ranges_overlap column")
+
+    return check("Check yourself 5.1", name, diagnose, todo="set no_clear_gain to a setting's name, then rerun the cell",
+                 praise="its distilled and label-only seed ranges overlap: the gain is within the seed noise")

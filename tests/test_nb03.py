@@ -1,0 +1,311 @@
+"""Notebook 03's module: gradient scaling with T, the seed's loss, the high-T limit, the shipped sweep, the explorer,
+and the checkers of the notebook's exercises (each accepts the notebook's solution and names a typical mistake)."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from kdnb import nb03_temperature as nb
+from kdnb import results, temperature
+
+
+@pytest.fixture(scope="module")
+def logits():
+    g = torch.Generator().manual_seed(0)
+    return 3 * torch.randn(64, 10, generator=g), 3 * torch.randn(64, 10, generator=g)
+
+
+def test_without_T2_the_gradient_falls_as_one_over_T_squared(logits):
+    z, v = logits
+    table = nb.soft_gradient_norms(z, v, [1, 10, 100])
+    assert np.allclose(table["with_T2"] / table["without_T2"], np.array([1, 100, 10000]), rtol=1e-4)
+    # from T=10 to T=100 the bare KL gradient shrinks by about 100, the scaled one levels off
+    assert 80 < table.loc[10.0, "without_T2"] / table.loc[100.0, "without_T2"] < 120
+    assert 0.8 < table.loc[10.0, "with_T2"] / table.loc[100.0, "with_T2"] < 1.25
+
+
+def test_distillation_tends_to_logit_matching(logits):
+    z, v = logits
+    gap = nb.logit_matching_gap(z, v, [2, 20, 200])["relative_difference"]
+    assert gap.is_monotonic_decreasing and gap.iloc[-1] < 0.02
+    assert 5 < gap.iloc[1] / gap.iloc[2] < 20  # about 1/T
+
+
+def test_temperature_changes_the_gradient_direction(logits):
+    z, v = logits
+    cos = nb.gradient_cosines(z, v, [1, 4, 20])
+    assert cos.loc[1.0] == pytest.approx(1.0)
+    assert cos.loc[20.0] < 0.99  # not a rescaled copy: T is no learning rate
+
+
+def test_sweep_students_are_hintons_two_shapes():
+    assert nb.SWEEP["2x30"]["student"]["hidden"] == [30, 30] and nb.SWEEP["2x300"]["student"]["hidden"] == [300, 300]
+    assert {k: v for k, v in nb.SWEEP["2x30"].items() if k not in ("student", "summary")} == \
+           {k: v for k, v in nb.SWEEP["2x300"].items() if k not in ("student", "summary")}
+
+
+def test_shipped_sweep_is_complete():
+    df = results.read("temperature_sweep")
+    assert set(df["T"]) == set(nb.SWEEP_TEMPERATURES)
+    assert set(df["seed"]) == set(nb.SWEEP_SEEDS)
+    assert df.groupby(["setting", "T"]).size().eq(len(nb.SWEEP_SEEDS)).all()
+    # the label-only student does not depend on T: identical for each T of a seed
+    assert df.groupby(["setting", "seed"])["alone_test"].nunique().eq(1).all()
+    summary = nb.sweep_summary(df)
+    assert {"kd_mean", "kd_min", "kd_max", "alone_mean", "gain_mean", "kd_gap", "kd_agree"} <= set(summary.columns)
+
+
+# ------------------------------------------------------------------ the explorer, driven as a reader drives it
+@pytest.fixture(scope="module")
+def inputs():
+    return nb.synthetic_inputs(n_images=3, seed=1)
+
+
+@pytest.fixture(scope="module")
+def explorer(inputs):
+    return nb.temperature_explorer(inputs, T=1.0)
+
+
+def test_slider_updates_the_state_and_the_text(explorer, inputs):
+    explorer.slider.value = 20
+    key = explorer.dropdown.value
+    for model in ("teacher", "student"):
+        expected = temperature.soft_targets(inputs[key][model], 20)
+        assert np.allclose(explorer.state["probs"][model], expected.numpy(), atol=1e-12)
+        assert math.isclose(explorer.state["entropy"][model], temperature.entropy(expected).item(), rel_tol=1e-12)
+        heights = [bar.get_height() for bar in explorer.artists["bars"][model].patches]
+        assert np.allclose(heights, expected.numpy())
+        assert f"entropy {explorer.state['entropy'][model]:.2f} bits" in explorer.artists["texts"][model].get_text()
+    assert "T = 20.00" in explorer.artists["title"].get_text()
+    assert explorer.view.image.value[:8] == b"\x89PNG\r\n\x1a\n"  # a rendered image reached the view
+
+
+def test_extremes():
+    z = torch.tensor([5.0, 3.0, 1.0, 0.5, 0.0, -1.0, -1.0, -2.0, -3.0, -4.0], dtype=torch.float64)
+    explorer = nb.temperature_explorer({"a": {"teacher": z}})
+    explorer.slider.value = 0.1
+    assert explorer.state["probs"]["teacher"].max() > 0.999 and explorer.state["entropy"]["teacher"] < 0.02
+    explorer.slider.value = 50
+    p = explorer.state["probs"]["teacher"]
+    assert np.abs(p - 0.1).max() < 0.05 and explorer.state["entropy"]["teacher"] > 0.97 * math.log2(10)
+
+
+def test_argmax_is_the_same_at_every_temperature(explorer):
+    seen = set()
+    for T in (0.1, 1.0, 4.0, 50.0):
+        explorer.slider.value = T
+        seen.add(explorer.state["argmax"]["teacher"])
+    assert len(seen) == 1
+
+
+def test_dropdown_switches_image(explorer, inputs):
+    explorer.slider.value = 4
+    keys = list(inputs)
+    explorer.dropdown.value = keys[2]
+    expected = temperature.soft_targets(inputs[keys[2]]["teacher"], 4)
+    assert np.allclose(explorer.state["probs"]["teacher"], expected.numpy())
+    explorer.dropdown.value = keys[0]
+
+
+def test_state_at_is_pure(explorer):
+    before = dict(explorer.state)
+    s = explorer.state_at(3.0)
+    assert s["T"] == 3.0 and explorer.state["T"] == before["T"]
+
+
+def test_pick_images_finds_confident_and_ambiguous():
+    logits = torch.tensor([[9.0, 0, 0, 0], [1.0, 0.9, 0.8, 0], [2.0, 1.9, 0, 0], [5.0, 0, 0, 0]])
+    labels = torch.tensor([0, 1, 0, 0])
+    picks = nb.pick_images(logits, labels, n_ambiguous=2)
+    assert list(picks.values()) == [0, 1, 2]
+    assert "sure" in next(iter(picks)) and "says 0" in list(picks)[1]
+
+
+def test_bad_explorer_inputs():
+    with pytest.raises(ValueError, match="empty"):
+        nb.temperature_explorer({})
+    with pytest.raises(ValueError, match="T_min < T_max"):
+        nb.temperature_explorer(nb.synthetic_inputs(1), T_min=2.0, T_max=1.0)
+
+
+# ------------------------------------------------------------------ seed 002-S3: t = 1/T and its loss
+def test_seed_weights_are_negative_on_the_teacher_term_below_T_1():
+    w = nb.seed_weights([0.25, 0.5, 1.0, 4.0])
+    assert w.loc[0.5, "t = 1/T (student term)"] == 2.0 and w.loc[0.5, "1 - t (teacher term)"] == -1.0
+    assert (w.loc[[0.25, 0.5], "1 - t (teacher term)"] < 0).all() and w.loc[1.0, "1 - t (teacher term)"] == 0
+
+
+def test_seed_loss_is_t_times_cross_entropy_plus_a_constant(logits):
+    z, v = logits
+    y = torch.arange(len(z)) % 10
+    T = 0.5
+    loss = nb.seed_loss(z, v, y, T)
+    const = -(1 - 1 / T) * torch.log_softmax(v, -1)[torch.arange(len(z)), y].mean()
+    assert torch.allclose(loss, torch.nn.functional.cross_entropy(z, y) / T + const)
+
+
+def test_teacher_swap_test_separates_the_seed_loss_from_kd_loss(logits):
+    z, v = logits
+    other = torch.flip(v, dims=[1])
+    y = torch.arange(len(z)) % 10
+    table = nb.teacher_swap_test(z, v, other, y, seed_T=(0.5, 0.8), kd_T=4.0, alpha=0.9)
+    seed_rows, kd_row = table.iloc[:2], table.iloc[2]
+    assert seed_rows["gradient unchanged by the swap"].all() and seed_rows["loss value changes"].all()
+    assert seed_rows["gradient = t x gradient of CE(labels)"].all()
+    # the same test can fail: kd_loss's gradient depends on the teacher
+    assert not kd_row["gradient unchanged by the swap"] and kd_row["relative change"] > 0.1
+    assert not kd_row["gradient = t x gradient of CE(labels)"]
+
+
+def test_targets_move_towards_the_labels_as_T_falls(logits):
+    _, v = logits
+    y = v.argmax(1)
+    table = nb.targets_vs_labels(v, y, [0.5, 1, 4, 20])
+    assert table.iloc[:, 0].is_monotonic_increasing and table.iloc[:, 1].is_monotonic_increasing
+    assert table.iloc[0, 1] < table.iloc[-1, 1]
+
+
+def test_gap_and_agreement_from_the_shipped_sweep():
+    runs = results.read("temperature_sweep")
+    table = nb.gap_and_agreement(runs)
+    row = runs[(runs.setting == "2x30") & (runs["T"] == 1)]
+    assert table.loc[("2x30", 1), "kd_gap_mean"] == pytest.approx(100 * (row.kd_train - row.kd_test).mean(), abs=0.01)
+    assert table.loc[("2x30", 1), "kd_agree_mean"] == pytest.approx(100 * row.kd_agree.mean(), abs=0.01)
+    assert (table["kd_gap_min"] <= table["kd_gap_mean"]).all() and (table["kd_gap_mean"] <= table["kd_gap_max"]).all()
+    card = nb.sweep_card(runs)
+    assert card["training images (labels and transfer set)"] == f"{int(runs['labels'].iloc[0]):,}"
+    assert "2x30: MLP 2x30" in card["students (Hinton's two shapes)"] and "mlp-mnist" in card["teacher"]
+
+
+# ------------------------------------------------------------------ the exercises: solution accepted, mistakes named
+NOTEBOOK = "03_temperature.ipynb"
+
+
+@pytest.fixture(scope="module")
+def solutions():
+    from conftest import solution_cells
+
+    found = solution_cells(NOTEBOOK)
+    assert set(found) == {"2.1", "2.2", "3.1", "4.1", "5.1", "6.1", "7.1", "8.1"}
+    return found
+
+
+def run_solution(source, **names):
+    ns = {"nb": nb, **names}
+    exec(source, ns)
+    return ns
+
+
+def test_ratio_e(solutions):
+    ns = run_solution(solutions["2.1"])
+    assert nb.check_ratio_e(ns["T_ratio_e"]).status == "correct"
+    assert "multiplied the logits by T" in nb.check_ratio_e(0.5).message
+    p = torch.softmax(torch.tensor(nb.RATIO_LOGITS, dtype=torch.float64), 0)
+    assert "probabilities" in nb.check_ratio_e(float(p[0] - p[1])).message
+    assert nb.check_ratio_e(...).status == "todo"
+
+
+@pytest.fixture(scope="module")
+def teacher_view(mnist):
+    from kdnb import teachers, training
+
+    teacher_test = training.predict_logits(teachers.load_teacher("cnn-mnist"), mnist.test.X)
+    picks = nb.pick_images(teacher_test, mnist.test.y)
+    return {"teacher_test": teacher_test, "picks": picks, "confident": list(picks)[0], "temperature": temperature}
+
+
+def test_two_bits(solutions, teacher_view):
+    ns = run_solution(solutions["2.2"], **teacher_view)
+    z = teacher_view["teacher_test"][teacher_view["picks"][teacher_view["confident"]]]
+    assert nb.check_two_bits(z, ns["T_two_bits"]).status == "correct"
+    assert "lowest such T" in nb.check_two_bits(z, 3 * ns["T_two_bits"]).message
+    assert "below 1, which sharpens" in nb.check_two_bits(z, 0.5).message
+    assert "raise T" in nb.check_two_bits(z, 2.0).message
+
+
+def test_learning_rate_like(solutions):
+    ns = run_solution(solutions["3.1"])
+    assert nb.check_learning_rate_like(ns["lr_like"]).status == "correct"
+    assert nb.check_learning_rate_like("a, c").status == "correct"
+    assert "(b) turns the gradient" in nb.check_learning_rate_like({"a", "b", "c"}).message
+    assert "(d) doubling the teacher's logits" in nb.check_learning_rate_like("acd").message
+    assert "(a) does act like a learning rate" in nb.check_learning_rate_like({"c"}).message
+
+
+def test_shrink_factor(solutions):
+    ns = run_solution(solutions["4.1"])
+    assert nb.check_shrink_factor(ns["shrink_factor"]).status == "correct"
+    assert "one more factor 1/T" in nb.check_shrink_factor(2).message
+    assert "factor it is multiplied by" in nb.check_shrink_factor(0.25).message
+
+
+@pytest.mark.filterwarnings("ignore:reduction")  # the 'mean' mistake warns, as it should
+def test_kd_loss(solutions):
+    import torch.nn.functional as F
+
+    from kdnb import exercises
+
+    ns = run_solution(solutions["5.1"], F=F)
+    assert nb.check_kd_loss(ns["my_kd_loss"]).status == "correct"
+
+    def kl(z, v, T, reduction="batchmean"):
+        return F.kl_div(F.log_softmax(z / T, -1), F.log_softmax(v / T, -1), reduction=reduction, log_target=True)
+
+    mistakes = {
+        "T² factor is missing": lambda z, v, y, T, a: (1 - a) * F.cross_entropy(z, y) + a * kl(z, v, T),
+        "you swapped them": lambda z, v, y, T, a: a * F.cross_entropy(z, y) + (1 - a) * T**2 * kl(z, v, T),
+        "KL is not symmetric": lambda z, v, y, T, a: (1 - a) * F.cross_entropy(z, y) + a * T**2 * F.kl_div(
+            F.log_softmax(v / T, -1), F.log_softmax(z / T, -1), reduction="batchmean", log_target=True),
+        "reduction='batchmean'": lambda z, v, y, T, a: (1 - a) * F.cross_entropy(z, y) + a * T**2 * kl(z, v, T, "mean"),
+        "soften the student too": lambda z, v, y, T, a: (1 - a) * F.cross_entropy(z, y) + a * T**2 * F.kl_div(
+            F.log_softmax(z, -1), F.log_softmax(v / T, -1), reduction="batchmean", log_target=True),
+        "the seed's loss": lambda z, v, y, T, a: nb.seed_loss(z, v, y, T),
+        "no gradient reaches the student": lambda z, v, y, T, a: ns["my_kd_loss"](z, v, y, T, a).detach(),
+    }
+    for message, fn in mistakes.items():
+        verdict = nb.check_kd_loss(fn)
+        assert verdict.status == "wrong" and message in verdict.message, (message, verdict.message)
+
+    def stub(z, v, y, T, alpha):
+        exercises.your_turn("write it")
+
+    assert nb.check_kd_loss(stub).status == "todo"
+
+
+def test_gap_shrink(solutions):
+    ns = run_solution(solutions["6.1"])
+    assert nb.check_gap_shrink(ns["gap_shrink"]).status == "correct"
+    assert "1/T² rate of the bare KL gradient" in nb.check_gap_shrink(100).message
+
+
+def test_accuracy_changes(solutions):
+    ns = run_solution(solutions["7.1"])
+    assert nb.check_accuracy_changes(ns["accuracy_changes"]).status == "correct"
+    assert "keeps their order" in nb.check_accuracy_changes(True).message
+    assert "True or False" in nb.check_accuracy_changes(0).message
+
+
+def test_gain(solutions):
+    summary = nb.sweep_summary(results.read("temperature_sweep"))
+    ns = run_solution(solutions["8.1"], summary=summary)
+    assert nb.check_gain(summary, ns["gain_small"]).status == "correct"
+    row = summary.loc[("2x30", 4)]
+    assert "accuracy (kd_mean)" in nb.check_gain(summary, row["kd_mean"]).message
+    assert "fraction" in nb.check_gain(summary, row["gain_mean"] / 100).message
+    other = summary.loc[("2x300", 4), "gain_mean"]
+    if abs(other - row["gain_mean"]) > 0.051:
+        assert "(2x300, T = 4)" in nb.check_gain(summary, other).message
+
+
+# ------------------------------------------------------------------ the displayed explorer stands where its code says
+def test_driving_and_restoring_the_explorer(inputs):
+    explorer = nb.temperature_explorer(inputs, T=1.0)
+    first = explorer.controls["key"].value
+    for T in (0.1, 8.0, 40.0):
+        explorer.controls["T"].value = T
+        assert explorer.state["T"] == T
+    explorer.controls["T"].value = 1.0
+    assert explorer.state["T"] == 1.0 and explorer.state["key"] == first
+    assert "T = 1.00" in explorer.artists["title"].get_text()
