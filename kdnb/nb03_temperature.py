@@ -622,23 +622,6 @@ def plot_temperature_sweep(results: pd.DataFrame, axes=None, figsize=(11, 4.4)):
 
 
 # ------------------------------------------------------------------ exercises ("Check yourself")
-class _PrintedVerdict(Verdict):
-    """A :class:`~kdnb.exercises.Verdict` that :func:`~kdnb.exercises.check` has already printed.
-
-    As the value of a cell it displays nothing more. The stubs end with ``nb.check_…(answer);``,
-    but nbval runs cells with ``store_history=False``, where IPython cannot see the trailing ``;``:
-    without this the verdict would show twice there, and not in a normal run.
-    """
-
-    def _ipython_display_(self) -> None:
-        return None
-
-
-def _checked(*args, **kwargs) -> Verdict:
-    v = check(*args, **kwargs)
-    return _PrintedVerdict(v.exercise, v.status, v.message)
-
-
 def _number(a) -> float | None:
     """``a`` as a float if it is a real number (not a bool), else None."""
     if isinstance(a, bool) or isinstance(a, str):
@@ -679,7 +662,7 @@ def check_ratio_e(T) -> Verdict:
                     "with the logits, z1 - z2 = 3 - 1")
         return f"at T = {a:g} the ratio is {ratio:.3g}, not e: solve exp((z1 - z2) / T) = e for T"
 
-    return _checked("Check yourself 2.1", T, diagnose, todo="set T_ratio_e to a number, then rerun the cell",
+    return check("Check yourself 2.1", T, diagnose, todo="set T_ratio_e to a number, then rerun the cell",
                  praise="exp((3 - 1) / T) = e when T = 3 - 1 = 2: the ratio depends only on the gap between the two "
                         "largest logits, divided by T")
 
@@ -714,7 +697,7 @@ def check_two_bits(image_logits: torch.Tensor, T) -> Verdict:
     a = _number(T)
     praise = (f"the entropy crosses 2 bits near T = {a:.3g}: a confident teacher shows its dark knowledge only at a "
               "high temperature") if a is not None and a > 0 else ""
-    return _checked("Check yourself 2.2", T, diagnose, todo="set T_two_bits to a temperature, then rerun the cell", praise=praise)
+    return check("Check yourself 2.2", T, diagnose, todo="set T_two_bits to a temperature, then rerun the cell", praise=praise)
 
 
 #: The options of Check yourself 3.1: which change acts exactly like a learning rate on the soft term?
@@ -775,7 +758,7 @@ def check_learning_rate_like(answer) -> Verdict:
             problems.append("(c) is a learning-rate change by definition")
         return "; ".join(problems)
 
-    return _checked("Check yourself 3.1", answer, diagnose, todo="set lr_like to the letters of your options, then rerun the cell",
+    return check("Check yourself 3.1", answer, diagnose, todo="set lr_like to the letters of your options, then rerun the cell",
                  praise="a constant factor and the learning rate rescale the update; changing T, or the teacher's logits, "
                         "changes the targets and so the direction")
 
@@ -801,7 +784,7 @@ def check_shrink_factor(answer) -> Verdict:
             return "1 describes the gradient *with* T², which levels off at high T; without T² it keeps falling"
         return f"autograd measures about {measured:.1f}; far from T = 1 the bare KL gradient scales as 1/T²"
 
-    return _checked("Check yourself 4.1", answer, diagnose, todo="set shrink_factor to a number, then rerun the cell",
+    return check("Check yourself 4.1", answer, diagnose, todo="set shrink_factor to a number, then rerun the cell",
                  praise=f"(40 / 20)² = 4, and autograd measures {measured:.2f} on example logits")
 
 
@@ -861,7 +844,7 @@ def check_kd_loss(fn) -> Verdict:
                 return "right value, but no gradient reaches the student: keep it a tensor (no .item(), no .detach())"
         return None
 
-    return _checked("Check yourself 5.1", fn, diagnose, todo="write the body of my_kd_loss, then rerun the cell",
+    return check("Check yourself 5.1", fn, diagnose, todo="write the body of my_kd_loss, then rerun the cell",
                  praise="it matches kdnb.losses.kd_loss at two settings of T and alpha, and the teacher's term moves the student")
 
 
@@ -884,7 +867,7 @@ def check_gap_shrink(answer) -> Verdict:
             return "the difference falls to a tenth, so it shrinks by a factor of 10: you gave the factor it is multiplied by"
         return f"autograd measures about {measured:.0f}: the difference falls as 1/T"
 
-    return _checked("Check yourself 6.1", answer, diagnose, todo="set gap_shrink to a number, then rerun the cell",
+    return check("Check yourself 6.1", answer, diagnose, todo="set gap_shrink to a number, then rerun the cell",
                  praise=f"the difference is of order 1/T: autograd measures a factor {measured:.1f} on example logits")
 
 
@@ -901,7 +884,7 @@ def check_accuracy_changes(answer) -> Verdict:
         return ("dividing every logit of an image by the same T > 0 keeps their order, so the argmax, hence accuracy, "
                 "stays; only the confidence moves")
 
-    return _checked("Check yourself 7.1", answer, diagnose, todo="set accuracy_changes to True or False, then rerun the cell",
+    return check("Check yourself 7.1", answer, diagnose, todo="set accuracy_changes to True or False, then rerun the cell",
                  praise="the argmax of z / T is the argmax of z for every T > 0: calibration moves the confidence, never the prediction")
 
 
@@ -934,7 +917,7 @@ def check_gain(summary: pd.DataFrame, answer, student: str = "2x30", T: float = 
                 return f"that is the row ({s}, T = {t:g}); read the row ({student}, T = {T:g})"
         return f"read the gain_mean column of the row ({student}, T = {T:g})"
 
-    return _checked("Check yourself 8.1", answer, diagnose, todo="set gain_small to a number of points, then rerun the cell",
+    return check("Check yourself 8.1", answer, diagnose, todo="set gain_small to a number of points, then rerun the cell",
                  praise=f"the {student} student distilled at T = {T:g} beats its label-only twin by {expected:.2f} points on "
                         "average over the seeds")
 
