@@ -38,29 +38,18 @@ from . import models, results
 from .plots import ALONE, DISTILLED, TEACHER, subplots
 from .exercises import Verdict, YourTurn, check, close
 from .losses import hard_loss, kd_loss
-from .recipe import SETTINGS, grid, run_setting, summarize
+from .recipe import SETTINGS, grid, summarize
 from .teachers import TEACHERS, read_manifest
 from .training import accuracy, distill, fit, predict_logits, seed_everything
 from .widgets import Explorer, new_figure
 
-__all__ = ["pair_run", "families", "epoch_seconds", "cached_vs_every_step", "side_by_side", "FEW_LABELS",
+__all__ = ["families", "epoch_seconds", "cached_vs_every_step", "side_by_side", "FEW_LABELS",
            "few_labels_table", "check_student_loss", "check_student_kb", "NEEDS_DATA", "check_needs_data",
            "check_leaked_points", "check_best_setting", "TRANSFER", "TRANSFER_LABELS", "transfer_summary",
            "transfer_widget", "transfer_bars", "update_transfer_bars", "plot_transfer", "plot_cost_vs_accuracy",
            "plot_epoch_timing"]
 
 
-def pair_run(setting: str, seed: int, ds: kdata.Dataset, teacher_logits: torch.Tensor, threads: int | None = 1) -> dict:
-    """One seed of a shipped setting (:data:`kdnb.recipe.SETTINGS`): test accuracy alone vs distilled.
-
-    :func:`kdnb.recipe.run_setting` with one thread by default, so that a live re-run stays
-    fast when the machine is busy.
-    """
-    row = run_setting(setting, seed, ds, teacher_logits, threads=threads)
-    return {"setting": setting, "seed": seed, "alone_test": row["alone_test"], "kd_test": row["kd_test"]}
-
-
-# ------------------------------------------------------------------ evaluation on a shared machine (003-8)
 # ------------------------------------------------------------------ families (003-2, 000-7)
 def families(kd: dict | None = None) -> pd.DataFrame:
     """The five families of model compression, side by side (003-2, 000-7, 003-30, 002-Q1).

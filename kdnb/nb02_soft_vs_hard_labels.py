@@ -41,14 +41,14 @@ from .exercises import Verdict, check, close
 from .losses import hard_loss, kd_loss, soft_loss
 from .plots import ALONE, DISTILLED, HARD, SMOOTHED, TEACHER, subplots
 from .temperature import entropy, soft_targets
-from .training import distill, fit, predict_logits, seed_everything
+from .training import DEFAULT_THREADS, distill, fit, predict_logits, seed_everything
 from .widgets import Explorer, new_figure
 
 __all__ = [
     "MISSING", "FEW", "PAPER_MISSING_CLASS", "PAPER_FEW_DATA", "TEACHER_TS",
     "teacher_logits", "one_hot", "smoothed_labels", "targets_table", "class_similarity", "similar_pairs",
     "most_ambiguous", "wrong_class_uniformity", "same_within_class", "information_table", "structure_stats",
-    "drop_class", "raise_bias", "bias_effect", "choose_bias", "bias_curve", "missing_class_run",
+    "drop_class", "train_without_class", "raise_bias", "bias_effect", "choose_bias", "bias_curve", "missing_class_run",
     "missing_class_summary", "missing_class_gap", "bias_curves", "spec_table", "STUDY_COLUMNS", "MAIN_RULE", "study_configurations",
     "study_rules", "import_study", "STUDY_BASE", "STUDY_GRID", "bias_rules", "run_study",
     "few_examples_subset", "few_examples_run", "compare_teachers", "chosen_T", "teacher_comparison",
@@ -252,6 +252,27 @@ def bias_curve(logits: torch.Tensor, y: torch.Tensor, cls: int, deltas) -> pd.Da
     return pd.DataFrame([bias_effect(logits, y, cls, d) for d in deltas]).set_index("delta")
 
 
+def train_without_class(seed: int, dataset: kdata.Dataset, t_logits: torch.Tensor, spec: dict, hard_twin: bool = True,
+                        threads: int | None = DEFAULT_THREADS, progress: bool = False) -> dict:
+    """The students of the missing-class experiment, trained on the training split without class ``spec["missing"]``.
+
+    ``{"distilled": model}`` (``kd_loss`` against ``t_logits``, the teacher's logits on the whole
+    training split), and with ``hard_twin`` also ``{"hard labels only": model}``, a copy with the same
+    initial weights trained on the labels alone.
+    """
+    transfer, keep = drop_class(dataset.train, spec["missing"])
+    seed_everything(seed, threads)
+    students = {"distilled": models.build(spec["student"], in_shape=dataset.image_shape)}
+    if hard_twin:
+        students["hard labels only"] = copy.deepcopy(students["distilled"])  # the same initial weights
+    common = {"epochs": spec["epochs"], "lr": spec["lr"], "batch_size": spec["batch_size"], "seed": seed, "progress": progress}
+    distill(students["distilled"], transfer, teacher_logits=t_logits[keep], T=spec["T"], alpha=spec["alpha"],
+            desc="distilled, no 3s", **common)
+    if hard_twin:
+        fit(students["hard labels only"], transfer, desc="hard labels, no 3s", **common)
+    return students
+
+
 def missing_class_run(seed: int, dataset: kdata.Dataset, t_logits: torch.Tensor, spec: dict | None = None,
                       progress: bool = False) -> tuple[list[dict], dict]:
     """Hinton et al.'s missing-class experiment for one seed.
@@ -263,15 +284,9 @@ def missing_class_run(seed: int, dataset: kdata.Dataset, t_logits: torch.Tensor,
     """
     spec = dict(MISSING, **(spec or {}))
     cls = spec["missing"]
-    transfer, keep = drop_class(dataset.train, cls)
-    seed_everything(seed)
-    kd_student = models.build(spec["student"], in_shape=dataset.image_shape)
-    hard_student = copy.deepcopy(kd_student)
-    common = {"epochs": spec["epochs"], "lr": spec["lr"], "batch_size": spec["batch_size"], "seed": seed, "progress": progress}
-    distill(kd_student, transfer, teacher_logits=t_logits[keep], T=spec["T"], alpha=spec["alpha"], desc="distilled, no 3s", **common)
-    fit(hard_student, transfer, desc="hard labels, no 3s", **common)
+    students = train_without_class(seed, dataset, t_logits, spec, progress=progress)
     rows, logits = [], {}
-    for name, model in (("distilled", kd_student), ("hard labels only", hard_student)):
+    for name, model in students.items():
         val, test = predict_logits(model, dataset.val.X), predict_logits(model, dataset.test.X)
         logits[name] = {"val": val, "test": test}
         delta = choose_bias(val, dataset.val.y, cls, spec["bias_grid"])
@@ -1124,11 +1139,7 @@ def run_study(grid=STUDY_GRID, seeds=(0, 1, 2, 3, 4), dataset: kdata.Dataset | N
         if spec["teacher"] not in logits:
             logits[spec["teacher"]] = teacher_logits(spec["teacher"], ds, ("train",))["train"]
         cls = spec["missing"]
-        transfer, keep = drop_class(ds.train, cls)
-        seed_everything(seed, threads=1)
-        student = models.build(spec["student"], in_shape=ds.image_shape)
-        distill(student, transfer, teacher_logits=logits[spec["teacher"]][keep], T=spec["T"], alpha=spec["alpha"],
-                epochs=spec["epochs"], lr=spec["lr"], batch_size=spec["batch_size"], seed=seed, progress=False)
+        student = train_without_class(seed, ds, logits[spec["teacher"]], spec, hard_twin=False, threads=1)["distilled"]
         val, test = predict_logits(student, ds.val.X), predict_logits(student, ds.test.X)
         before = bias_effect(test, ds.test.y, cls, 0.0)
         for rule, delta in bias_rules(val, ds.val.y, cls, spec["bias_grid"]).items():

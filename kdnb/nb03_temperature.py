@@ -763,29 +763,36 @@ def check_learning_rate_like(answer) -> Verdict:
                         "changes the targets and so the direction")
 
 
+def _check_factor(exercise: str, answer, measured: float, tolerance: float, asked: str,
+                  known: list[tuple[float, str]], otherwise: str, todo: str, praise: str) -> Verdict:
+    """A check for "by what factor does X shrink": right within ``tolerance`` of what autograd
+    ``measured``; each ``known`` wrong value gets its own message."""
+
+    def diagnose(a):
+        a = _number(a)
+        if a is None or a <= 0:
+            return f"the answer is a positive number: {asked}"
+        if abs(a / measured - 1) < tolerance:
+            return None
+        return next((message for value, message in known if close(a, value, rel=0.05)), otherwise)
+
+    return check(exercise, answer, diagnose, todo=todo, praise=praise)
+
+
 def check_shrink_factor(answer) -> Verdict:
     """Check yourself 4.1: by what factor the bare KL gradient shrinks from T = 20 to T = 40 (autograd measures it)."""
     z, v = _example_logits()
     norms = soft_gradient_norms(z, v, [20.0, 40.0])["without_T2"]
     measured = norms.iloc[0] / norms.iloc[1]
-
-    def diagnose(a):
-        a = _number(a)
-        if a is None or a <= 0:
-            return "the answer is a positive number: (norm at T = 20) / (norm at T = 40)"
-        if abs(a / measured - 1) < 0.1:
-            return None
-        if close(a, 2.0, rel=0.05):
-            return ("2 is how fast q_T - p_T shrinks (as 1/T); the bare KL gradient (q_T - p_T) / T has one more "
-                    "factor 1/T, so it falls as 1/T²")
-        if close(a, 0.25, rel=0.05):
-            return "the norm falls to a quarter, so it shrinks by a factor of 4: you gave the factor it is multiplied by"
-        if close(a, 1.0, rel=0.05):
-            return "1 describes the gradient *with* T², which levels off at high T; without T² it keeps falling"
-        return f"autograd measures about {measured:.1f}; far from T = 1 the bare KL gradient scales as 1/T²"
-
-    return check("Check yourself 4.1", answer, diagnose, todo="set shrink_factor to a number, then rerun the cell",
-                 praise=f"(40 / 20)² = 4, and autograd measures {measured:.2f} on example logits")
+    return _check_factor(
+        "Check yourself 4.1", answer, measured, 0.1, "(norm at T = 20) / (norm at T = 40)",
+        [(2.0, "2 is how fast q_T - p_T shrinks (as 1/T); the bare KL gradient (q_T - p_T) / T has one more "
+               "factor 1/T, so it falls as 1/T²"),
+         (0.25, "the norm falls to a quarter, so it shrinks by a factor of 4: you gave the factor it is multiplied by"),
+         (1.0, "1 describes the gradient *with* T², which levels off at high T; without T² it keeps falling")],
+        f"autograd measures about {measured:.1f}; far from T = 1 the bare KL gradient scales as 1/T²",
+        todo="set shrink_factor to a number, then rerun the cell",
+        praise=f"(40 / 20)² = 4, and autograd measures {measured:.2f} on example logits")
 
 
 def check_kd_loss(fn) -> Verdict:
@@ -853,22 +860,14 @@ def check_gap_shrink(answer) -> Verdict:
     z, v = _example_logits()
     gap = logit_matching_gap(z, v, [100.0, 1000.0])["relative_difference"]
     measured = gap.iloc[0] / gap.iloc[1]
-
-    def diagnose(a):
-        a = _number(a)
-        if a is None or a <= 0:
-            return "the answer is a positive number: (difference at T = 100) / (difference at T = 1,000)"
-        if abs(a / measured - 1) < 0.15:
-            return None
-        if close(a, 100.0, rel=0.05):
-            return ("100 = (1000 / 100)² is the 1/T² rate of the bare KL gradient; the *difference* between "
-                    "distillation and logit matching is the next term of the expansion, of order 1/T")
-        if close(a, 0.1, rel=0.05):
-            return "the difference falls to a tenth, so it shrinks by a factor of 10: you gave the factor it is multiplied by"
-        return f"autograd measures about {measured:.0f}: the difference falls as 1/T"
-
-    return check("Check yourself 6.1", answer, diagnose, todo="set gap_shrink to a number, then rerun the cell",
-                 praise=f"the difference is of order 1/T: autograd measures a factor {measured:.1f} on example logits")
+    return _check_factor(
+        "Check yourself 6.1", answer, measured, 0.15, "(difference at T = 100) / (difference at T = 1,000)",
+        [(100.0, "100 = (1000 / 100)² is the 1/T² rate of the bare KL gradient; the *difference* between "
+                 "distillation and logit matching is the next term of the expansion, of order 1/T"),
+         (0.1, "the difference falls to a tenth, so it shrinks by a factor of 10: you gave the factor it is multiplied by")],
+        f"autograd measures about {measured:.0f}: the difference falls as 1/T",
+        todo="set gap_shrink to a number, then rerun the cell",
+        praise=f"the difference is of order 1/T: autograd measures a factor {measured:.1f} on example logits")
 
 
 def check_accuracy_changes(answer) -> Verdict:

@@ -159,16 +159,14 @@ def run_setting(setting: dict | str = "default", seed: int = 0, dataset: kdata.D
     start = time.perf_counter()
     alone, distilled, spec = train_pair(setting, seed, ds, teacher_logits, progress, threads, **overrides)
     seconds = time.perf_counter() - start
-    test = kdata.Split(view(ds.test.X, spec.get("view")), ds.test.y)
-    val = kdata.Split(view(ds.val.X, spec.get("view")), ds.val.y)
+    train, val, test = (kdata.Split(view(split.X, spec.get("view")), split.y) for split in (ds.train, ds.val, ds.test))
     alone_test, kd_test = accuracy(alone, test), accuracy(distilled, test)
     return {
         "seed": seed, "T": spec["T"], "alpha": spec["alpha"], "student": models.describe(spec["student"]),
-        "labels": int((labelled_subset(ds.train.y, spec["labels"], 0) != IGNORE_INDEX).sum()),
+        "labels": len(ds.train) if spec["labels"] is None else min(spec["labels"], len(ds.train)),
         "alone_test": alone_test, "kd_test": kd_test, "gain": kd_test - alone_test,
         "alone_val": accuracy(alone, val), "kd_val": accuracy(distilled, val),
-        "alone_train": accuracy(alone, kdata.Split(view(ds.train.X, spec.get("view")), ds.train.y)),
-        "kd_train": accuracy(distilled, kdata.Split(view(ds.train.X, spec.get("view")), ds.train.y)),
+        "alone_train": accuracy(alone, train), "kd_train": accuracy(distilled, train),
         **({} if teacher_test_logits is None else {
             "alone_agree": agreement(alone, test.X, teacher_test_logits),
             "kd_agree": agreement(distilled, test.X, teacher_test_logits)}),
