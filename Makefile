@@ -43,12 +43,14 @@ bench: $(STAMP)
 teachers: $(STAMP)
 	$(BIN)/python -m kdnb.teachers build
 
-# Recompute every shipped result table in data/results/ (about 40 minutes on 2 idle cores).
+# Recompute every shipped result table in data/results/ (about an hour on 2 idle cores).
 results: $(STAMP)
 	$(BIN)/python -m kdnb.recipe settings
 	$(BIN)/python -m kdnb.nb01_what_is_distillation
 	$(BIN)/python -m kdnb.nb02_soft_vs_hard_labels
 	$(BIN)/python -m kdnb.nb03_temperature
+	$(BIN)/python -m kdnb.nb04_distillation_losses weights
+	$(BIN)/python -m kdnb.nb04_distillation_losses compare
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -28,6 +28,9 @@ MAKERS = {
     "temperature_selection": "python -m kdnb.recipe settings",
     "intro_transfer": "python -m kdnb.nb01_what_is_distillation",
     "temperature_sweep": "python -m kdnb.nb03_temperature",
+    "loss_weight_trials": "python -m kdnb.nb04_distillation_losses weights",
+    "loss_weights": "python -m kdnb.nb04_distillation_losses weights",
+    "loss_comparison": "python -m kdnb.nb04_distillation_losses compare",
 }
 _NAME = re.compile(r"^[a-z0-9_]+$")
 

@@ -1,0 +1,1151 @@
+"""Notebook 04, distillation losses: the formulas, the PyTorch pitfalls, losses beyond logits, exercises.
+
+* :func:`three_losses`: cross-entropy with soft targets, KL divergence and a hand-written
+  "soft CE" differ by the teacher's entropy only, so autograd gives them one gradient.
+* :func:`term_gradients`: how much each term of ``kd_loss`` pushes the student, for a few alpha.
+* :func:`seed_formulas`, :func:`flipped_sign_run`: the seeds' formulas (003-4, 003-5, 003-27,
+  002-S3), each computed and tested: does it see the teacher, is it smallest when the student
+  equals the teacher, is it bounded below.
+* ``pitfall_*``: one function per PyTorch trap (001-5, 004-1, 002-S4, a teacher left in
+  ``train()`` mode).
+* Losses beyond logits, for a small CNN student taught by the CNN teacher ``cnn-mnist``:
+  logit matching (Ba & Caruana 2014), FitNets hints (Romero et al. 2015), attention transfer
+  (Zagoruyko & Komodakis 2017), cosine of hidden states (as DistilBERT, Sanh et al. 2019),
+  and relational KD (Park et al. 2019). :data:`METHODS` defines them; the comparison over
+  seeds is precomputed by::
+
+      python -m kdnb.nb04_distillation_losses weights   # each feature loss's weight, on validation
+      python -m kdnb.nb04_distillation_losses compare   # the table: methods x regimes x seeds
+
+  which write ``data/results/loss_weights.csv`` and ``data/results/loss_comparison.csv``.
+* ``check_*``: the checkers of the notebook's exercises, and the four "spot the bug" snippets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import sys
+import time
+import warnings
+
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import data as kdata
+from . import losses, models, plots, recipe, results, teachers, training
+from .exercises import Verdict, check, close
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The loss, its three spellings, and what alpha weights
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def _grad(fn, z: torch.Tensor) -> tuple[float, torch.Tensor]:
+    z = z.detach().clone().requires_grad_(True)
+    value = fn(z)
+    (g,) = torch.autograd.grad(value, z)
+    return value.item(), g
+
+
+def three_losses(student_logits: torch.Tensor, teacher_logits: torch.Tensor, T: float = 4.0) -> pd.DataFrame:
+    """Three ways to write the soft loss, their values and their gradients with respect to the student's logits.
+
+    * ``F.cross_entropy(z / T, p_T)``: PyTorch's cross-entropy with probability targets (torch >= 1.10);
+    * ``-sum p_T log q_T``: the same "soft CE" written by hand;
+    * ``F.kl_div(log q_T, p_T, reduction="batchmean")``: KL(p_T || q_T).
+
+    CE = KL + H(p_T), and the teacher's entropy H(p_T) does not depend on the student: same gradient.
+    """
+    p = F.softmax(teacher_logits / T, dim=1)
+    spellings = {
+        "F.cross_entropy(z/T, p_T)": lambda z: F.cross_entropy(z / T, p),
+        "-sum p_T log q_T (by hand)": lambda z: -(p * F.log_softmax(z / T, dim=1)).sum(1).mean(),
+        "F.kl_div(log q_T, p_T, 'batchmean')": lambda z: F.kl_div(F.log_softmax(z / T, dim=1), p, reduction="batchmean"),
+    }
+    entropy = -(p * p.clamp_min(1e-30).log()).sum(1).mean().item()
+    kl_value, kl_grad = _grad(spellings["F.kl_div(log q_T, p_T, 'batchmean')"], student_logits)
+    rows = []
+    for name, fn in spellings.items():
+        value, g = _grad(fn, student_logits)
+        rows.append({"loss": name, "value": value, "value - KL": value - kl_value,
+                     "same gradient as KL": bool(torch.allclose(g, kl_grad, rtol=1e-4, atol=1e-7))})
+    table = pd.DataFrame(rows).set_index("loss")
+    table.attrs["teacher_entropy"] = entropy
+    return table
+
+
+def term_gradients(student_logits: torch.Tensor, teacher_logits: torch.Tensor, labels: torch.Tensor, T: float = 4.0,
+                   alphas=(0.0, 0.5, 0.9, 1.0)) -> pd.DataFrame:
+    """Norm of each term's gradient in ``kd_loss`` with respect to the student's logits, for several alpha.
+
+    ``(1 - alpha)`` multiplies the hard term and ``alpha`` the soft one, so the share of the push that comes
+    from the teacher grows with alpha.
+    """
+    _, g_hard = _grad(lambda z: losses.hard_loss(z, labels), student_logits)
+    _, g_soft = _grad(lambda z: losses.soft_loss(z, teacher_logits, T), student_logits)
+    rows = []
+    for a in alphas:
+        h, s = (1 - a) * g_hard.norm().item(), a * g_soft.norm().item()
+        rows.append({"alpha": a, "hard term (1 - alpha) CE": h, "soft term alpha T^2 KL": s,
+                     "teacher's share of the push": s / (h + s) if h + s > 0 else float("nan")})
+    return pd.DataFrame(rows).set_index("alpha")
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The seeds' formulas, computed
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def _log_one_minus_softmax(z: torch.Tensor) -> torch.Tensor:
+    """``log(1 - softmax(z))`` without rounding 1 - q to 0: the log-sum-exp of the *other* logits minus that of all."""
+    C = z.shape[1]
+    others = z.unsqueeze(1).expand(-1, C, C).masked_fill(torch.eye(C, dtype=torch.bool), float("-inf"))
+    return torch.logsumexp(others, dim=2) - torch.logsumexp(z, dim=1, keepdim=True)
+
+
+def seed_formulas(T: float = 1.0) -> dict[str, callable]:
+    """The loss formulas of seeds 003-5, 003-27 and 002-S3 as functions ``L(z, v, y)`` (student logits z, teacher v).
+
+    ``y`` is one-hot where a seed writes a hard label. Each is summed over classes and averaged over the batch.
+    """
+    def q(z):
+        return F.softmax(z / T, dim=1)
+
+    def p(v):
+        return F.softmax(v / T, dim=1)
+
+    def onehot(y, z):
+        return F.one_hot(y, z.shape[1]).float()
+
+    return {
+        "squared error with the label, sum (y - q)^2 (003-5 hard)": lambda z, v, y: ((onehot(y, z) - q(z)) ** 2).sum(1).mean(),
+        "seed's soft loss, sum p (log q - log p) (003-5, 003-27)": lambda z, v, y: (p(v) * (F.log_softmax(z / T, 1) - F.log_softmax(v / T, 1))).sum(1).mean(),
+        "squared error with the teacher, sum (p - q)^2 (003-27)": lambda z, v, y: ((p(v) - q(z)) ** 2).sum(1).mean(),
+        "seed's 'adversarial' loss, sum log q - log(1 - q) (003-27)": lambda z, v, y: (F.log_softmax(z / T, 1) - _log_one_minus_softmax(z / T)).sum(1).mean(),
+        "seed's t-weighted loss, t = 1/T = 2 (002-S3)": lambda z, v, y: -(2.0 * (onehot(y, z) * F.log_softmax(z, 1)).sum(1)
+                                                                      + (1 - 2.0) * (onehot(y, z) * F.log_softmax(v, 1)).sum(1)).mean(),
+        "KL(p || q), the soft loss as it should be": lambda z, v, y: F.kl_div(F.log_softmax(z / T, 1), F.log_softmax(v / T, 1), reduction="batchmean", log_target=True),
+    }
+
+
+def audit_formulas(student_logits: torch.Tensor, teacher_logits: torch.Tensor, other_teacher: torch.Tensor, labels: torch.Tensor,
+                   steps: int = 300, lr: float = 0.1) -> pd.DataFrame:
+    """Test each seed formula as a loss for the student: does it see the teacher, and where does descending it lead?
+
+    ``uses the teacher``: the gradient changes when ``teacher_logits`` is swapped for ``other_teacher``.
+    Then ``steps`` of Adam on the student's logits themselves (a student with unlimited capacity) from
+    ``student_logits``: the loss at the end, and KL(teacher || student) at T = 1 before and after.
+    """
+    rows = []
+    for name, fn in seed_formulas().items():
+        _, g1 = _grad(lambda z: fn(z, teacher_logits, labels), student_logits)
+        _, g2 = _grad(lambda z: fn(z, other_teacher, labels), student_logits)
+        z = student_logits.detach().clone().requires_grad_(True)
+        opt = torch.optim.Adam([z], lr=lr)
+        for _ in range(steps):
+            opt.zero_grad()
+            fn(z, teacher_logits, labels).backward()
+            opt.step()
+        with torch.no_grad():
+            kl = lambda zz: losses.soft_loss(zz, teacher_logits, 1.0, scale=False).item()  # noqa: E731
+            agree = (z.argmax(1) == teacher_logits.argmax(1)).float().mean().item()
+            rows.append({"formula": name, "uses the teacher": not torch.allclose(g1, g2, rtol=1e-5, atol=1e-8),
+                         "loss after descent": fn(z, teacher_logits, labels).item(),
+                         "KL to teacher before": kl(student_logits), "KL to teacher after": kl(z),
+                         "agrees with teacher after": agree})
+    return pd.DataFrame(rows).set_index("formula")
+
+
+def flipped_sign_run(student: nn.Module, X: torch.Tensor, teacher_logits: torch.Tensor, X_test: torch.Tensor,
+                     teacher_test: torch.Tensor, T: float = 4.0, steps: int = 60, lr: float = 1e-3, seed: int = 0) -> pd.DataFrame:
+    """Train two copies of ``student`` for ``steps`` Adam steps, one on ``T^2 KL(p_T || q_T)`` and one on the seed's
+    sign-flipped soft loss ``T^2 sum p (log q - log p) = -T^2 KL``; track KL and agreement with the teacher on test images."""
+    import copy
+
+    gen = torch.Generator().manual_seed(seed)
+    batches = [torch.randint(0, len(X), (128,), generator=gen) for _ in range(steps)]
+    rows = []
+    for sign, name in ((1.0, "KL(p || q): right sign"), (-1.0, "seed's soft loss: sign flipped")):
+        model = copy.deepcopy(student).train()
+        opt = torch.optim.Adam(model.parameters(), lr=lr)
+        for step in range(steps + 1):
+            if step % 5 == 0:
+                with torch.no_grad():
+                    model.eval()
+                    z = model(X_test)
+                    model.train()
+                    rows.append({"loss": name, "step": step, "KL to teacher (T = 1)": losses.soft_loss(z, teacher_test, 1.0, scale=False).item(),
+                                 "agrees with teacher": (z.argmax(1) == teacher_test.argmax(1)).float().mean().item()})
+            if step == steps:
+                break
+            idx = batches[step]
+            loss = sign * losses.soft_loss(model(X[idx]), teacher_logits[idx], T)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    return pd.DataFrame(rows)
+
+
+def plot_flipped_sign(run: pd.DataFrame, axes=None, figsize=(11, 3.6)):
+    """KL to the teacher and agreement with it, step by step, for the right and the flipped sign."""
+    fig, axes = plots.subplots(axes, figsize=figsize, nrows=1, ncols=2)
+    colours = {"KL(p || q): right sign": plots.DISTILLED, "seed's soft loss: sign flipped": plots.HARD}
+    for name, g in run.groupby("loss", sort=False):
+        axes[0].plot(g["step"], g["KL to teacher (T = 1)"], marker="o", ms=3, color=colours.get(name), label=name)
+        axes[1].plot(g["step"], 100 * g["agrees with teacher"], marker="o", ms=3, color=colours.get(name), label=name)
+    axes[0].set(xlabel="training step", ylabel="KL(teacher || student), nats", title="distance to the teacher (test images)")
+    axes[0].set_yscale("log")
+    axes[1].set(xlabel="training step", ylabel="same top class as teacher (%)", title="agreement with the teacher", ylim=(0, 100))
+    axes[0].legend(loc="best")
+    fig.tight_layout()
+    return fig
+
+
+def _push_losses() -> dict[str, callable]:
+    """Soft losses ``L(z, v, T)`` for one example, compared in the gradient explorer."""
+    def sq(z, v, T):
+        return T * T * ((F.softmax(v / T, -1) - F.softmax(z / T, -1)) ** 2).sum()
+
+    def adv(z, v, T):
+        zz = (z / T).unsqueeze(0)
+        return (F.log_softmax(zz, 1) - _log_one_minus_softmax(zz)).sum()
+
+    return {
+        "T² KL(p_T || q_T): right": lambda z, v, T: losses.soft_loss(z, v, T),
+        "seed's soft loss: sign flipped": lambda z, v, T: -losses.soft_loss(z, v, T),
+        "T² sum (p_T - q_T)²": sq,
+        "seed's 'adversarial' loss": adv,
+    }
+
+
+PUSH_TEMPERATURES = (1, 1.5, 2, 3, 4, 6, 8, 12, 20)
+
+
+def push_state(student_logits: torch.Tensor, teacher_logits: torch.Tensor, loss: str, T: float) -> dict:
+    """For one example: the softened teacher and student, and the push ``-dL/dz`` on each student logit."""
+    fn = _push_losses()[loss]
+    _, g = _grad(lambda z: fn(z, teacher_logits, T), student_logits)
+    return {"loss": loss, "T": float(T), "p": F.softmax(teacher_logits / T, -1).numpy(), "q": F.softmax(student_logits / T, -1).numpy(),
+            "push": (-g).numpy(), "toward_teacher": float(torch.dot(-g, F.softmax(teacher_logits / T, -1) - F.softmax(student_logits / T, -1)))}
+
+
+def _push_limits(student_logits, teacher_logits, loss) -> float:
+    return 1.15 * max(float(abs(push_state(student_logits, teacher_logits, loss, T)["push"]).max()) for T in PUSH_TEMPERATURES)
+
+
+def _draw_push(axes, state, limit):
+    C = len(state["p"])
+    x = torch.arange(C).numpy()
+    ax0, ax1 = axes
+    b_p = ax0.bar(x - 0.2, state["p"], 0.4, color=plots.TEACHER, label="teacher p_T")
+    b_q = ax0.bar(x + 0.2, state["q"], 0.4, color=plots.ALONE, label="student q_T")
+    ax0.set(xticks=x, xlabel="class", ylabel="probability", ylim=(0, 1.05), title="softened outputs")
+    ax0.legend(loc="upper right")
+    colours = [plots.DISTILLED if v >= 0 else plots.HARD for v in state["push"]]
+    b_g = ax1.bar(x, state["push"], 0.6, color=colours)
+    ax1.axhline(0, color="black", lw=0.8)
+    ax1.set(xticks=x, xlabel="class", ylabel="-dL/dz (up: raise that logit)", ylim=(-limit, limit))
+    title = ax1.set_title(" ", fontsize=12)  # the push's verdict, updated with the bars
+    return {"p": b_p, "q": b_q, "push": b_g, "title": title}
+
+
+def _update_push(artists, state):
+    for bar, h in zip(artists["p"], state["p"]):
+        bar.set_height(h)
+    for bar, h in zip(artists["q"], state["q"]):
+        bar.set_height(h)
+    for bar, h in zip(artists["push"], state["push"]):
+        bar.set_height(h)
+        bar.set_color(plots.DISTILLED if h >= 0 else plots.HARD)
+    verdict = "toward the teacher" if state["toward_teacher"] > 0 else "away from the teacher"
+    artists["title"].set_text(f"{state['loss']}, T = {state['T']:g}:\npushes the student {verdict}")
+
+
+def plot_push(student_logits, teacher_logits, loss: str, T: float, axes=None, figsize=(11, 3.6)):
+    """The explorer's static twin: the two distributions and the push of one loss at one temperature."""
+    fig, axes = plots.subplots(axes, figsize=figsize, nrows=1, ncols=2)
+    state = push_state(student_logits, teacher_logits, loss, T)
+    artists = _draw_push(axes, state, _push_limits(student_logits, teacher_logits, loss))
+    _update_push(artists, state)
+    fig.tight_layout()
+    return fig
+
+
+def push_explorer(student_logits: torch.Tensor, teacher_logits: torch.Tensor, loss: str = "T² KL(p_T || q_T): right",
+                  T: float = 4.0, figsize=(11, 3.6)):
+    """Try it: pick a loss and slide T; the bars show which student logits the loss raises or lowers (one example)."""
+    import ipywidgets as w
+
+    from .widgets import Explorer, new_figure
+
+    fig = new_figure(figsize)
+    axes = fig.subplots(1, 2)
+    limits = {name: _push_limits(student_logits, teacher_logits, name) for name in _push_losses()}
+    artists = _draw_push(axes, push_state(student_logits, teacher_logits, loss, T), limits[loss])
+    fig.tight_layout()
+    controls = {"loss": w.Dropdown(options=list(_push_losses()), value=loss, description="loss", layout=w.Layout(width="360px")),
+                "T": w.SelectionSlider(options=list(PUSH_TEMPERATURES), value=T, description="T", continuous_update=True)}
+
+    def update(loss, T):
+        axes[1].set_ylim(-limits[loss], limits[loss])
+        state = push_state(student_logits, teacher_logits, loss, T)
+        _update_push(artists, state)
+        return state
+
+    def dynamic():
+        return [*artists["p"], *artists["q"], *artists["push"], artists["title"]]
+
+    return Explorer(fig, controls, update, dynamic, full_redraw={"loss"})
+
+
+def plot_comparison(df: pd.DataFrame, axes=None, figsize=(12, 4.2)):
+    """Test accuracy of every method, one dot per seed and the mean as a bar, one panel per regime."""
+    regimes = list(dict.fromkeys(df["regime"]))
+    fig, axes = plots.subplots(axes, figsize=figsize, nrows=1, ncols=len(regimes), squeeze=False)
+    axes = list(axes.ravel())
+    methods = list(dict.fromkeys(m for m in METHODS if m in set(df["method"])))
+    colour = {"baseline": plots.ALONE, "logits": plots.DISTILLED, "features": plots.SMOOTHED, "relations": plots.TEACHER}
+    for ax, regime in zip(axes, regimes):
+        sub = df[df["regime"] == regime]
+        base = 100 * sub[sub["method"] == "hard labels"]["test_acc"].mean()
+        for i, m in enumerate(methods):
+            acc = 100 * sub[sub["method"] == m]["test_acc"].to_numpy()
+            c = colour[METHODS[m]["family"]]
+            ax.barh(i, acc.mean() - base, left=base, color=c, alpha=0.35, height=0.6)
+            ax.plot(acc, [i] * len(acc), "o", color=c, ms=5)
+        ax.axvline(base, color=plots.ALONE, lw=1, ls="--")
+        ax.set_yticks(range(len(methods)), methods if ax is axes[0] else [""] * len(methods))
+        ax.invert_yaxis()
+        ax.set(xlabel="test accuracy (%)", title=f"student sees {regime}")
+    from matplotlib.patches import Patch
+
+    handles = [Patch(color=c, alpha=0.5, label=f) for f, c in colour.items() if f != "baseline"]
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles) + 1, fontsize=10, frameon=False,
+               title="bars: mean gain over the hard-label mean (dashed line); dots: one per seed", title_fontsize=10)
+    fig.tight_layout(rect=(0, 0.13, 1, 1))
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# PyTorch pitfalls, one function each
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def pitfall_kldiv(student_logits: torch.Tensor, teacher_logits: torch.Tensor, T: float = 4.0) -> pd.DataFrame:
+    """``nn.KLDivLoss`` called five ways, against KL(p_T || q_T) computed by hand (001-5)."""
+    log_q, log_p = F.log_softmax(student_logits / T, 1), F.log_softmax(teacher_logits / T, 1)
+    true_kl = (log_p.exp() * (log_p - log_q)).sum(1).mean().item()
+    calls = {
+        "seed 001-5: KLDivLoss()(log q, log p)": lambda: nn.KLDivLoss()(log_q, log_p),
+        "KLDivLoss()(log q, p): default 'mean'": lambda: nn.KLDivLoss()(log_q, log_p.exp()),
+        "KLDivLoss('batchmean')(q, p): probabilities as input": lambda: nn.KLDivLoss(reduction="batchmean")(log_q.exp(), log_p.exp()),
+        "KLDivLoss('batchmean')(log p, q): arguments swapped": lambda: nn.KLDivLoss(reduction="batchmean")(log_p, log_q.exp()),
+        "KLDivLoss('batchmean')(log q, p): right": lambda: nn.KLDivLoss(reduction="batchmean")(log_q, log_p.exp()),
+        "KLDivLoss('batchmean', log_target=True)(log q, log p): right": lambda: nn.KLDivLoss(reduction="batchmean", log_target=True)(log_q, log_p),
+    }
+    rows = []
+    for name, call in calls.items():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # 'mean' warns that it divides by the number of classes too
+            value = call().item()
+        ratio = value / true_kl
+        rows.append({"call": name, "value / true KL": ratio, "right": math.isfinite(value) and abs(ratio - 1) < 1e-4})
+    table = pd.DataFrame(rows).set_index("call")
+    table.attrs["true_kl"] = true_kl
+    return table
+
+
+def pitfall_train_mode(teacher: nn.Module, X: torch.Tensor, y: torch.Tensor, T: float = 4.0) -> pd.DataFrame:
+    """Soft targets from a teacher with dropout, called twice in ``train()`` mode and twice in ``eval()`` mode."""
+    was = teacher.training
+    rows = []
+    try:
+        for mode in ("train", "eval"):
+            teacher.train(mode == "train")
+            with torch.no_grad():
+                a, b = (F.softmax(teacher(X) / T, 1) for _ in range(2))
+            rows.append({"mode": f"teacher.{mode}()", "largest change of a target between two calls": (a - b).abs().max().item(),
+                         "accuracy (%)": 100 * (a.argmax(1) == y).float().mean().item()})
+    finally:
+        teacher.train(was)
+    return pd.DataFrame(rows).set_index("mode")
+
+
+def pitfall_no_grad(teacher: nn.Module, student: nn.Module, X: torch.Tensor, y: torch.Tensor, T: float = 4.0) -> pd.DataFrame:
+    """One distillation step with the teacher's forward pass inside and outside ``torch.no_grad()``.
+
+    Outside it, autograd records the teacher's graph and ``backward`` fills the teacher's ``.grad``: memory and
+    time spent on a model that must not change (and an optimizer over all parameters would move it).
+    """
+    import copy
+
+    teacher = copy.deepcopy(teacher).requires_grad_(True)  # as a model fresh from training: its weights require grad
+    rows = []
+    for guarded in (False, True):
+        teacher.zero_grad(set_to_none=True)
+        student.zero_grad(set_to_none=True)
+        teacher.eval()
+        if guarded:
+            with torch.no_grad():
+                v = teacher(X)
+        else:
+            v = teacher(X)
+        z = student(X)
+        # the naive soft loss, written without .detach(), as a reader would: the teacher's graph is still attached
+        p, log_q = F.softmax(v / T, 1), F.log_softmax(z / T, 1)
+        loss = T * T * (p * (p.clamp_min(1e-30).log() - log_q)).sum(1).mean()
+        loss.backward()
+        grads = [q.grad for q in teacher.parameters() if q.grad is not None]
+        rows.append({"teacher forward": "inside torch.no_grad()" if guarded else "no guard",
+                     "teacher output has a graph": v.grad_fn is not None,
+                     "teacher tensors given a gradient": len(grads),
+                     "gradient bytes on the teacher": sum(g.numel() * g.element_size() for g in grads)})
+    teacher.zero_grad(set_to_none=True)
+    student.zero_grad(set_to_none=True)
+    return pd.DataFrame(rows).set_index("teacher forward")
+
+
+def pitfall_three_args(outputs: torch.Tensor, labels: torch.Tensor, teacher_logits: torch.Tensor, T: float = 4.0) -> dict:
+    """Seed 004-1's ``nn.CrossEntropyLoss()(outputs, labels, soft_labels)``, and the call that works.
+
+    Returns the error the seed's call raises and the soft loss written with a probability target.
+    """
+    try:
+        nn.CrossEntropyLoss()(outputs, labels, F.softmax(teacher_logits, 1))
+        error = None
+    except TypeError as exc:
+        error = f"TypeError: {exc}"
+    p_T = F.softmax(teacher_logits / T, 1)
+    soft_ce = nn.CrossEntropyLoss()(outputs / T, p_T)  # probability targets: PyTorch >= 1.10
+    by_hand = -(p_T * F.log_softmax(outputs / T, 1)).sum(1).mean()
+    return {"error": error, "soft_ce": soft_ce.item(), "by_hand": by_hand.item()}
+
+
+class Indexed(torch.utils.data.Dataset):
+    """A dataset of ``(x, y, i)``: each example carries its row number, so a cache can be indexed by example."""
+
+    def __init__(self, X: torch.Tensor, y: torch.Tensor):
+        self.X, self.y = X, y
+
+    def __len__(self):
+        return len(self.y)
+
+    def __getitem__(self, i):
+        return self.X[i], self.y[i], i
+
+
+@torch.no_grad()
+def pitfall_shuffled_cache(teacher: nn.Module, X: torch.Tensor, y: torch.Tensor, batch_size: int = 64, seed: int = 0) -> pd.DataFrame:
+    """Seed 002-S4: teacher outputs cached in the order of a *shuffled* DataLoader, read back in the next epoch.
+
+    For each way of caching, how often the cached teacher's top class equals the label of the example it is paired
+    with in epoch 2 (chance is one in ten).
+    """
+    teacher.eval()
+    loader = torch.utils.data.DataLoader(Indexed(X, y), batch_size=batch_size, shuffle=True,
+                                         generator=torch.Generator().manual_seed(seed))
+    by_batch = [teacher(xb) for xb, _, _ in loader]              # the seed's cache: one entry per batch, loader order
+    by_example = torch.empty(len(y), by_batch[0].shape[1])
+    for xb, _, i in loader:                                       # the fix: store each row at its example's index
+        by_example[i] = teacher(xb)
+    hits = {"cache in loader order, read by batch number": 0, "cache indexed by example": 0}
+    for b, (xb, yb, i) in enumerate(loader):                      # epoch 2: a new shuffle
+        hits["cache in loader order, read by batch number"] += (by_batch[b].argmax(1) == yb).sum().item()
+        hits["cache indexed by example"] += (by_example[i].argmax(1) == yb).sum().item()
+    return pd.DataFrame({"cached top class = label of the paired example (%)": {k: 100 * v / len(y) for k, v in hits.items()}})
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Losses beyond logits: the methods compared in the notebook's last section
+# ---------------------------------------------------------------------------------------------------------------------
+
+#: The student of the comparison: the teacher's shape (two 3x3 conv blocks, a 128-unit hidden layer) with a
+#: quarter of its channels, so feature maps have the teacher's spatial size and its hidden layer the teacher's
+#: width (as DistilBERT keeps BERT's width). No dropout.
+STUDENT = {"kind": "cnn", "channels": [8, 16], "hidden": 128, "dropout": 0.0}
+TEACHER = "cnn-mnist"
+#: Training of every student in the comparison (Adam, cosine decay, no augmentation: teacher outputs are cached).
+TRAIN = {"epochs": 20, "lr": 2e-3, "batch_size": 128}
+#: The two regimes: the student sees all 3,500 training labels, or 300 of them (class-balanced, fixed), with
+#: the other 3,200 images unlabelled. The teacher saw all 3,500 labels in both.
+REGIMES = {"all labels": None, "300 labels": 300}
+SEEDS = (0, 1, 2, 3, 4)
+KD = {"T": 4.0, "alpha": 0.9}
+
+#: Each method: its loss terms and the weight of the non-label term. ``weights`` lists the candidates tried on
+#: the validation split (the middle one is the weight used in Tian et al. 2020's benchmark, or the paper's).
+METHODS: dict[str, dict] = {
+    "hard labels": {"family": "baseline", "cite": "cross-entropy with the labels only", "weights": None},
+    "KD": {"family": "logits", "cite": "Hinton et al. 2015, T = 4, alpha = 0.9", "weights": None},
+    "logit MSE": {"family": "logits", "cite": "Ba & Caruana 2014", "weights": (0.1, 1.0, 10.0)},
+    "FitNets hints": {"family": "features", "cite": "Romero et al. 2015 (one stage)", "weights": (10.0, 100.0, 1000.0)},
+    "attention transfer": {"family": "features", "cite": "Zagoruyko & Komodakis 2017", "weights": (100.0, 1000.0, 10000.0)},
+    "cosine of hidden states": {"family": "features", "cite": "as DistilBERT, Sanh et al. 2019", "weights": (0.1, 1.0, 10.0)},
+    "RKD": {"family": "relations", "cite": "Park et al. 2019, distance + angle", "weights": (0.1, 1.0, 10.0)},
+}
+FEATURE_METHODS = [m for m, spec in METHODS.items() if spec["weights"] is not None]
+
+
+def tap_points(model: nn.Sequential) -> dict[str, int]:
+    """Where to read features in a :func:`kdnb.models.small_cnn`: after each conv block, and the hidden layer."""
+    pools = [i for i, m in enumerate(model) if isinstance(m, nn.MaxPool2d)]
+    linears = [i for i, m in enumerate(model) if isinstance(m, nn.Linear)]
+    if len(pools) < 2 or len(linears) < 2:
+        raise ValueError("tap_points expects a small_cnn: two conv blocks with max-pooling and two linear layers")
+    return {"block1": pools[0], "block2": pools[1], "hidden": linears[-1] - 1 if isinstance(model[linears[-1] - 1], nn.ReLU) else linears[-1] - 2}
+
+
+def forward_features(model: nn.Sequential, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Run ``model`` layer by layer and return its logits and the features at :func:`tap_points`."""
+    where = {i: name for name, i in tap_points(model).items()}
+    out = {}
+    for i, layer in enumerate(model):
+        x = layer(x)
+        if i in where:
+            out[where[i]] = x
+    out["logits"] = x
+    return out
+
+
+@torch.no_grad()
+def teacher_features(teacher: nn.Sequential, X: torch.Tensor, batch_size: int = 500, keys=None) -> dict[str, torch.Tensor]:
+    """The frozen teacher's logits and features for every image of ``X``, in eval mode (computed once, cached).
+
+    ``keys`` keeps only some of them (e.g. ``("logits",)`` for plain KD), which saves memory.
+    """
+    teacher.eval()
+    parts = []
+    for i in range(0, len(X), batch_size):
+        out = forward_features(teacher, X[i:i + batch_size])
+        parts.append({k: v for k, v in out.items() if keys is None or k in keys})
+    return {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
+
+
+def attention_map(features: torch.Tensor, p: int = 2) -> torch.Tensor:
+    """Zagoruyko & Komodakis 2017: ``Q = mean_c |A_c|^p`` over channels, flattened and L2-normalized, (B, H*W).
+
+    Normalizing makes the map a direction: a student with 8 channels and a teacher with 32 are compared by
+    *where* they respond, not how strongly.
+    """
+    if features.dim() != 4:
+        raise ValueError(f"attention_map needs conv features (batch, channels, height, width), got shape {tuple(features.shape)}")
+    return F.normalize(features.abs().pow(p).mean(1).flatten(1), dim=1)
+
+
+def attention_loss(student: list[torch.Tensor], teacher: list[torch.Tensor]) -> torch.Tensor:
+    """Sum over layer pairs of ``mean((Q_s - Q_t)^2) / 2``, as in the authors' code (times beta outside)."""
+    total = 0.0
+    for s, t in zip(student, teacher):
+        if s.shape[-2:] != t.shape[-2:]:
+            raise ValueError(f"attention maps need the same spatial size: student {tuple(s.shape[-2:])}, teacher {tuple(t.shape[-2:])}")
+        total = total + (attention_map(s) - attention_map(t.detach())).pow(2).mean() / 2
+    return total
+
+
+def cosine_loss(student_hidden: torch.Tensor, teacher_hidden: torch.Tensor) -> torch.Tensor:
+    """``mean(1 - cos(h_s, h_t))``: DistilBERT's cosine embedding loss on hidden states of the same width."""
+    if student_hidden.shape != teacher_hidden.shape:
+        raise ValueError(f"cosine loss needs hidden states of the same shape: {tuple(student_hidden.shape)} vs "
+                         f"{tuple(teacher_hidden.shape)}; give the student the teacher's width or add a projection")
+    return (1 - F.cosine_similarity(student_hidden, teacher_hidden.detach(), dim=1)).mean()
+
+
+def _pair_distances(e: torch.Tensor) -> torch.Tensor:
+    d = torch.cdist(e, e)
+    mean = d[d > 0].mean()
+    return d / mean
+
+
+def _angles(e: torch.Tensor) -> torch.Tensor:
+    diff = F.normalize(e.unsqueeze(0) - e.unsqueeze(1), dim=2)  # diff[i, j] = unit vector from e_i to e_j
+    return torch.bmm(diff, diff.transpose(1, 2)).flatten()  # cos of the angle at e_i between e_j and e_k
+
+
+def rkd_loss(student: torch.Tensor, teacher: torch.Tensor, w_distance: float = 25.0, w_angle: float = 50.0) -> torch.Tensor:
+    """Relational KD (Park et al. 2019): match the *relations* among a batch's embeddings, not the embeddings.
+
+    Distance term: pairwise distances, each divided by the batch's mean distance; angle term: the cosine of
+    every angle formed by three examples. Both compared with the Huber loss, weights 25 and 50 as in the paper.
+    Embeddings may differ in width between student and teacher.
+    """
+    if student.shape[0] != teacher.shape[0] or student.shape[0] < 3:
+        raise ValueError("RKD needs the same batch of at least 3 examples for student and teacher")
+    teacher = teacher.detach()
+    with torch.no_grad():
+        d_t, a_t = _pair_distances(teacher), _angles(teacher)
+    d_s, a_s = _pair_distances(student), _angles(student)
+    return w_distance * F.smooth_l1_loss(d_s, d_t) + w_angle * F.smooth_l1_loss(a_s, a_t)
+
+
+class Distiller(nn.Module):
+    """A student, plus the FitNets regressor when the method needs one: training it trains both.
+
+    ``forward`` returns the student's logits and keeps its features in ``self.features`` for the loss.
+    """
+
+    def __init__(self, student: nn.Sequential, regressor: nn.Module | None = None):
+        super().__init__()
+        self.student, self.regressor = student, regressor
+        self.features: dict[str, torch.Tensor] = {}
+
+    def forward(self, x):
+        self.features = forward_features(self.student, x)
+        return self.features["logits"]
+
+
+def make_student(method: str, seed: int, in_shape=(1, 28, 28)) -> Distiller:
+    """The comparison's student for ``method``, from seed ``seed`` (the same initial weights for every method)."""
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; choose one of {list(METHODS)}")
+    torch.manual_seed(seed)
+    student = models.build(STUDENT, in_shape=in_shape)
+    regressor = None
+    if method == "FitNets hints":  # a 1x1 convolution from the student's 16 channels to the teacher's 64
+        gen = torch.Generator().manual_seed(10_000 + seed)
+        regressor = nn.Conv2d(STUDENT["channels"][-1], 64, 1)
+        with torch.no_grad():
+            bound = 1 / math.sqrt(STUDENT["channels"][-1])
+            regressor.weight.uniform_(-bound, bound, generator=gen)
+            regressor.bias.uniform_(-bound, bound, generator=gen)
+    return Distiller(student, regressor)
+
+
+def extra_params(method: str) -> int:
+    """Parameters trained besides the student's own (the FitNets regressor), none kept after training."""
+    r = make_student(method, 0).regressor
+    return 0 if r is None else models.count_params(r)
+
+
+def method_loss(method: str, weight: float | None, y: torch.Tensor, cache: dict[str, torch.Tensor]):
+    """The per-batch loss of ``method`` as ``step_loss(index, x, logits)`` for :func:`kdnb.training.train_with`.
+
+    Feature and relation terms are added to the cross-entropy with the labels (weight 1); rows without a
+    label (IGNORE_INDEX) get only the teacher's terms. ``weight`` multiplies the teacher's term.
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; choose one of {list(METHODS)}")
+
+    def step(idx, xb, logits, model):
+        ce = losses.hard_loss(logits, y[idx])
+        f = model.features
+        if method == "hard labels":
+            return ce
+        if method == "KD":
+            return losses.kd_loss(logits, cache["logits"][idx], y[idx], **KD)
+        if method == "logit MSE":  # Ba & Caruana regress the logits; zero-mean, scaled like KD at high T
+            return ce + weight * losses.logit_matching_loss(logits, cache["logits"][idx])
+        if method == "FitNets hints":
+            mse = F.mse_loss(model.regressor(f["block2"]), cache["block2"][idx])
+            return ce + weight * mse
+        if method == "attention transfer":
+            at = attention_loss([f["block1"], f["block2"]], [cache["block1"][idx], cache["block2"][idx]])
+            return ce + weight * at
+        if method == "cosine of hidden states":
+            return ce + weight * cosine_loss(f["hidden"], cache["hidden"][idx])
+        if method == "RKD":
+            return ce + weight * rkd_loss(f["hidden"], cache["hidden"][idx])
+        raise AssertionError(method)
+
+    return step
+
+
+def default_weight(method: str) -> float | None:
+    """The weight of a method's teacher term: chosen on validation (:func:`choose_weights`) if shipped, else the middle candidate."""
+    candidates = METHODS[method]["weights"]
+    if candidates is None:
+        return None
+    try:
+        chosen = results.read("loss_weights").set_index("method")["weight"]
+        return float(chosen[method])
+    except (FileNotFoundError, KeyError):
+        return candidates[len(candidates) // 2]
+
+
+def run_method(method: str, seed: int, dataset: kdata.Dataset, cache: dict[str, torch.Tensor], regime: str = "all labels",
+               weight: float | None = None, epochs: int | None = None, progress: bool = False, threads: int | None = None,
+               callback=None) -> dict:
+    """Train the comparison's student with ``method`` in ``regime`` from seed ``seed``; one row of results.
+
+    ``cache`` holds the teacher's outputs for ``dataset.train`` (:func:`teacher_features`). Returns test and
+    validation accuracy (0..1), median seconds per epoch on this machine, and the extra parameters trained.
+    """
+    if regime not in REGIMES:
+        raise ValueError(f"unknown regime {regime!r}; choose one of {list(REGIMES)}")
+    if threads is not None:
+        torch.set_num_threads(threads)
+    weight = default_weight(method) if weight is None else weight
+    y = recipe.labelled_subset(dataset.train.y, REGIMES[regime], 0)
+    model = make_student(method, seed, dataset.image_shape)
+    step = method_loss(method, weight, y, cache)
+    train = kdata.Split(dataset.train.X, y)
+    cfg = dict(TRAIN, epochs=epochs or TRAIN["epochs"])
+    hist = training.train_with(model, train, lambda idx, xb, logits: step(idx, xb, logits, model), seed=seed,
+                               progress=progress, desc=method, callback=callback, **cfg)
+    student = model.student
+    return {"method": method, "regime": regime, "seed": seed, "weight": weight,
+            "test_acc": training.accuracy(student, dataset.test), "val_acc": training.accuracy(student, dataset.val),
+            "epoch_seconds": float(statistics.median(hist["seconds"])), "epochs": cfg["epochs"],
+            "extra_params": extra_params(method)}
+
+
+def load_cache(dataset: kdata.Dataset, keys=None) -> dict[str, torch.Tensor]:
+    """The shipped teacher ``cnn-mnist``'s outputs on the training images (logits, both conv blocks, hidden layer)."""
+    return teacher_features(teachers.load_teacher(TEACHER), dataset.train.X, keys=keys)
+
+
+def choose_weights(dataset: kdata.Dataset | None = None, cache=None, seed: int = 0, progress: bool = True, threads: int = 1) -> pd.DataFrame:
+    """Try each feature method's candidate weights in both regimes (seed 0); keep the best mean validation accuracy."""
+    ds = dataset or kdata.load_mnist_subset()
+    cache = cache if cache is not None else load_cache(ds)
+    rows = []
+    for method in FEATURE_METHODS:
+        for w in METHODS[method]["weights"]:
+            for regime in REGIMES:
+                rows.append(run_method(method, seed, ds, cache, regime, weight=w, threads=threads))
+                if progress:
+                    r = rows[-1]
+                    print(f"{method:24s} w={w:<8g} {regime:10s} val {100 * r['val_acc']:.1f}  test {100 * r['test_acc']:.1f}", flush=True)
+    return pd.DataFrame(rows)
+
+
+def weights_from_trials(trials: pd.DataFrame) -> pd.DataFrame:
+    """The weight with the best validation accuracy averaged over the regimes (ties: the paper's weight)."""
+    mean = trials.groupby(["method", "weight"])["val_acc"].mean().reset_index()
+    out = []
+    for method, group in mean.groupby("method", sort=False):
+        paper = METHODS[method]["weights"][1]
+        group = group.assign(paper=(group["weight"] == paper).astype(int)).sort_values(["val_acc", "paper"], ascending=False)
+        out.append({"method": method, "weight": group["weight"].iloc[0], "val_acc": group["val_acc"].iloc[0]})
+    return pd.DataFrame(out)
+
+
+def weight_trials_table(trials: pd.DataFrame) -> pd.DataFrame:
+    """Validation accuracy (%) of each candidate weight, per regime and averaged; the chosen one, and whether it is
+    at the edge of the candidates (then a weight beyond them might do better still)."""
+    table = trials.pivot_table(index=["method", "weight"], columns="regime", values="val_acc") * 100
+    table = table[[r for r in REGIMES if r in table.columns]]
+    table["mean"] = table.mean(axis=1)
+    chosen = weights_from_trials(trials).set_index("method")["weight"]
+    table["chosen"] = [chosen[m] == w for m, w in table.index]
+    table["at the edge"] = [table.loc[(m, w), "chosen"] and w in (min(METHODS[m]["weights"]), max(METHODS[m]["weights"]))
+                            for m, w in table.index]
+    order = {m: i for i, m in enumerate(METHODS)}
+    return table.sort_index(level=0, key=lambda s: s.map(order))
+
+
+def compare(dataset: kdata.Dataset | None = None, cache=None, seeds=SEEDS, methods=None, regimes=None,
+            progress: bool = True, threads: int = 1) -> pd.DataFrame:
+    """Every method x regime x seed: the table behind the notebook's comparison."""
+    ds = dataset or kdata.load_mnist_subset()
+    cache = cache if cache is not None else load_cache(ds)
+    rows = []
+    for regime in regimes or REGIMES:
+        for seed in seeds:
+            for method in methods or METHODS:
+                rows.append(run_method(method, seed, ds, cache, regime, threads=threads))
+                if progress:
+                    r = rows[-1]
+                    print(f"{regime:10s} seed {seed} {method:24s} test {100 * r['test_acc']:.1f}  {r['epoch_seconds']:.2f} s/epoch", flush=True)
+    return pd.DataFrame(rows)
+
+
+def comparison_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Mean and [min, max] test accuracy (%) per method and regime, the gain over hard labels, time per epoch."""
+    out = []
+    for (regime, method), g in df.groupby(["regime", "method"], sort=False):
+        base = df[(df["regime"] == regime) & (df["method"] == "hard labels")].set_index("seed")["test_acc"]
+        gain = 100 * (g.set_index("seed")["test_acc"] - base.reindex(g["seed"]).to_numpy())
+        out.append({"regime": regime, "method": method, "test_mean": 100 * g["test_acc"].mean(),
+                    "test_min": 100 * g["test_acc"].min(), "test_max": 100 * g["test_acc"].max(),
+                    "gain_mean": gain.mean(), "gain_min": gain.min(), "gain_max": gain.max(),
+                    "seeds_better": int((gain > 0).sum()), "seeds": len(g),
+                    "epoch_seconds": g["epoch_seconds"].median(), "extra_params": int(g["extra_params"].iloc[0]),
+                    "weight": g["weight"].iloc[0]})
+    table = pd.DataFrame(out)
+    base_time = table[table["method"] == "hard labels"].set_index("regime")["epoch_seconds"]
+    table["time_vs_hard"] = table["epoch_seconds"] / table["regime"].map(base_time)
+    order = {m: i for i, m in enumerate(METHODS)}
+    return table.sort_values(["regime", "method"], key=lambda s: s.map(order) if s.name == "method" else s.map(list(REGIMES).index)).reset_index(drop=True)
+
+
+def verdicts(table: pd.DataFrame) -> pd.DataFrame:
+    """Per regime and method: does it beat the hard-label twin (same initial weights) in every seed, in none, or neither?"""
+    rows = []
+    for r in table[table["method"] != "hard labels"].itertuples():
+        if r.gain_min > 0:
+            verdict = "helps: better in every seed"
+        elif r.gain_max < 0:
+            verdict = "hurts: worse in every seed"
+        else:
+            verdict = "no clear effect: the seeds disagree"
+        rows.append({"regime": r.regime, "method": r.method, "mean gain (points)": f"{r.gain_mean:+.1f}", "verdict": verdict})
+    return pd.DataFrame(rows).set_index(["regime", "method"])
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m kdnb.nb04_distillation_losses", description=__doc__.split("\n")[0])
+    parser.add_argument("part", choices=["weights", "compare"], help="weights: choose each feature loss's weight on validation; "
+                        "compare: the comparison table over seeds")
+    args = parser.parse_args(argv)
+    training.seed_everything(0, threads=1)
+    ds = kdata.load_mnist_subset()
+    cache = load_cache(ds)
+    start = time.perf_counter()
+    if args.part == "weights":
+        trials = choose_weights(ds, cache)
+        results.write(trials, "loss_weight_trials")
+        path = results.write(weights_from_trials(trials), "loss_weights")
+    else:
+        path = results.write(compare(ds, cache), "loss_comparison")
+    print(f"wrote {path} in {time.perf_counter() - start:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Exercises: write kd_loss, the attention map, spot the bug
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def _reference_kd(z, v, y, T, alpha):
+    return losses.kd_loss(z, v, y, T=T, alpha=alpha)
+
+
+def _kd_variants() -> dict[str, callable]:
+    """The usual ways to get ``kd_loss`` wrong, each as a function, with the sentence that names it."""
+    def soft(z, v, T, reduction="batchmean", scale=True, swap=False, both_log=False, teacher_T=True):
+        log_q = F.log_softmax(z / T, 1)
+        log_p = F.log_softmax(v / (T if teacher_T else 1.0), 1)
+        if both_log:
+            kl = F.kl_div(log_q, log_p, reduction=reduction)
+        elif swap:
+            kl = F.kl_div(log_p, log_q.exp(), reduction=reduction)
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # 'mean' warns that it divides by the classes too: that is the mistake named
+                kl = F.kl_div(log_q, log_p.exp(), reduction=reduction)
+        return kl * T * T if scale else kl
+
+    def ce(z, y):
+        return F.cross_entropy(z, y)
+
+    return {
+        "the T² factor is missing: without it the soft term's gradient shrinks as 1/T² (multiply the KL by T * T)":
+            lambda z, v, y, T, a: (1 - a) * ce(z, y) + a * soft(z, v, T, scale=False),
+        "reduction='mean' divides by the number of classes as well as the batch: use reduction='batchmean'":
+            lambda z, v, y, T, a: (1 - a) * ce(z, y) + a * soft(z, v, T, reduction="mean"),
+        "the KL is reversed: you computed KL(q || p); F.kl_div(input, target) is KL(target || input), so pass the "
+        "student's log-probabilities as input and the teacher's probabilities as target":
+            lambda z, v, y, T, a: (1 - a) * ce(z, y) + a * soft(z, v, T, swap=True),
+        "the target is log-probabilities but log_target is False: F.kl_div takes the target as probabilities unless "
+        "log_target=True":
+            lambda z, v, y, T, a: (1 - a) * ce(z, y) + a * soft(z, v, T, both_log=True),
+        "the teacher's logits are not divided by T: soften teacher and student with the same temperature":
+            lambda z, v, y, T, a: (1 - a) * ce(z, y) + a * soft(z, v, T, teacher_T=False),
+        "alpha weights the wrong term: alpha multiplies the soft (teacher) term and 1 - alpha the hard one":
+            lambda z, v, y, T, a: a * ce(z, y) + (1 - a) * soft(z, v, T),
+        "the hard term uses the softened student logits: cross-entropy with the labels is taken at T = 1":
+            lambda z, v, y, T, a: (1 - a) * ce(z / T, y) + a * soft(z, v, T),
+        "the hard term is missing: (1 - alpha) * cross_entropy(student_logits, labels)":
+            lambda z, v, y, T, a: a * soft(z, v, T),
+        "the soft term is missing: alpha * T² * KL(p_T || q_T)":
+            lambda z, v, y, T, a: (1 - a) * ce(z, y),
+    }
+
+
+def _kd_cases(n: int = 4):
+    gen = torch.Generator().manual_seed(1234)
+    cases = []
+    for i, (B, C, T, alpha) in enumerate([(8, 10, 4.0, 0.7), (5, 3, 2.0, 0.3), (16, 10, 8.0, 0.9), (1, 4, 1.5, 0.5)][:n]):
+        z, v = 3 * torch.randn(B, C, generator=gen), 3 * torch.randn(B, C, generator=gen)
+        y = torch.randint(0, C, (B,), generator=gen)
+        cases.append((z, v, y, T, alpha))
+    return cases
+
+
+def _value_and_grads(fn, z, v, y, T, alpha, teacher_grad: bool = False):
+    z = z.clone().requires_grad_(True)
+    v = v.clone().requires_grad_(teacher_grad)
+    out = fn(z, v, y, T, alpha)
+    if not isinstance(out, torch.Tensor) or out.numel() != 1:
+        raise TypeError(f"kd_loss must return a scalar tensor, got {type(out).__name__}"
+                        + (f" of shape {tuple(out.shape)}" if isinstance(out, torch.Tensor) else ""))
+    grads = torch.autograd.grad(out, [z, v] if teacher_grad and out.requires_grad else [z], allow_unused=True)
+    return out.detach(), grads[0], (grads[1] if len(grads) > 1 else None)
+
+
+def diagnose_kd_loss(fn) -> str | None:
+    """``None`` if ``fn(student_logits, teacher_logits, labels, T, alpha)`` is the distillation loss, else the mistake.
+
+    Compares values and gradients with :func:`kdnb.losses.kd_loss` on random inputs of several shapes,
+    temperatures and alphas, then with each known mistake, and checks that no gradient reaches the teacher.
+    """
+    cases = _kd_cases()
+    matches = {name: True for name in _kd_variants()}
+    right = True
+    for z, v, y, T, a in cases:
+        value, gz, _ = _value_and_grads(fn, z, v, y, T, a)
+        if not torch.isfinite(value):
+            both_log = "the target is log-probabilities but log_target is False: F.kl_div takes the target as probabilities unless log_target=True"
+            if not torch.isfinite(_kd_variants()[both_log](z, v, y, T, a)):
+                return both_log + f" (the loss is {value.item()}: the log of a negative 'probability')"
+            return f"the loss is {value.item()} for T = {T}: the log of a non-positive number? Use F.log_softmax, not torch.log(softmax)"
+        if gz is None:
+            return "the loss has no gradient with respect to the student's logits: did you detach the student, or use .item()?"
+        ref_value, ref_gz, _ = _value_and_grads(_reference_kd, z, v, y, T, a)
+        ok = torch.allclose(value, ref_value, rtol=1e-4, atol=1e-6) and torch.allclose(gz, ref_gz, rtol=1e-4, atol=1e-7)
+        right = right and ok
+        for name, bug in _kd_variants().items():
+            if matches[name]:
+                b_value, b_gz, _ = _value_and_grads(bug, z, v, y, T, a)
+                matches[name] = torch.allclose(value, b_value, rtol=1e-4, atol=1e-6) and torch.allclose(gz, b_gz, rtol=1e-4, atol=1e-7)
+    if not right:
+        for name, matched in matches.items():
+            if matched:
+                return name
+        z, v, y, T, a = cases[0]
+        value, gz, _ = _value_and_grads(fn, z, v, y, T, a)
+        ref_value, ref_gz, _ = _value_and_grads(_reference_kd, z, v, y, T, a)
+        if torch.allclose(gz, ref_gz, rtol=1e-4, atol=1e-7):
+            return (f"the gradient is right but the value is off by a constant ({value.item() - ref_value.item():.3g} here): "
+                    "cross-entropy with soft targets equals KL plus the teacher's entropy; use the KL")
+        return (f"for B={len(y)}, C={z.shape[1]}, T={T:g}, alpha={a:g} your loss is {value.item():.4g}, the reference "
+                f"{ref_value.item():.4g}; write (1 - alpha) * CE(labels, z) + alpha * T² * KL(softmax(v/T) || softmax(z/T))")
+    z, v, y, T, a = cases[0]
+    _, _, gv = _value_and_grads(fn, z, v, y, T, a, teacher_grad=True)
+    if gv is not None and gv.abs().max() > 0:
+        return ("gradients reach the teacher's logits: the teacher is frozen, so detach them "
+                "(teacher_logits.detach(), or compute them under torch.no_grad())")
+    return None
+
+
+def check_kd_loss(fn) -> Verdict:
+    """Check yourself 2.1: the reader's ``kd_loss(student_logits, teacher_logits, labels, T, alpha)``."""
+    return check("Check yourself 2.1", fn, diagnose_kd_loss,
+                 todo="write kd_loss in the cell above (replace the your_turn line), then rerun it",
+                 praise="values and gradients match kdnb.losses.kd_loss on four shapes, T and alpha, and no gradient reaches the teacher")
+
+
+def check_entropy_gap(gap, student_logits: torch.Tensor, teacher_logits: torch.Tensor, T: float) -> Verdict:
+    """Check yourself 3.1: the reader computes CE(p_T, q_T) - KL(p_T || q_T) from the teacher's logits alone."""
+    p = F.softmax(teacher_logits / T, 1)
+    log_p = F.log_softmax(teacher_logits / T, 1)
+    h = -(p * log_p).sum(1)
+    ce = F.cross_entropy(student_logits / T, p).item()
+    kl = F.kl_div(F.log_softmax(student_logits / T, 1), p, reduction="batchmean").item()
+    q = F.softmax(student_logits / T, 1)
+
+    def diagnose(a):
+        if isinstance(a, torch.Tensor):
+            if a.numel() != 1:
+                return f"give one number for the batch (a mean over examples), not a tensor of shape {tuple(a.shape)}"
+            a = a.item()
+        a = float(a)
+        if close(a, h.mean().item(), rel=1e-4):
+            if close(a, ce - kl, rel=1e-3):
+                return None
+        if close(a, h.mean().item() / math.log(2), rel=1e-4):
+            return "that is the entropy in bits; the losses use natural logarithms (nats)"
+        if close(a, h.sum().item(), rel=1e-4):
+            return "that is the sum over the batch; the losses average over the batch (mean over examples)"
+        if close(a, (-(q * q.log()).sum(1)).mean().item(), rel=1e-4):
+            return "that is the student's entropy; the gap is the teacher's entropy, which the student cannot change"
+        if close(a, (-(F.softmax(teacher_logits, 1) * F.log_softmax(teacher_logits, 1)).sum(1)).mean().item(), rel=1e-4):
+            return "that is the teacher's entropy at T = 1: divide the teacher's logits by T first"
+        if close(a, ce - kl, rel=1e-3):
+            return "right number, but computed from the two losses: write it from the teacher's logits alone"
+        return f"the gap is the teacher's mean entropy H(p_T) = -sum p_T log p_T; you gave {a:.4g}"
+
+    return check("Check yourself 3.1", gap, diagnose, todo="set gap to a number computed from teacher_logits and T only",
+                 praise=f"CE - KL is the teacher's mean entropy, {h.mean().item():.3g} nats here: a constant for the student")
+
+
+def diagnose_attention_map(fn) -> str | None:
+    gen = torch.Generator().manual_seed(7)
+    A = torch.randn(6, 5, 4, 3, generator=gen)
+    out = fn(A)
+    if not isinstance(out, torch.Tensor):
+        return f"return a tensor, got {type(out).__name__}"
+    ref = attention_map(A)
+    if tuple(out.shape) != tuple(ref.shape):
+        if tuple(out.shape) == (6, 4, 3):
+            return "flatten the map: one row of H*W values per example, shape (batch, H*W)"
+        if tuple(out.shape) == (6, 5):
+            return "you reduced over the spatial positions; reduce over the channels (dim=1) and keep H*W positions"
+        return f"expected shape (batch, H*W) = {tuple(ref.shape)}, got {tuple(out.shape)}"
+    if torch.allclose(out, ref, atol=1e-6):
+        return None
+    if torch.allclose(out, F.normalize(A.abs().mean(1).flatten(1), dim=1), atol=1e-6):
+        return "square the activations (p = 2) before averaging over channels: the paper's |A|^2"
+    if torch.allclose(out, F.normalize(A.pow(2).mean(1), dim=2).flatten(1), atol=1e-6) or torch.allclose(out, F.normalize(A.pow(2).mean(1), dim=1).flatten(1), atol=1e-6):
+        return "normalize the whole flattened map (all H*W values together), not one row or column of it"
+    if torch.allclose(out, A.pow(2).mean(1).flatten(1), atol=1e-6) or torch.allclose(out, A.pow(2).sum(1).flatten(1), atol=1e-6):
+        return "the map is not normalized: divide by its L2 norm (F.normalize(..., dim=1)) so student and teacher compare directions"
+    if torch.allclose(out, F.normalize(A.mean(1).flatten(1), dim=1), atol=1e-6):
+        return "averaging signed activations lets positive and negative cancel: use |A|^2"
+    if torch.allclose(out, F.normalize(A.pow(2).flatten(1), dim=1)[:, : ref.shape[1]], atol=1e-6):
+        return "reduce over the channels first (mean over dim=1), then flatten"
+    return "Q = normalize(mean over channels of A², flattened over H*W): compare your steps with that"
+
+
+def check_attention_map(fn) -> Verdict:
+    """Check yourself 6.1: the reader's ``attention_map(features)``."""
+    return check("Check yourself 6.1", fn, diagnose_attention_map, todo="write attention_map in the cell above, then rerun it",
+                 praise="it matches the paper's map: mean of A² over channels, flattened, L2-normalized (a sum over channels works too)")
+
+
+# ----------------------------------------------------------------------------------------------- spot the bug (7.1-7.4)
+
+
+def _toy_problem(seed: int = 0):
+    gen = torch.Generator().manual_seed(seed)
+    X = torch.randn(32, 6, generator=gen)
+    y = torch.randint(0, 4, (32,), generator=gen)
+
+    def net(hidden=16, dropout=0.0, s=0):
+        torch.manual_seed(s)
+        layers = [nn.Linear(6, hidden), nn.ReLU()] + ([nn.Dropout(dropout)] if dropout else []) + [nn.Linear(hidden, 4)]
+        return nn.Sequential(*layers)
+    return X, y, net
+
+
+def diagnose_train_step(train_step) -> str | None:
+    """Spot the bug 7.1 (000-4): one distillation step must move the student toward a frozen teacher only."""
+    import copy
+
+    X, y, net = _toy_problem()
+    T, alpha, lr = 4.0, 0.9, 0.1
+    results_ = {}
+    for name, teacher_seed in (("A", 1), ("A again", 1), ("B", 2)):
+        teacher = net(32, dropout=0.5, s=teacher_seed)  # a teacher with dropout, as trained (left in train mode)
+        before = copy.deepcopy(teacher.state_dict())
+        student = net(8, s=0)
+        opt_s = torch.optim.SGD(student.parameters(), lr=lr)
+        opt_t = torch.optim.SGD(teacher.parameters(), lr=lr)
+        torch.manual_seed(99 if name != "A again" else 100)  # different dropout masks, if the teacher still drops
+        train_step(student, teacher, X, y, opt_s, opt_t, T, alpha)
+        moved = any(not torch.equal(before[k], teacher.state_dict()[k]) for k in before)
+        results_[name] = (student, teacher, moved)
+    if any(moved for _, _, moved in results_.values()):
+        return "the teacher's weights changed: a teacher is trained first and then frozen; do not step its optimizer"
+    flat = {k: torch.cat([p.detach().flatten() for p in s.parameters()]) for k, (s, _, _) in results_.items()}
+    if torch.allclose(flat["A"], flat["B"]):
+        return "the student's update is the same whatever the teacher: no teacher output reaches the student's loss"
+    if not torch.allclose(flat["A"], flat["A again"]):
+        return "the same teacher gives different updates: it is still in train() mode, so dropout changes its targets; call teacher.eval()"
+    # the step should be one SGD step on kd_loss against the eval-mode teacher
+    teacher = net(32, dropout=0.5, s=1).eval()
+    student = net(8, s=0)
+    with torch.no_grad():
+        v = teacher(X)
+    loss = losses.kd_loss(student(X), v, y, T=T, alpha=alpha)
+    opt = torch.optim.SGD(student.parameters(), lr=lr)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    ref = torch.cat([p.detach().flatten() for p in student.parameters()])
+    if not torch.allclose(flat["A"], ref, rtol=1e-4, atol=1e-6):
+        return "the student now feels the teacher, but its step differs from one step on kd_loss(student(x), teacher(x), y, T, alpha)"
+    return None
+
+
+def check_train_step(fn) -> Verdict:
+    """Spot the bug 7.1: the seed's side-by-side training (000-4), fixed."""
+    return check("Spot the bug 7.1", fn, diagnose_train_step, todo="fix train_step above, then rerun the cell",
+                 praise="the teacher is frozen in eval mode and its softened outputs drive the student's kd_loss step")
+
+
+def diagnose_soft_term(fn) -> str | None:
+    """Spot the bug 7.2 (001-5): ``soft_term(student_logits, teacher_logits, T)`` must be T² KL(p_T || q_T), batchmean."""
+    for z, v, y, T, _ in _kd_cases():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            value = fn(z, v, T)
+        ref = losses.soft_loss(z, v, T)
+        value = torch.as_tensor(value, dtype=torch.float32)
+        if not torch.isfinite(value).all():
+            return "the loss is NaN: KLDivLoss takes the target as probabilities; pass softmax(v / T), or set log_target=True"
+        if value.numel() != 1:
+            return f"return one number (the batch's loss), got shape {tuple(value.shape)}"
+        if close(value, ref, rel=1e-4):
+            continue
+        C = z.shape[1]
+        kl = losses.soft_loss(z, v, T, scale=False).item()
+        if close(value, ref.item() / C, rel=1e-4) or close(value, kl / C, rel=1e-4):
+            return "the default reduction 'mean' also divides by the number of classes: use reduction='batchmean'"
+        if close(value, kl, rel=1e-4):
+            return "the T² factor is missing"
+        if close(value, losses.soft_loss(z, v, 1.0).item() / C, rel=1e-4):
+            return ("two mistakes: no temperature (divide both logits by T, multiply the KL by T²), and the default "
+                    "reduction 'mean', which also divides by the number of classes (use reduction='batchmean')")
+        if close(value, losses.soft_loss(z, v, 1.0).item(), rel=1e-4):
+            return "no temperature: divide both logits by T before the softmax, and multiply the KL by T²"
+        rev = F.kl_div(F.log_softmax(v / T, 1), F.softmax(z / T, 1), reduction="batchmean").item()
+        if close(value, rev * T * T, rel=1e-4) or close(value, rev, rel=1e-4):
+            return "the KL is reversed: the student's log-probabilities are the input, the teacher's probabilities the target"
+        return f"for T={T:g} you return {value.item():.4g}; T² KL(p_T || q_T) is {ref.item():.4g}"
+    return None
+
+
+def check_soft_term(fn) -> Verdict:
+    """Spot the bug 7.2: seed 001-5's KLDivLoss call, fixed."""
+    return check("Spot the bug 7.2", fn, diagnose_soft_term, todo="fix soft_term above, then rerun the cell",
+                 praise="T² KL(p_T || q_T), averaged over the batch")
+
+
+def diagnose_soft_label_loss(fn) -> str | None:
+    """Spot the bug 7.3 (004-1): ``loss(outputs, labels, teacher_logits, T, alpha)``, gradients equal to kd_loss's."""
+    for z, v, y, T, a in _kd_cases():
+        value, gz, _ = _value_and_grads(lambda zz, vv, yy, TT, aa: fn(zz, yy, vv, TT, aa), z, v, y, T, a)
+        _, ref_gz, _ = _value_and_grads(_reference_kd, z, v, y, T, a)
+        if not torch.allclose(gz, ref_gz, rtol=1e-4, atol=1e-7):
+            for name, bug in _kd_variants().items():
+                _, b_gz, _ = _value_and_grads(bug, z, v, y, T, a)
+                if torch.allclose(gz, b_gz, rtol=1e-4, atol=1e-7):
+                    return name
+            return ("the gradient differs from kd_loss's: (1 - alpha) * CE(outputs, labels) + alpha * T² * CE(outputs / T, "
+                    "softmax(teacher_logits / T)), the second with a probability target")
+    return None
+
+
+def check_soft_label_loss(fn) -> Verdict:
+    """Spot the bug 7.3: seed 004-1's three-argument CrossEntropyLoss, fixed."""
+    return check("Spot the bug 7.3", fn, diagnose_soft_label_loss, todo="fix loss_with_soft_labels above, then rerun the cell",
+                 praise="same gradient as kd_loss: cross-entropy with soft targets differs from the KL only by the teacher's entropy")
+
+
+def diagnose_cache(fn) -> str | None:
+    """Spot the bug 7.4 (002-S4): ``fn(teacher, dataset, epochs, batch_size, seed)`` -> [(x, y, teacher_logits)], aligned."""
+    gen = torch.Generator().manual_seed(3)
+    X = torch.randn(200, 6, generator=gen)
+    y = torch.randint(0, 4, (200,), generator=gen)
+    torch.manual_seed(4)
+    teacher = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 4)).eval()
+    pairs = fn(teacher, Indexed(X, y), 2, 32, 0)
+    pairs = list(pairs)
+    if len(pairs) != 2 * math.ceil(200 / 32):
+        return f"expected one (x, y, teacher_logits) triple per batch for 2 epochs ({2 * math.ceil(200 / 32)}), got {len(pairs)}"
+    aligned = 0
+    for xb, yb, t in pairs:
+        with torch.no_grad():
+            aligned += int(torch.allclose(torch.as_tensor(t), teacher(xb), atol=1e-5))
+    if aligned < len(pairs):
+        return (f"{len(pairs) - aligned} of {len(pairs)} batches get teacher outputs computed for other examples: "
+                "the loader reshuffles every epoch; store the cache by example index and read cache[i]")
+    first, second = pairs[: len(pairs) // 2], pairs[len(pairs) // 2:]
+    if all(torch.equal(a[1], b[1]) for a, b in zip(first, second)):
+        return "aligned, but only because the order never changes: keep shuffle=True and index the cache by example"
+    return None
+
+
+def check_cache(fn) -> Verdict:
+    """Spot the bug 7.4: seed 002-S4's cache in loader order, fixed."""
+    return check("Spot the bug 7.4", fn, diagnose_cache, todo="fix cached_teacher_batches above, then rerun the cell",
+                 praise="every batch, in every shuffled epoch, gets the teacher's outputs for its own examples")
