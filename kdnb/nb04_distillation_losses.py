@@ -132,6 +132,24 @@ def seed_formulas(T: float = 1.0) -> dict[str, callable]:
     }
 
 
+def confident_mistake(margins=(0.0, 2.0, 5.0, 10.0), C: int = 10) -> pd.DataFrame:
+    """Gradient norms of cross-entropy and of squared error ``sum (y - q)^2`` for a student that is wrong by ``margin``.
+
+    The student's logit for a wrong class exceeds the others by ``margin``; the label is another class. Cross-entropy
+    pushes with norm near ``sqrt(2)`` however wrong the student is; squared error's push fades as the softmax saturates.
+    """
+    rows = []
+    y = torch.tensor([1])
+    for m in margins:
+        z = torch.zeros(1, C)
+        z[0, 0] = m
+        _, g_ce = _grad(lambda zz: F.cross_entropy(zz, y), z)
+        _, g_se = _grad(lambda zz: ((F.one_hot(y, C).float() - F.softmax(zz, 1)) ** 2).sum(), z)
+        rows.append({"wrong class ahead by (logits)": m, "p of the true class": F.softmax(z, 1)[0, 1].item(),
+                     "cross-entropy gradient norm": g_ce.norm().item(), "squared-error gradient norm": g_se.norm().item()})
+    return pd.DataFrame(rows).set_index("wrong class ahead by (logits)")
+
+
 def audit_formulas(student_logits: torch.Tensor, teacher_logits: torch.Tensor, other_teacher: torch.Tensor, labels: torch.Tensor,
                    steps: int = 300, lr: float = 0.1) -> pd.DataFrame:
     """Test each seed formula as a loss for the student: does it see the teacher, and where does descending it lead?
@@ -276,7 +294,7 @@ def plot_push(student_logits, teacher_logits, loss: str, T: float, axes=None, fi
 
 
 def push_explorer(student_logits: torch.Tensor, teacher_logits: torch.Tensor, loss: str = "T² KL(p_T || q_T): right",
-                  T: float = 4.0, figsize=(11, 3.6)):
+                  T: float = 4.0, figsize=(10, 3.4)):
     """Try it: pick a loss and slide T; the bars show which student logits the loss raises or lowers (one example)."""
     import ipywidgets as w
 

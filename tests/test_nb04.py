@@ -324,3 +324,10 @@ def test_push_explorer_driven_like_a_reader(logits):
     assert explorer.state["T"] == 20 and explorer.view.renders == 3
     adv = nb.push_state(z[0], v[0], "seed's 'adversarial' loss", 4)["push"]
     assert adv == pytest.approx(nb.push_state(z[0], 5 * v[0], "seed's 'adversarial' loss", 4)["push"])  # blind to the teacher
+
+
+def test_squared_error_push_fades_on_a_confident_mistake():
+    t = nb.confident_mistake((0.0, 5.0, 10.0, 15.0))
+    ce, se = t["cross-entropy gradient norm"], t["squared-error gradient norm"]
+    assert (ce > 0.9).all() and ce.iloc[-1] == pytest.approx(math.sqrt(2), rel=1e-3)
+    assert se.is_monotonic_decreasing and se.iloc[-1] < 1e-4
