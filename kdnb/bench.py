@@ -60,12 +60,17 @@ def main(argv=None) -> int:
     import numpy as np
 
     from .nb03_temperature import synthetic_inputs, temperature_explorer
+    from .nb04_distillation_losses import PUSH_TEMPERATURES, push_explorer
     from .widgets import time_callback
 
     print(f"teaser (00_start_here): {bench_teaser():.1f} s   [target < 15 s]")
     explorer = temperature_explorer(synthetic_inputs())
     median, p95 = time_callback(explorer.slider, [float(t) for t in np.geomspace(0.2, 40, 37)], n=200)
     print(f"temperature slider callback, 200 moves: median {median:.1f} ms, p95 {p95:.1f} ms   [target < 30 ms]")
+    one = synthetic_inputs(1)["image 0"]
+    push = push_explorer(one["student"].float(), one["teacher"].float())
+    median, p95 = time_callback(push.controls["T"], list(PUSH_TEMPERATURES), n=200)
+    print(f"gradient explorer (04) T slider, 200 moves: median {median:.1f} ms, p95 {p95:.1f} ms   [target < 30 ms]")
     print(bench_notebooks().to_string())
     print("   [targets: each notebook < 60 s, kernel peak < 1000 MB]")
     if args.make_test:

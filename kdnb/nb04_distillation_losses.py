@@ -309,7 +309,8 @@ def push_explorer(student_logits: torch.Tensor, teacher_logits: torch.Tensor, lo
                 "T": w.SelectionSlider(options=list(PUSH_TEMPERATURES), value=T, description="T", continuous_update=True)}
 
     def update(loss, T):
-        axes[1].set_ylim(-limits[loss], limits[loss])
+        if axes[1].get_ylim() != (-limits[loss], limits[loss]):  # a new loss: new scale (and a full redraw)
+            axes[1].set_ylim(-limits[loss], limits[loss])
         state = push_state(student_logits, teacher_logits, loss, T)
         _update_push(artists, state)
         return state
