@@ -107,28 +107,31 @@ def _log_one_minus_softmax(z: torch.Tensor) -> torch.Tensor:
     return torch.logsumexp(others, dim=2) - torch.logsumexp(z, dim=1, keepdim=True)
 
 
-def seed_formulas(T: float = 1.0) -> dict[str, callable]:
+def seed_formulas() -> dict[str, callable]:
     """The loss formulas of seeds 003-5, 003-27 and 002-S3 as functions ``L(z, v, y)`` (student logits z, teacher v).
 
-    ``y`` is one-hot where a seed writes a hard label. Each is summed over classes and averaged over the batch.
+    ``y`` is one-hot where a seed writes a hard label. Each is summed over classes and averaged over the batch. The
+    seeds put no temperature in these formulas, so neither does this; 002-S3's t = 1/T is taken at its T = 0.5.
     """
+    t = 2.0
+
     def q(z):
-        return F.softmax(z / T, dim=1)
+        return F.softmax(z, dim=1)
 
     def p(v):
-        return F.softmax(v / T, dim=1)
+        return F.softmax(v, dim=1)
 
     def onehot(y, z):
         return F.one_hot(y, z.shape[1]).float()
 
     return {
         "squared error with the label, sum (y - q)^2 (003-5 hard)": lambda z, v, y: ((onehot(y, z) - q(z)) ** 2).sum(1).mean(),
-        "seed's soft loss, sum p (log q - log p) (003-5, 003-27)": lambda z, v, y: (p(v) * (F.log_softmax(z / T, 1) - F.log_softmax(v / T, 1))).sum(1).mean(),
+        "seed's soft loss, sum p (log q - log p) (003-5, 003-27)": lambda z, v, y: (p(v) * (F.log_softmax(z, 1) - F.log_softmax(v, 1))).sum(1).mean(),
         "squared error with the teacher, sum (p - q)^2 (003-27)": lambda z, v, y: ((p(v) - q(z)) ** 2).sum(1).mean(),
-        "seed's 'adversarial' loss, sum log q - log(1 - q) (003-27)": lambda z, v, y: (F.log_softmax(z / T, 1) - _log_one_minus_softmax(z / T)).sum(1).mean(),
-        "seed's t-weighted loss, t = 1/T = 2 (002-S3)": lambda z, v, y: -(2.0 * (onehot(y, z) * F.log_softmax(z, 1)).sum(1)
-                                                                      + (1 - 2.0) * (onehot(y, z) * F.log_softmax(v, 1)).sum(1)).mean(),
-        "KL(p || q), the soft loss as it should be": lambda z, v, y: F.kl_div(F.log_softmax(z / T, 1), F.log_softmax(v / T, 1), reduction="batchmean", log_target=True),
+        "seed's 'adversarial' loss, sum log q - log(1 - q) (003-27)": lambda z, v, y: (F.log_softmax(z, 1) - _log_one_minus_softmax(z)).sum(1).mean(),
+        "seed's t-weighted loss, t = 1/T = 2 (002-S3)": lambda z, v, y: -(t * (onehot(y, z) * F.log_softmax(z, 1)).sum(1)
+                                                                      + (1 - t) * (onehot(y, z) * F.log_softmax(v, 1)).sum(1)).mean(),
+        "KL(p || q), the soft loss as it should be": lambda z, v, y: F.kl_div(F.log_softmax(z, 1), F.log_softmax(v, 1), reduction="batchmean", log_target=True),
     }
 
 
@@ -515,7 +518,8 @@ def tap_points(model: nn.Sequential) -> dict[str, int]:
     linears = [i for i, m in enumerate(model) if isinstance(m, nn.Linear)]
     if len(pools) < 2 or len(linears) < 2:
         raise ValueError("tap_points expects a small_cnn: two conv blocks with max-pooling and two linear layers")
-    return {"block1": pools[0], "block2": pools[1], "hidden": linears[-1] - 1 if isinstance(model[linears[-1] - 1], nn.ReLU) else linears[-1] - 2}
+    hidden = max(i for i, m in enumerate(model) if isinstance(m, nn.ReLU) and i < linears[-1])  # before any dropout
+    return {"block1": pools[0], "block2": pools[1], "hidden": hidden}
 
 
 def forward_features(model: nn.Sequential, x: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -531,16 +535,13 @@ def forward_features(model: nn.Sequential, x: torch.Tensor) -> dict[str, torch.T
 
 
 @torch.no_grad()
-def teacher_features(teacher: nn.Sequential, X: torch.Tensor, batch_size: int = 500, keys=None) -> dict[str, torch.Tensor]:
+def teacher_features(teacher: nn.Sequential, X: torch.Tensor, batch_size: int = 500) -> dict[str, torch.Tensor]:
     """The frozen teacher's logits and features for every image of ``X``, in eval mode (computed once, cached).
 
-    ``keys`` keeps only some of them (e.g. ``("logits",)`` for plain KD), which saves memory.
+    Its ``"logits"`` are those of :func:`kdnb.training.predict_logits`, so plain KD needs only those.
     """
     teacher.eval()
-    parts = []
-    for i in range(0, len(X), batch_size):
-        out = forward_features(teacher, X[i:i + batch_size])
-        parts.append({k: v for k, v in out.items() if keys is None or k in keys})
+    parts = [forward_features(teacher, X[i:i + batch_size]) for i in range(0, len(X), batch_size)]
     return {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
 
 
@@ -639,7 +640,7 @@ def extra_params(method: str) -> int:
     return 0 if r is None else models.count_params(r)
 
 
-def method_loss(method: str, weight: float | None, y: torch.Tensor, cache: dict[str, torch.Tensor]):
+def method_loss(method: str, weight: float | None, y: torch.Tensor, cache: dict[str, torch.Tensor], model: Distiller):
     """The per-batch loss of ``method`` as ``step_loss(index, x, logits)`` for :func:`kdnb.training.train_with`.
 
     Feature and relation terms are added to the cross-entropy with the labels (weight 1); rows without a
@@ -648,7 +649,7 @@ def method_loss(method: str, weight: float | None, y: torch.Tensor, cache: dict[
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of {list(METHODS)}")
 
-    def step(idx, xb, logits, model):
+    def step(idx, xb, logits):
         ce = losses.hard_loss(logits, y[idx])
         f = model.features
         if method == "hard labels":
@@ -673,15 +674,10 @@ def method_loss(method: str, weight: float | None, y: torch.Tensor, cache: dict[
 
 
 def default_weight(method: str) -> float | None:
-    """The weight of a method's teacher term: chosen on validation (:func:`choose_weights`) if shipped, else the middle candidate."""
-    candidates = METHODS[method]["weights"]
-    if candidates is None:
+    """The weight of a method's teacher term, as chosen on validation by :func:`choose_weights` (``loss_weights``)."""
+    if METHODS[method]["weights"] is None:
         return None
-    try:
-        chosen = results.read("loss_weights").set_index("method")["weight"]
-        return float(chosen[method])
-    except (FileNotFoundError, KeyError):
-        return candidates[len(candidates) // 2]
+    return float(results.read("loss_weights").set_index("method").loc[method, "weight"])
 
 
 def run_method(method: str, seed: int, dataset: kdata.Dataset, cache: dict[str, torch.Tensor], regime: str = "all labels",
@@ -699,11 +695,10 @@ def run_method(method: str, seed: int, dataset: kdata.Dataset, cache: dict[str, 
     weight = default_weight(method) if weight is None else weight
     y = recipe.labelled_subset(dataset.train.y, REGIMES[regime], 0)
     model = make_student(method, seed, dataset.image_shape)
-    step = method_loss(method, weight, y, cache)
+    step = method_loss(method, weight, y, cache, model)
     train = kdata.Split(dataset.train.X, y)
     cfg = dict(TRAIN, epochs=epochs or TRAIN["epochs"])
-    hist = training.train_with(model, train, lambda idx, xb, logits: step(idx, xb, logits, model), seed=seed,
-                               progress=progress, desc=method, callback=callback, **cfg)
+    hist = training.train_with(model, train, step, seed=seed, progress=progress, desc=method, callback=callback, **cfg)
     student = model.student
     return {"method": method, "regime": regime, "seed": seed, "weight": weight,
             "test_acc": training.accuracy(student, dataset.test), "val_acc": training.accuracy(student, dataset.val),
@@ -711,9 +706,9 @@ def run_method(method: str, seed: int, dataset: kdata.Dataset, cache: dict[str, 
             "extra_params": extra_params(method)}
 
 
-def load_cache(dataset: kdata.Dataset, keys=None) -> dict[str, torch.Tensor]:
+def load_cache(dataset: kdata.Dataset) -> dict[str, torch.Tensor]:
     """The shipped teacher ``cnn-mnist``'s outputs on the training images (logits, both conv blocks, hidden layer)."""
-    return teacher_features(teachers.load_teacher(TEACHER), dataset.train.X, keys=keys)
+    return teacher_features(teachers.load_teacher(TEACHER), dataset.train.X)
 
 
 def choose_weights(dataset: kdata.Dataset | None = None, cache=None, seed: int = 0, progress: bool = True, threads: int = 1) -> pd.DataFrame:
@@ -900,6 +895,22 @@ def _value_and_grads(fn, z, v, y, T, alpha, teacher_grad: bool = False):
     return out.detach(), grads[0], (grads[1] if len(grads) > 1 else None)
 
 
+def _agrees(fn, other, case, with_value: bool = True) -> bool:
+    """``fn`` and ``other`` give the same gradient on ``case`` (and the same value, if ``with_value``)."""
+    value, gz, _ = _value_and_grads(fn, *case)
+    o_value, o_gz, _ = _value_and_grads(other, *case)
+    same_grad = gz is not None and torch.allclose(gz, o_gz, rtol=1e-4, atol=1e-7)
+    return same_grad and (not with_value or torch.allclose(value, o_value, rtol=1e-4, atol=1e-6))
+
+
+def _named_mistake(fn, cases, with_value: bool = True) -> str | None:
+    """The sentence of the first known ``kd_loss`` mistake that ``fn`` reproduces on every case, if any."""
+    for name, bug in _kd_variants().items():
+        if all(_agrees(fn, bug, case, with_value) for case in cases):
+            return name
+    return None
+
+
 def diagnose_kd_loss(fn) -> str | None:
     """``None`` if ``fn(student_logits, teacher_logits, labels, T, alpha)`` is the distillation loss, else the mistake.
 
@@ -907,8 +918,6 @@ def diagnose_kd_loss(fn) -> str | None:
     temperatures and alphas, then with each known mistake, and checks that no gradient reaches the teacher.
     """
     cases = _kd_cases()
-    matches = {name: True for name in _kd_variants()}
-    right = True
     for z, v, y, T, a in cases:
         value, gz, _ = _value_and_grads(fn, z, v, y, T, a)
         if not torch.isfinite(value):
@@ -918,27 +927,19 @@ def diagnose_kd_loss(fn) -> str | None:
             return f"the loss is {value.item()} for T = {T}: the log of a non-positive number? Use F.log_softmax, not torch.log(softmax)"
         if gz is None:
             return "the loss has no gradient with respect to the student's logits: did you detach the student, or use .item()?"
-        ref_value, ref_gz, _ = _value_and_grads(_reference_kd, z, v, y, T, a)
-        ok = torch.allclose(value, ref_value, rtol=1e-4, atol=1e-6) and torch.allclose(gz, ref_gz, rtol=1e-4, atol=1e-7)
-        right = right and ok
-        for name, bug in _kd_variants().items():
-            if matches[name]:
-                b_value, b_gz, _ = _value_and_grads(bug, z, v, y, T, a)
-                matches[name] = torch.allclose(value, b_value, rtol=1e-4, atol=1e-6) and torch.allclose(gz, b_gz, rtol=1e-4, atol=1e-7)
-    if not right:
-        for name, matched in matches.items():
-            if matched:
-                return name
+    if not all(_agrees(fn, _reference_kd, case) for case in cases):
+        named = _named_mistake(fn, cases)
+        if named:
+            return named
         z, v, y, T, a = cases[0]
-        value, gz, _ = _value_and_grads(fn, z, v, y, T, a)
-        ref_value, ref_gz, _ = _value_and_grads(_reference_kd, z, v, y, T, a)
-        if torch.allclose(gz, ref_gz, rtol=1e-4, atol=1e-7):
+        value, _, _ = _value_and_grads(fn, z, v, y, T, a)
+        ref_value, _, _ = _value_and_grads(_reference_kd, z, v, y, T, a)
+        if all(_agrees(fn, _reference_kd, case, with_value=False) for case in cases):
             return (f"the gradient is right but the value is off by a constant ({value.item() - ref_value.item():.3g} here): "
                     "cross-entropy with soft targets equals KL plus the teacher's entropy; use the KL")
         return (f"for B={len(y)}, C={z.shape[1]}, T={T:g}, alpha={a:g} your loss is {value.item():.4g}, the reference "
                 f"{ref_value.item():.4g}; write (1 - alpha) * CE(labels, z) + alpha * T² * KL(softmax(v/T) || softmax(z/T))")
-    z, v, y, T, a = cases[0]
-    _, _, gv = _value_and_grads(fn, z, v, y, T, a, teacher_grad=True)
+    _, _, gv = _value_and_grads(fn, *cases[0], teacher_grad=True)
     if gv is not None and gv.abs().max() > 0:
         return ("gradients reach the teacher's logits: the teacher is frozen, so detach them "
                 "(teacher_logits.detach(), or compute them under torch.no_grad())")
@@ -1121,17 +1122,13 @@ def check_soft_term(fn) -> Verdict:
 
 def diagnose_soft_label_loss(fn) -> str | None:
     """Spot the bug 7.3 (004-1): ``loss(outputs, labels, teacher_logits, T, alpha)``, gradients equal to kd_loss's."""
-    for z, v, y, T, a in _kd_cases():
-        value, gz, _ = _value_and_grads(lambda zz, vv, yy, TT, aa: fn(zz, yy, vv, TT, aa), z, v, y, T, a)
-        _, ref_gz, _ = _value_and_grads(_reference_kd, z, v, y, T, a)
-        if not torch.allclose(gz, ref_gz, rtol=1e-4, atol=1e-7):
-            for name, bug in _kd_variants().items():
-                _, b_gz, _ = _value_and_grads(bug, z, v, y, T, a)
-                if torch.allclose(gz, b_gz, rtol=1e-4, atol=1e-7):
-                    return name
-            return ("the gradient differs from kd_loss's: (1 - alpha) * CE(outputs, labels) + alpha * T² * CE(outputs / T, "
-                    "softmax(teacher_logits / T)), the second with a probability target")
-    return None
+    cases = _kd_cases()
+    as_kd = lambda z, v, y, T, a: fn(z, y, v, T, a)  # noqa: E731 (the snippet's argument order)
+    if all(_agrees(as_kd, _reference_kd, case, with_value=False) for case in cases):
+        return None  # the value may differ by the teacher's entropy: cross-entropy with soft targets
+    return _named_mistake(as_kd, cases, with_value=False) or (
+        "the gradient differs from kd_loss's: (1 - alpha) * CE(outputs, labels) + alpha * T² * CE(outputs / T, "
+        "softmax(teacher_logits / T)), the second with a probability target")
 
 
 def check_soft_label_loss(fn) -> Verdict:

@@ -94,9 +94,17 @@ def accuracy(model: nn.Module, split: Split) -> float:
     return (predict_logits(model, split.X).argmax(1) == split.y).float().mean().item()
 
 
-def _loop(model, train: Split, step_loss: Callable, *, val, epochs, lr, batch_size, weight_decay, augment, seed,
-          callback, progress, desc, restore_best) -> pd.DataFrame:
-    """The shared loop: ``step_loss(index, x, logits) -> loss`` decides what is learnt."""
+def train_with(model: nn.Module, train: Split, step_loss: Callable, val: Split | None = None, *, epochs: int = 20,
+               lr: float = 1e-3, batch_size: int = 128, weight_decay: float = 0.0, augment: int = 0, seed: int = 0,
+               callback: Callable[[dict], None] | None = None, progress: bool = True, restore_best: bool = False,
+               desc: str = "train") -> pd.DataFrame:
+    """Train ``model`` on any per-batch loss: the loop that :func:`fit` and :func:`distill` share.
+
+    ``step_loss(index, x, logits)`` gets the batch's row numbers in ``train`` (to look up cached
+    teacher outputs by example), its inputs and the model's logits, and returns the loss. Every
+    parameter of ``model`` is trained, so a module that wraps a student and, say, a FitNets
+    regressor trains both. Adam with cosine learning-rate decay; returns the per-epoch history.
+    """
     if epochs < 1 or batch_size < 1 or lr <= 0:
         raise ValueError(f"need epochs >= 1, batch_size >= 1 and lr > 0; got epochs={epochs}, batch_size={batch_size}, lr={lr}")
     device = next(model.parameters()).device
@@ -139,22 +147,6 @@ def _loop(model, train: Split, step_loss: Callable, *, val, epochs, lr, batch_si
     return pd.DataFrame(rows).set_index("epoch")
 
 
-def train_with(model: nn.Module, train: Split, step_loss: Callable, val: Split | None = None, *, epochs: int = 20,
-               lr: float = 1e-3, batch_size: int = 128, weight_decay: float = 0.0, augment: int = 0, seed: int = 0,
-               callback: Callable[[dict], None] | None = None, progress: bool = True, restore_best: bool = False,
-               desc: str = "train") -> pd.DataFrame:
-    """Train ``model`` on any per-batch loss: the loop that :func:`fit` and :func:`distill` share.
-
-    ``step_loss(index, x, logits)`` gets the batch's row numbers in ``train`` (to look up cached
-    teacher outputs by example), its inputs and the model's logits, and returns the loss. Every
-    parameter of ``model`` is trained, so a module that wraps a student and, say, a FitNets
-    regressor trains both. Same optimizer, schedule and history as :func:`fit`.
-    """
-    return _loop(model, train, step_loss, val=val, epochs=epochs, lr=lr, batch_size=batch_size,
-                 weight_decay=weight_decay, augment=augment, seed=seed, callback=callback, progress=progress,
-                 desc=desc, restore_best=restore_best)
-
-
 def fit(model: nn.Module, train: Split, val: Split | None = None, *, epochs: int = 20, lr: float = 1e-3,
         batch_size: int = 128, weight_decay: float = 0.0, augment: int = 0, seed: int = 0,
         callback: Callable[[dict], None] | None = None, progress: bool = True, restore_best: bool = False,
@@ -175,7 +167,7 @@ def fit(model: nn.Module, train: Split, val: Split | None = None, *, epochs: int
             return F.cross_entropy(logits, y[idx], ignore_index=IGNORE_INDEX, label_smoothing=label_smoothing)
         return hard_loss(logits, y[idx])
 
-    return _loop(model, train, step_loss, val=val, epochs=epochs, lr=lr, batch_size=batch_size, weight_decay=weight_decay,
+    return train_with(model, train, step_loss, val=val, epochs=epochs, lr=lr, batch_size=batch_size, weight_decay=weight_decay,
                  augment=augment, seed=seed, callback=callback, progress=progress, desc=desc, restore_best=restore_best)
 
 
@@ -222,5 +214,5 @@ def distill(student: nn.Module, train: Split, val: Split | None = None, *, teach
                 t_logits = teacher(xb)
         return kd_loss(logits, t_logits, y[idx], T=T, alpha=alpha)
 
-    return _loop(student, train, step_loss, val=val, epochs=epochs, lr=lr, batch_size=batch_size, weight_decay=weight_decay,
+    return train_with(student, train, step_loss, val=val, epochs=epochs, lr=lr, batch_size=batch_size, weight_decay=weight_decay,
                  augment=augment, seed=seed, callback=callback, progress=progress, desc=desc, restore_best=restore_best)
