@@ -43,7 +43,7 @@ bench: $(STAMP)
 teachers: $(STAMP)
 	$(BIN)/python -m kdnb.teachers build
 
-# Recompute every shipped result table in data/results/ (about an hour on 2 idle cores).
+# Recompute every shipped result table in data/results/ (about an hour and a half on 2 idle cores).
 results: $(STAMP)
 	$(BIN)/python -m kdnb.recipe settings
 	$(BIN)/python -m kdnb.nb01_what_is_distillation
@@ -51,6 +51,8 @@ results: $(STAMP)
 	$(BIN)/python -m kdnb.nb03_temperature
 	$(BIN)/python -m kdnb.nb04_distillation_losses weights
 	$(BIN)/python -m kdnb.nb04_distillation_losses compare
+	for part in map consistency assistants strategies text seeds; do \
+		$(BIN)/python -m kdnb.nb05_distillation_in_practice $$part || exit 1; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache

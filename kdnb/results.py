@@ -31,6 +31,9 @@ MAKERS = {
     "loss_weight_trials": "python -m kdnb.nb04_distillation_losses weights",
     "loss_weights": "python -m kdnb.nb04_distillation_losses weights",
     "loss_comparison": "python -m kdnb.nb04_distillation_losses compare",
+    **{f"practice_{part}": f"python -m kdnb.nb05_distillation_in_practice {cmd}" for part, cmd in (
+        ("map", "map"), ("consistency", "consistency"), ("assistants", "assistants"), ("strategies", "strategies"),
+        ("text", "text"), ("seed_code", "seeds"))},
 }
 _NAME = re.compile(r"^[a-z0-9_]+$")
 

@@ -29,7 +29,7 @@ from .data import Split
 from .losses import IGNORE_INDEX, check_alpha, hard_loss, kd_loss
 from .temperature import check_temperature
 
-__all__ = ["seed_everything", "get_device", "jitter", "predict_logits", "accuracy", "train_with", "fit", "distill"]
+__all__ = ["seed_everything", "get_device", "jitter", "predict_logits", "accuracy", "iter_train", "train_with", "fit", "distill"]
 
 
 #: Threads for torch on the CPU. Measured on a 2-core machine: a 2x800 MLP epoch on 3,500
@@ -94,16 +94,17 @@ def accuracy(model: nn.Module, split: Split) -> float:
     return (predict_logits(model, split.X).argmax(1) == split.y).float().mean().item()
 
 
-def train_with(model: nn.Module, train: Split, step_loss: Callable, val: Split | None = None, *, epochs: int = 20,
+def iter_train(model: nn.Module, train: Split, step_loss: Callable, val: Split | None = None, *, epochs: int = 20,
                lr: float = 1e-3, batch_size: int = 128, weight_decay: float = 0.0, augment: int = 0, seed: int = 0,
-               callback: Callable[[dict], None] | None = None, progress: bool = True, restore_best: bool = False,
-               desc: str = "train") -> pd.DataFrame:
-    """Train ``model`` on any per-batch loss: the loop that :func:`fit` and :func:`distill` share.
+               restore_best: bool = False):
+    """The training loop, one epoch at a time: a generator that yields each epoch's row.
 
     ``step_loss(index, x, logits)`` gets the batch's row numbers in ``train`` (to look up cached
     teacher outputs by example), its inputs and the model's logits, and returns the loss. Every
     parameter of ``model`` is trained, so a module that wraps a student and, say, a FitNets
-    regressor trains both. Adam with cosine learning-rate decay; returns the per-epoch history.
+    regressor trains both. Adam with cosine learning-rate decay. Drive it with
+    :func:`train_with`, or step it yourself to interleave two runs epoch by epoch (notebook 05's
+    playground trains a distilled student and its hard-label twin side by side this way).
     """
     if epochs < 1 or batch_size < 1 or lr <= 0:
         raise ValueError(f"need epochs >= 1, batch_size >= 1 and lr > 0; got epochs={epochs}, batch_size={batch_size}, lr={lr}")
@@ -113,9 +114,8 @@ def train_with(model: nn.Module, train: Split, step_loss: Callable, val: Split |
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     steps_per_epoch = -(-len(X) // batch_size)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs * steps_per_epoch)
-    rows, best, best_state = [], -1.0, None
-    bar = tqdm(range(1, epochs + 1), desc=desc, disable=not progress, leave=False)
-    for epoch in bar:
+    best, best_state = -1.0, None
+    for epoch in range(1, epochs + 1):
         model.train()
         start, total, correct, seen = time.perf_counter(), 0.0, 0, 0
         for idx in torch.randperm(len(X), generator=gen).split(batch_size):
@@ -137,13 +137,33 @@ def train_with(model: nn.Module, train: Split, step_loss: Callable, val: Split |
             if restore_best and row["val_acc"] > best:
                 best, best_state = row["val_acc"], copy.deepcopy(model.state_dict())
         row["seconds"] = time.perf_counter() - start
-        rows.append(row)
-        bar.set_postfix({k: round(v, 3) for k, v in row.items() if k in ("loss", "val_acc")})
-        if callback is not None:
-            callback(row)
+        yield row
+    # Runs when the caller asks past the last epoch (a for loop does): the model ends in eval mode.
     if best_state is not None:
         model.load_state_dict(best_state)
     model.eval()
+
+
+def train_with(model: nn.Module, train: Split, step_loss: Callable, val: Split | None = None, *, epochs: int = 20,
+               lr: float = 1e-3, batch_size: int = 128, weight_decay: float = 0.0, augment: int = 0, seed: int = 0,
+               callback: Callable[[dict], None] | None = None, progress: bool = True, restore_best: bool = False,
+               desc: str = "train") -> pd.DataFrame:
+    """Train ``model`` on any per-batch loss (:func:`iter_train` to the end); returns the per-epoch history.
+
+    The loop that :func:`fit` and :func:`distill` share. ``callback(row)`` runs after each epoch
+    (for live plots); ``restore_best`` keeps the weights of the epoch with the best validation
+    accuracy.
+    """
+    rows = []
+    bar = tqdm(total=epochs, desc=desc, disable=not progress, leave=False)
+    for row in iter_train(model, train, step_loss, val, epochs=epochs, lr=lr, batch_size=batch_size, weight_decay=weight_decay,
+                          augment=augment, seed=seed, restore_best=restore_best):
+        rows.append(row)
+        bar.update(1)
+        bar.set_postfix({k: round(v, 3) for k, v in row.items() if k in ("loss", "val_acc")})
+        if callback is not None:
+            callback(row)
+    bar.close()
     return pd.DataFrame(rows).set_index("epoch")
 
 

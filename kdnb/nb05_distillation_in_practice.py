@@ -1,0 +1,1208 @@
+"""Notebook 05: distillation in practice.
+
+The notebook's experiments, figures and explorers:
+
+* the steps of distillation as one pipeline (003-17, 002-S3): :func:`pipeline_steps`;
+* the training playground (a Train button, live curves for a distilled student and its
+  hard-label twin): :func:`playground_run`, :func:`plot_playground`, :class:`Playground`;
+* the T x alpha map (003-29): :func:`ta_map_runs`, :func:`map_table`, :func:`plot_map`;
+* patient and consistent teaching with augmentation (003-29; Beyer et al. 2022): :func:`consistency_runs`;
+* teacher assistants (003-10; Mirzadeh et al. 2020): :func:`assistant_runs`;
+* self-distillation and mutual learning (003-22; Furlanello et al. 2018, Zhang et al. 2018):
+  :func:`self_mutual_runs`, :func:`mutual_loss`;
+* a text task that runs offline (000-5): :func:`docstring_corpus`, :func:`text_runs`;
+* the seeds' code, run (000-4, 001-5): :func:`seed_code_runs`.
+
+Every experiment over seeds is run by this module's script and shipped as a table in
+``data/results/``; the notebook reads the tables and re-runs one slice live::
+
+    python -m kdnb.nb05_distillation_in_practice map          # data/results/practice_map.csv
+    python -m kdnb.nb05_distillation_in_practice consistency  # practice_consistency.csv
+    python -m kdnb.nb05_distillation_in_practice assistants   # practice_assistants.csv
+    python -m kdnb.nb05_distillation_in_practice strategies   # practice_strategies.csv
+    python -m kdnb.nb05_distillation_in_practice text         # practice_text.csv
+    python -m kdnb.nb05_distillation_in_practice seeds        # practice_seed_code.csv
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import copy
+import hashlib
+import importlib.util
+import re
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import data as kdata
+from . import models, plots, recipe, results, training
+from .exercises import Verdict, check
+from .losses import IGNORE_INDEX, check_alpha, hard_loss, kd_loss
+from .temperature import check_temperature
+from .teachers import load_teacher, read_manifest
+
+SEEDS = (0, 1, 2, 3, 4)
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Shared pieces: one distillation run from given initial weights
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def student_for(config: dict, seed: int, in_shape=(1, 28, 28), num_classes: int = 10) -> nn.Module:
+    """A fresh student built after seeding with ``seed``: the same seed gives the same initial weights."""
+    training.seed_everything(seed, threads=None)
+    return models.build(config, in_shape=in_shape, num_classes=num_classes)
+
+
+def score(model: nn.Module, split: kdata.Split) -> float:
+    """Top-1 accuracy (0..1) of ``model`` on ``split`` (any split; the name says what it is used for)."""
+    return training.accuracy(model, split)
+
+
+def _labels_and_alone_epochs(y: torch.Tensor, labels: int | None, epochs: int, seed: int):
+    """The student's labels (the rest IGNORE_INDEX) and how many epochs the label-only twin needs
+    for as many gradient steps as the distilled student (which sees every image each epoch)."""
+    y_kept = recipe.labelled_subset(y, labels, seed)
+    labelled = y_kept != IGNORE_INDEX
+    return y_kept, labelled, max(1, round(epochs * len(y) / int(labelled.sum())))
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# 2 · The steps of distillation (003-17, 002-S3)
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def pipeline_steps(dataset: kdata.Dataset, teacher_name: str = "mlp-mnist") -> pd.DataFrame:
+    """The four steps, each with what it produced, read from the shipped teacher and tables.
+
+    1. pretrain the teacher (shipped, with its manifest); 2. compute its soft labels once;
+    3. train the student on kd_loss; 4. choose T (and alpha) on the validation split.
+    """
+    entry = read_manifest()[teacher_name]
+    runs = results.read("temperature_selection")
+    runs = runs[runs.setting == "default"]
+    chosen = float(recipe.select_T(runs).loc["default"])
+    at = runs[runs["T"] == chosen]
+    return pd.DataFrame([
+        {"step": "1 · pretrain the teacher (教师模型), then freeze it",
+         "what came out": f"{teacher_name}: {models.count_params(models.build(entry['model'])):,} parameters, "
+                          f"test accuracy {100 * entry['test_accuracy']:.1f}% (trained on the 3,500 training images)"},
+        {"step": "2 · soften its outputs once: soft labels (软标签) p_T = softmax(v / T)",
+         "what came out": f"a {len(dataset.train):,} x {dataset.num_classes} table of logits, cached; no teacher pass per step"},
+        {"step": "3 · train the student on (1 - α)·CE + α·T²·KL",
+         "what came out": f"1x100 MLP, {len(runs['seed'].unique())} seeds per T, test accuracy "
+                          f"{100 * at.kd_test.mean():.1f}% at the chosen T (hard labels alone: {100 * at.alone_test.mean():.1f}%)"},
+        {"step": "4 · choose T on the validation split, never the test split",
+         "what came out": f"T = {chosen:g} out of {sorted(runs['T'].unique().tolist())} by mean validation accuracy; "
+                          "inference then uses the plain softmax (T = 1)"},
+    ])
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# 3 · The training playground
+# ---------------------------------------------------------------------------------------------------------------------
+
+#: Students the playground offers (the dropdown), by display name.
+PLAYGROUND_STUDENTS = {
+    "MLP 1x30": {"kind": "mlp", "hidden": [30]},
+    "MLP 1x100": {"kind": "mlp", "hidden": [100]},
+    "MLP 2x300": {"kind": "mlp", "hidden": [300, 300]},
+}
+#: Teachers the playground offers: the shipped ones.
+PLAYGROUND_TEACHERS = ("mlp-mnist", "cnn-mnist", "cnn-mnist-ls", "cnn-mnist-300")
+#: How many training labels the student gets; the rest of the 3,500 images is an unlabelled transfer set.
+PLAYGROUND_LABELS = {"300 labels": 300, "all 3,500 labels": None}
+PLAYGROUND = {"T": 4.0, "alpha": 0.9, "student": "MLP 1x100", "teacher": "mlp-mnist", "labels": "300 labels",
+              "epochs": 30, "lr": 2e-3, "batch_size": 256, "seed": 0}
+
+
+class TeacherLogits:
+    """Each shipped teacher's logits on the training images, computed on first use and kept."""
+
+    def __init__(self, dataset: kdata.Dataset):
+        self.dataset, self._logits = dataset, {}
+
+    def __call__(self, name: str) -> torch.Tensor:
+        if name not in self._logits:
+            self._logits[name] = training.predict_logits(load_teacher(name), self.dataset.train.X)
+        return self._logits[name]
+
+
+def _eval_row(model: nn.Module, split: kdata.Split) -> tuple[float, float]:
+    logits = training.predict_logits(model, split.X)
+    return (logits.argmax(1) == split.y).float().mean().item(), F.cross_entropy(logits, split.y).item()
+
+
+def playground_run(dataset: kdata.Dataset, teacher_logits: torch.Tensor, *, T: float = 4.0, alpha: float = 0.9,
+                   student: str = "MLP 1x100", labels: str = "300 labels", epochs: int = 30, lr: float = 2e-3,
+                   batch_size: int = 256, seed: int = 0, callback=None, should_stop=None, **_ignored) -> pd.DataFrame:
+    """Train a distilled student and its hard-label twin side by side, epoch by epoch.
+
+    Both start from the same initial weights. The distilled student sees all 3,500 training
+    images (with ``labels="300 labels"`` only 300 of them keep a label; the rest learn from the
+    teacher's soft targets alone). The twin trains on the labelled images only, for as many
+    gradient steps. After each epoch of the distilled student, both are scored on the training
+    images they may use and on the test split, and ``callback(row)`` gets a row per model.
+    Returns the whole history: one row per model and epoch.
+    """
+    T, alpha = check_temperature(T), check_alpha(alpha)
+    if student not in PLAYGROUND_STUDENTS:
+        raise ValueError(f"unknown student {student!r}; choose one of {list(PLAYGROUND_STUDENTS)}")
+    if labels not in PLAYGROUND_LABELS:
+        raise ValueError(f"unknown labels choice {labels!r}; choose one of {list(PLAYGROUND_LABELS)}")
+    train = dataset.train
+    y, labelled, twin_epochs = _labels_and_alone_epochs(train.y, PLAYGROUND_LABELS[labels], epochs, seed)
+    kd_model = student_for(PLAYGROUND_STUDENTS[student], seed)
+    twin = copy.deepcopy(kd_model)
+    twin_train = kdata.Split(train.X[labelled], y[labelled])
+    cached = teacher_logits
+
+    def kd_step(idx, xb, logits):
+        return kd_loss(logits, cached[idx], y[idx], T=T, alpha=alpha)
+
+    def hard_step(idx, xb, logits):
+        return hard_loss(logits, twin_train.y[idx])
+
+    common = {"lr": lr, "batch_size": batch_size, "seed": seed}
+    kd_steps = training.iter_train(kd_model, kdata.Split(train.X, y), kd_step, epochs=epochs, **common)
+    twin_steps = training.iter_train(twin, twin_train, hard_step, epochs=twin_epochs, **common)
+    rows, twin_done = [], 0
+    for epoch in range(1, epochs + 1):
+        kd_row = next(kd_steps)
+        twin_row = None
+        while twin_done < round(epoch * twin_epochs / epochs):  # keep the twin level in gradient steps
+            twin_row = next(twin_steps)
+            twin_done += 1
+        if epoch == epochs:  # let both loops finish (eval mode)
+            for steps in (kd_steps, twin_steps):
+                for _ in steps:
+                    pass
+        for name, model, row in (("distilled", kd_model, kd_row), ("hard labels only", twin, twin_row)):
+            test_acc, test_loss = _eval_row(model, dataset.test)
+            out = {"epoch": epoch, "model": name, "train_acc": row["train_acc"], "test_acc": test_acc, "test_loss": test_loss}
+            rows.append(out)
+            if callback is not None:
+                callback(out)
+        if should_stop is not None and should_stop():
+            break
+    return pd.DataFrame(rows)
+
+
+_PANELS = (("train_acc", "accuracy on its training labels"), ("test_acc", "test accuracy"),
+           ("test_loss", "test loss (cross-entropy, T = 1)"))
+
+
+def _playground_axes(axes, epochs: int):
+    for ax, (col, title) in zip(axes, _PANELS):
+        ax.set_title(title)
+        ax.set_xlabel("epoch (passes over the 3,500 images)")
+        ax.set_xlim(0.5, epochs + 0.5)
+        if col == "test_loss":
+            ax.set_ylim(0.0, 1.0)
+        else:
+            ax.set_ylim(0.75, 1.0)
+            ax.yaxis.set_major_formatter(lambda v, _: f"{100 * v:.0f}%")
+        ax.grid(alpha=0.3)
+
+
+def _run_lines(axes, label: str):
+    """Two lines per panel (distilled, twin) for one run; returns {(model, column): Line2D}."""
+    lines = {}
+    for ax, (col, _) in zip(axes, _PANELS):
+        for model, colour, style in (("distilled", plots.DISTILLED, "-"), ("hard labels only", plots.ALONE, "--")):
+            (line,) = ax.plot([], [], style, color=colour, lw=2, label=model if col == "test_acc" else None)
+            lines[(model, col)] = line
+    return lines
+
+
+def _extend(lines, row):
+    for col, _ in _PANELS:
+        line = lines[(row["model"], col)]
+        xs, ys = list(line.get_xdata()), list(line.get_ydata())
+        line.set_data(xs + [row["epoch"]], ys + [row[col]])
+
+
+def run_label(settings: dict) -> str:
+    return f"T={settings['T']:g}, α={settings['alpha']:g}, {settings['student']}, {settings['teacher']}, {settings['labels']}"
+
+
+def plot_playground(histories: list[tuple[dict, pd.DataFrame]], axes=None, figsize=(13, 3.8)):
+    """The playground's figure for finished runs: the last one bold, earlier ones faded."""
+    fig, axes = plots.subplots(axes, figsize, ncols=3)
+    epochs = max(int(h.epoch.max()) for _, h in histories)
+    _playground_axes(axes, epochs)
+    for i, (settings, hist) in enumerate(histories):
+        lines = _run_lines(axes, run_label(settings))
+        for row in hist.to_dict("records"):
+            _extend(lines, row)
+        if i < len(histories) - 1:
+            _fade(lines)
+    _title(fig, axes, histories[-1][0], len(histories) - 1)
+    return fig
+
+
+def _title(fig, axes, settings: dict, earlier: int) -> None:
+    axes[1].legend(loc="lower right", fontsize=10)
+    faded = f"   ·   {earlier} earlier run{'s' if earlier != 1 else ''} faded" if earlier else ""
+    fig.suptitle(f"{run_label(settings)}{faded}", fontsize=11)  # a second call replaces the text
+
+
+def _fade(lines):
+    for line in lines.values():
+        line.set_alpha(0.25)
+        line.set_linewidth(1.2)
+        line.set_label(None)
+
+
+class Playground:
+    """Sliders for T and alpha, menus for the student, teacher and labels, and a Train button.
+
+    Pressing Train starts a run in a background thread, so the kernel keeps answering; the
+    button is disabled until the run ends, and a second press meanwhile starts nothing. The
+    curves grow epoch by epoch; earlier runs stay on the plot, faded. ``wait()`` blocks until
+    the current run ends (tests and scripts use it); ``runs`` holds every finished run.
+    """
+
+    def __init__(self, dataset: kdata.Dataset, teacher_logits: TeacherLogits | None = None, figsize=(13, 3.8), **defaults):
+        import ipywidgets as w
+
+        from .widgets import BlitView, new_figure
+
+        self.dataset = dataset
+        self.teacher_logits = teacher_logits or TeacherLogits(dataset)
+        s = dict(PLAYGROUND, **defaults)
+        self.epochs = int(s["epochs"])
+        self.fixed = {k: s[k] for k in ("epochs", "lr", "batch_size", "seed")}
+        wide = {"layout": w.Layout(width="300px"), "style": {"description_width": "70px"}}
+        self.controls = {
+            "T": w.FloatSlider(value=s["T"], min=1.0, max=20.0, step=0.5, description="T", continuous_update=False, **wide),
+            "alpha": w.FloatSlider(value=s["alpha"], min=0.0, max=1.0, step=0.05, description="α", continuous_update=False, **wide),
+            "student": w.Dropdown(options=list(PLAYGROUND_STUDENTS), value=s["student"], description="student", **wide),
+            "teacher": w.Dropdown(options=list(PLAYGROUND_TEACHERS), value=s["teacher"], description="teacher", **wide),
+            "labels": w.Dropdown(options=list(PLAYGROUND_LABELS), value=s["labels"], description="labels", **wide),
+        }
+        self.button = w.Button(description="Train", button_style="primary", icon="play", layout=w.Layout(width="140px"))
+        self.progress = w.IntProgress(value=0, min=0, max=self.epochs, description="epoch 0", layout=w.Layout(width="300px"))
+        self.status = w.HTML("Press <b>Train</b>: a distilled student and its hard-label twin train side by side.")
+        self.fig = new_figure(figsize)
+        self.axes = self.fig.subplots(1, 3)
+        self.fig.subplots_adjust(left=0.05, right=0.99, bottom=0.16, top=0.84, wspace=0.25)
+        _playground_axes(self.axes, self.epochs)
+        self._lines: list[dict] = []
+        self.view = BlitView(self.fig, lambda: [line for lines in self._lines for line in lines.values()])
+        self.view.render(full=True)
+        self.runs: list[tuple[dict, pd.DataFrame]] = []
+        self.presses_ignored = 0
+        self.error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self.button.on_click(lambda _: self.train())
+        c = self.controls
+        self.widget = w.VBox([w.HBox([c["T"], c["alpha"], c["labels"]]), w.HBox([c["student"], c["teacher"], self.button]),
+                              w.HBox([self.progress, self.status]), self.view.image])
+
+    def settings(self) -> dict:
+        return {name: control.value for name, control in self.controls.items()} | self.fixed
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def train(self, background: bool = True) -> bool:
+        """Start a run with the current settings; returns False (and starts nothing) if one is running."""
+        with self._lock:
+            if self.running:
+                self.presses_ignored += 1
+                self.status.value = "A run is in progress: wait for it to finish."
+                return False
+            settings = self.settings()
+            self.button.disabled = True
+            self._thread = threading.Thread(target=self._run, args=(settings,), daemon=True)
+            self._thread.start()
+        if not background:
+            self.wait()
+        return True
+
+    def wait(self, timeout: float | None = None) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self, settings: dict) -> None:
+        try:
+            self.status.value = f"Training: {run_label(settings)} …"
+            self.progress.value, self.progress.description = 0, "epoch 0"
+            logits = self.teacher_logits(settings["teacher"])
+            if self._lines:
+                _fade(self._lines[-1])
+            lines = _run_lines(self.axes, run_label(settings))
+            self._lines.append(lines)
+            _title(self.fig, self.axes, settings, len(self._lines) - 1)
+            self.view.render(full=True)
+            start = time.perf_counter()
+
+            def on_row(row):
+                _extend(lines, row)
+                if row["model"] == "hard labels only":  # both models have this epoch now
+                    self.progress.value = row["epoch"]
+                    self.progress.description = f"epoch {row['epoch']}"
+                    self.view.render(full=True)
+
+            hist = playground_run(self.dataset, logits, callback=on_row, **settings)
+            seconds = time.perf_counter() - start
+            self.runs.append((settings, hist))
+            last = hist[hist.epoch == hist.epoch.max()].set_index("model").test_acc
+            self.status.value = (f"Done in {seconds:.0f} s. Test accuracy: distilled <b>{100 * last['distilled']:.1f}%</b>, "
+                                 f"hard labels only <b>{100 * last['hard labels only']:.1f}%</b>.")
+        except BaseException as exc:  # shown to the reader, and kept for tests
+            self.error = exc
+            self.status.value = f"<span style='color:#b00'>The run failed: {exc}</span>"
+        finally:
+            self.button.disabled = False
+
+    def _repr_mimebundle_(self, **kwargs):
+        return self.widget._repr_mimebundle_(**kwargs)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# 4 · The T x alpha map (003-29)
+# ---------------------------------------------------------------------------------------------------------------------
+
+MAP_TEMPERATURES = (1.0, 2.0, 4.0, 8.0, 20.0)
+MAP_ALPHAS = (0.0, 0.25, 0.5, 0.75, 0.9, 1.0)
+#: The map's setting: notebook 00's default recipe (2x1200 MLP teacher -> 1x100 MLP, all 3,500 labels).
+MAP_SETTING = "default"
+
+
+def distill_from(init: nn.Module, dataset: kdata.Dataset, teacher_logits: torch.Tensor, *, T: float, alpha: float,
+                 epochs: int, lr: float, batch_size: int, seed: int, labels: int | None = None, augment: int = 0) -> nn.Module:
+    """A copy of ``init`` distilled on cached teacher logits (labels: how many keep their label)."""
+    model = copy.deepcopy(init)
+    y = recipe.labelled_subset(dataset.train.y, labels, seed)
+    training.distill(model, kdata.Split(dataset.train.X, y), teacher_logits=teacher_logits, T=T, alpha=alpha, epochs=epochs,
+                     lr=lr, batch_size=batch_size, seed=seed, augment=augment, progress=False)
+    return model
+
+
+def map_cell(dataset: kdata.Dataset, teacher_logits: torch.Tensor, T: float, alpha: float, seed: int) -> dict:
+    """One cell of the map for one seed: the default recipe's student distilled at (T, alpha)."""
+    spec = recipe.SETTINGS[MAP_SETTING]
+    start = time.perf_counter()
+    init = student_for(spec["student"], seed)
+    model = distill_from(init, dataset, teacher_logits, T=T, alpha=alpha, epochs=spec["epochs"], lr=spec["lr"],
+                         batch_size=spec["batch_size"], seed=seed)
+    return {"seed": seed, "T": T, "alpha": alpha, "test": score(model, dataset.test),
+            "val": score(model, dataset.val), "seconds": time.perf_counter() - start}
+
+
+def ta_map_runs(dataset: kdata.Dataset, seeds=SEEDS[:3], progress: bool = True) -> pd.DataFrame:
+    """Every (T, alpha) of the map for every seed. alpha = 0 ignores T (pure cross-entropy), so it
+    is trained once per seed and stored with T = NaN."""
+    from tqdm.auto import tqdm
+
+    logits = training.predict_logits(load_teacher(recipe.SETTINGS[MAP_SETTING]["teacher"]), dataset.train.X)
+    jobs = [(None if a == 0 else T, a, s) for s in seeds for a in MAP_ALPHAS for T in (MAP_TEMPERATURES if a else (None,))]
+    rows = [map_cell(dataset, logits, T if T is not None else 1.0, a, s) | ({"T": float("nan")} if T is None else {})
+            for T, a, s in tqdm(jobs, desc="T x alpha x seed", disable=not progress)]
+    return pd.DataFrame(rows)
+
+
+def map_table(runs: pd.DataFrame, column: str = "test") -> pd.DataFrame:
+    """Mean, min and max (in %) per (T, alpha); alpha = 0 repeated across every T (it ignores T)."""
+    hard = runs[runs.alpha == 0]
+    soft = runs[runs.alpha > 0]
+    parts = [soft]
+    for T in MAP_TEMPERATURES:
+        parts.append(hard.assign(T=T))
+    full = pd.concat(parts, ignore_index=True)
+    out = recipe.spread(full, ["T", "alpha"], [column]).reset_index()
+    return out.rename(columns=lambda c: c.replace(f"{column}_", ""))
+
+
+def plot_map(runs: pd.DataFrame, ax=None, figsize=(8.5, 4.6), column: str = "test"):
+    """Heatmap of mean accuracy over (alpha, T); each cell also shows the seed range (max - min)."""
+    fig, ax = plots.subplots(ax, figsize)
+    table = map_table(runs, column)
+    mean = table.pivot(index="alpha", columns="T", values="mean")
+    rng = table.pivot(index="alpha", columns="T", values="max") - table.pivot(index="alpha", columns="T", values="min")
+    im = ax.imshow(mean.values, cmap="viridis", aspect="auto", origin="lower")
+    ax.grid(False)
+    for i in range(mean.shape[0]):
+        for j in range(mean.shape[1]):
+            v = mean.values[i, j]
+            light = v < np.nanmean(mean.values)
+            ax.text(j, i, f"{v:.1f}\n±{rng.values[i, j] / 2:.1f}", ha="center", va="center", fontsize=9,
+                    color="white" if light else "black")
+    ax.set_xticks(range(mean.shape[1]), [f"{t:g}" for t in mean.columns])
+    ax.set_yticks(range(mean.shape[0]), [f"{a:g}" for a in mean.index])
+    ax.set_xlabel("temperature T")
+    ax.set_ylabel("α (weight of the soft term)")
+    seeds = int(table.seeds.max())
+    ax.set_title(f"{column} accuracy (%), mean over {seeds} seeds; ± half the seed range")
+    fig.colorbar(im, ax=ax, label="mean accuracy (%)")
+    return fig
+
+
+def map_verdicts(runs: pd.DataFrame) -> dict[str, bool]:
+    """The map's claims, computed from the table (test accuracy, means over seeds)."""
+    t = map_table(runs).set_index(["T", "alpha"])["mean"]
+    hard = t.xs(0.0, level="alpha").mean()
+    soft = t[t.index.get_level_values("alpha") > 0]
+    at = lambda cond: soft[cond(soft.index.get_level_values("T"))]
+    return {
+        "at T = 1 no α gains more than half a point over labels alone": bool((at(lambda T: T == 1) - hard).abs().max() < 0.5),
+        "every cell with T >= 4 and α > 0 beats labels alone by more than a point": bool((at(lambda T: T >= 4) - hard).min() > 1.0),
+        "the cells with T >= 4 and α > 0 lie within one point of each other": bool(at(lambda T: T >= 4).max() - at(lambda T: T >= 4).min() < 1.0),
+    }
+
+
+def choose_from_map(runs: pd.DataFrame) -> tuple[float, float]:
+    """(T, alpha) with the best mean **validation** accuracy; ties go to the lower T, then the lower alpha."""
+    table = map_table(runs, "val").sort_values(["mean", "T", "alpha"], ascending=[False, True, True], kind="stable")
+    best = table.iloc[0]
+    return float(best["T"]), float(best["alpha"])
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# 5 · Patient and consistent teaching (003-29; Beyer et al. 2022)
+# ---------------------------------------------------------------------------------------------------------------------
+
+#: The variants compared. "teacher": None (hard labels only), "cached" (logits of the un-shifted
+#: images, computed once) or "same view" (the teacher runs on each shifted batch the student sees).
+CONSISTENCY_VARIANTS = {
+    "hard labels, no shifts": {"teacher": None, "augment": 0, "epochs": 60},
+    "hard labels, shifts": {"teacher": None, "augment": 2, "epochs": 60},
+    "KD, no shifts (cached)": {"teacher": "cached", "augment": 0, "epochs": 60},
+    "KD, shifts, teacher cached on un-shifted images": {"teacher": "cached", "augment": 2, "epochs": 60},
+    "KD, shifts, teacher sees the same view": {"teacher": "same view", "augment": 2, "epochs": 60},
+    "hard labels, shifts, 4x longer": {"teacher": None, "augment": 2, "epochs": 240},
+    "KD, shifts, teacher cached, 4x longer": {"teacher": "cached", "augment": 2, "epochs": 240},
+    "KD, shifts, same view, 4x longer": {"teacher": "same view", "augment": 2, "epochs": 240},
+}
+
+
+def consistency_run(variant: str, dataset: kdata.Dataset, teacher: nn.Module, cached: torch.Tensor, seed: int,
+                    epochs: int | None = None) -> dict:
+    """One variant for one seed (the default recipe's teacher, student, T, alpha, lr and batch)."""
+    spec = dict(CONSISTENCY_VARIANTS[variant])
+    if epochs is not None:
+        spec["epochs"] = epochs
+    rs = recipe.SETTINGS["default"]
+    model = student_for(rs["student"], seed)
+    y = dataset.train.y
+
+    if spec["teacher"] is None:
+        def step(idx, xb, logits):
+            return hard_loss(logits, y[idx])
+    elif spec["teacher"] == "cached":
+        def step(idx, xb, logits):  # the target was computed on the un-shifted image
+            return kd_loss(logits, cached[idx], y[idx], T=rs["T"], alpha=rs["alpha"])
+    else:
+        teacher.eval()
+
+        def step(idx, xb, logits):  # the teacher sees exactly the shifted batch the student sees
+            with torch.no_grad():
+                targets = teacher(xb)
+            return kd_loss(logits, targets, y[idx], T=rs["T"], alpha=rs["alpha"])
+    start = time.perf_counter()
+    training.train_with(model, dataset.train, step, epochs=spec["epochs"], lr=rs["lr"], batch_size=rs["batch_size"],
+                        augment=spec["augment"], seed=seed, progress=False)
+    return {"variant": variant, "seed": seed, "epochs": spec["epochs"], "test": score(model, dataset.test),
+            "val": score(model, dataset.val), "seconds": time.perf_counter() - start}
+
+
+def consistency_runs(dataset: kdata.Dataset, seeds=SEEDS[:3], variants=None, progress: bool = True) -> pd.DataFrame:
+    from tqdm.auto import tqdm
+
+    teacher = load_teacher(recipe.SETTINGS["default"]["teacher"])
+    cached = training.predict_logits(teacher, dataset.train.X)
+    jobs = [(v, s) for v in (variants or CONSISTENCY_VARIANTS) for s in seeds]
+    return pd.DataFrame([consistency_run(v, dataset, teacher, cached, s)
+                         for v, s in tqdm(jobs, desc="variant x seed", disable=not progress)])
+
+
+def _apart(a, b) -> bool:
+    """True when two rows' [min, max] test ranges do not overlap."""
+    return bool(a["test max"] < b["test min"] or b["test max"] < a["test min"])
+
+
+def consistency_verdicts(table: pd.DataFrame) -> dict[str, bool]:
+    """The section's claims, computed from :func:`spread_table` of the consistency runs."""
+    row = table.loc
+    hard, hard_shift = row["hard labels, no shifts"], row["hard labels, shifts"]
+    kd, cached, same = row["KD, no shifts (cached)"], row["KD, shifts, teacher cached on un-shifted images"], row["KD, shifts, teacher sees the same view"]
+    hard_long, cached_long, same_long = row["hard labels, shifts, 4x longer"], row["KD, shifts, teacher cached, 4x longer"], row["KD, shifts, same view, 4x longer"]
+    short = table[~table.index.str.contains("longer")]
+    return {
+        "at 60 epochs, shifts help the hard-label student (ranges apart)": hard_shift["test mean"] > hard["test mean"] and _apart(hard_shift, hard),
+        "at 60 epochs, shifts do not help the distilled student, cached or not": bool(max(cached["test mean"], same["test mean"]) <= kd["test mean"]),
+        "4x longer, the same view beats the cached teacher (ranges apart)": same_long["test mean"] > cached_long["test mean"] and _apart(same_long, cached_long),
+        "4x longer with the same view beats every 60-epoch variant": bool(same_long["test mean"] > short["test mean"].max()),
+        "4x longer, the hard-label student with shifts does as well (ranges overlap or better)": bool(hard_long["test mean"] >= same_long["test mean"] or not _apart(hard_long, same_long)),
+    }
+
+
+def spread_table(runs: pd.DataFrame, by: str, extra=("seconds",)) -> pd.DataFrame:
+    """Test accuracy in % per group (mean, min, max, seeds) and the mean of ``extra`` columns, in table order."""
+    out = recipe.spread(runs, by, ["test"]).rename(columns=lambda c: c.replace("test_", "test "))
+    for col in extra:
+        out[f"{col} (mean)"] = runs.groupby(by, sort=False)[col].mean()
+    return out.round(2)
+
+
+def _colour(group: str, colours: dict | None) -> str:
+    for key, colour in (colours or {}).items():  # the first key found in the group's name
+        if key in group:
+            return colour
+    return plots.DISTILLED if "KD" in group or "distil" in group.lower() else plots.ALONE
+
+
+def plot_spread(runs: pd.DataFrame, by: str, ax=None, figsize=(9, 4.2), colours=None, title: str = ""):
+    """One row per group: each seed's test accuracy as a dot, the mean as a bar.
+
+    ``colours`` maps a part of a group's name to a colour (the first match wins); otherwise
+    distilled groups are orange and the others grey."""
+    fig, ax = plots.subplots(ax, figsize)
+    groups = list(dict.fromkeys(runs[by]))
+    for i, g in enumerate(groups):
+        acc = 100 * runs.loc[runs[by] == g, "test"]
+        colour = _colour(g, colours)
+        ax.barh(i, acc.mean(), color=colour, alpha=0.35)
+        ax.plot(acc, [i] * len(acc), "o", color=colour, ms=5)
+        ax.text(acc.max() + 0.05, i, f"{acc.mean():.1f}", va="center", fontsize=9)
+    ax.set_yticks(range(len(groups)), groups)
+    ax.invert_yaxis()
+    lo = 100 * runs.test.min()
+    ax.set_xlim(lo - 1.0, 100 * runs.test.max() + 0.8)
+    ax.set_xlabel("test accuracy (%): dots are seeds, bars the mean")
+    if title:
+        ax.set_title(title)
+    ax.grid(axis="x", alpha=0.3)
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# 6 · Teacher assistants (003-10; Mirzadeh et al. 2020)
+# ---------------------------------------------------------------------------------------------------------------------
+
+ASSISTANT_TEACHER = "mlp-mnist"
+#: Colours of the three paths in the figures.
+PATH_COLOURS = {"assistant →": plots.TEACHER, "teacher → student": plots.DISTILLED, "hard labels": plots.ALONE}
+ASSISTANT = {"kind": "mlp", "hidden": [100]}
+TINY_STUDENTS = {"MLP 1x10": {"kind": "mlp", "hidden": [10]}, "MLP 1x30": {"kind": "mlp", "hidden": [30]}}
+ASSISTANT_RECIPE = {"T": 4.0, "alpha": 0.9, "epochs": 60, "lr": 2e-3, "batch_size": 256}
+#: T of each tiny student's distillation (from the teacher or from the assistant): the T that the
+#: workbook's temperature selection chose on validation for its tiny-student setting (1x30, notebook 00).
+TINY_T = recipe.SETTINGS["tiny-student"]["T"]
+ASSISTANT_REGIMES = {"all 3,500 labels": None, "300 labels": 300}
+
+
+def hard_only(init: nn.Module, dataset: kdata.Dataset, *, epochs: int, lr: float, batch_size: int, seed: int,
+              labels: int | None = None) -> nn.Module:
+    """A copy of ``init`` trained on the labelled images only, for as many gradient steps as a
+    distilled student that sees every image for ``epochs`` epochs."""
+    y, labelled, steps_epochs = _labels_and_alone_epochs(dataset.train.y, labels, epochs, seed)
+    model = copy.deepcopy(init)
+    training.fit(model, kdata.Split(dataset.train.X[labelled], y[labelled]), epochs=steps_epochs, lr=lr,
+                 batch_size=batch_size, seed=seed, progress=False)
+    return model
+
+
+def assistant_runs(dataset: kdata.Dataset, seeds=SEEDS, regimes=tuple(ASSISTANT_REGIMES), progress: bool = True) -> pd.DataFrame:
+    """For each regime and seed: an assistant (1x100) distilled from the 2x1200 teacher (T = 4), then
+    each tiny student trained three ways from the same initial weights: hard labels only,
+    distilled from the teacher directly, distilled from the assistant (both at :data:`TINY_T`).
+    With 300 labels, the other images are a transfer set labelled only by the teacher (or the
+    assistant); the teacher itself was trained on all 3,500. ``seconds`` of the assistant path
+    includes training the assistant."""
+    from tqdm.auto import tqdm
+
+    r = ASSISTANT_RECIPE
+    train_kw = {k: r[k] for k in ("epochs", "lr", "batch_size")}
+    teacher_logits = training.predict_logits(load_teacher(ASSISTANT_TEACHER), dataset.train.X)
+    rows = []
+    for regime, seed in tqdm([(g, s) for g in regimes for s in seeds], desc="regime x seed", disable=not progress):
+        labels = ASSISTANT_REGIMES[regime]
+        common = dict(train_kw, seed=seed, labels=labels)
+        start = time.perf_counter()
+        assistant = distill_from(student_for(ASSISTANT, seed), dataset, teacher_logits, T=r["T"], alpha=r["alpha"], **common)
+        assistant_seconds = time.perf_counter() - start
+        assistant_logits = training.predict_logits(assistant, dataset.train.X)
+        rows.append({"regime": regime, "student": "MLP 1x100 (the assistant)", "path": "teacher → assistant", "seed": seed,
+                     "test": score(assistant, dataset.test), "seconds": assistant_seconds})
+        for name, config in TINY_STUDENTS.items():
+            init = student_for(config, seed)
+            for path, logits, extra in (("teacher → student", teacher_logits, 0.0),
+                                        ("teacher → assistant → student", assistant_logits, assistant_seconds)):
+                start = time.perf_counter()
+                model = distill_from(init, dataset, logits, T=TINY_T, alpha=r["alpha"], **common)
+                rows.append({"regime": regime, "student": name, "path": path, "seed": seed, "test": score(model, dataset.test),
+                             "seconds": extra + time.perf_counter() - start})
+            start = time.perf_counter()
+            model = hard_only(init, dataset, **common)
+            rows.append({"regime": regime, "student": name, "path": "hard labels only", "seed": seed,
+                         "test": score(model, dataset.test), "seconds": time.perf_counter() - start})
+    return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# 7 · Strategies: self-distillation and mutual learning (003-22)
+# ---------------------------------------------------------------------------------------------------------------------
+
+SELF_STUDENT = {"kind": "mlp", "hidden": [100]}
+
+
+def mutual_loss(logits: torch.Tensor, peer_logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Deep mutual learning, one student's loss (Zhang et al. 2018): CE(y, q) + KL(p_peer || q), at T = 1.
+
+    The peer's prediction is a target, so it is detached: each student's gradient comes only
+    from its own loss.
+    """
+    target = F.softmax(peer_logits.detach(), dim=1)
+    return hard_loss(logits, labels) + F.kl_div(F.log_softmax(logits, dim=1), target, reduction="batchmean")
+
+
+class Pair(nn.Module):
+    """Two students trained in one loop: ``forward`` returns the first one's logits and keeps the second's."""
+
+    def __init__(self, a: nn.Module, b: nn.Module):
+        super().__init__()
+        self.a, self.b = a, b
+        self.b_logits: torch.Tensor | None = None
+
+    def forward(self, x):
+        self.b_logits = self.b(x)
+        return self.a(x)
+
+
+def mutual_run(dataset: kdata.Dataset, seed: int, epochs: int = 60, lr: float = 2e-3, batch_size: int = 256,
+               loss=mutual_loss) -> tuple[nn.Module, nn.Module]:
+    """Two 1x100 students (different initial weights) teach each other while both learn the labels."""
+    a = student_for(SELF_STUDENT, seed)
+    b = student_for(SELF_STUDENT, 1000 + seed)
+    pair = Pair(a, b)
+    y = dataset.train.y
+
+    def step(idx, xb, logits):
+        return loss(logits, pair.b_logits, y[idx]) + loss(pair.b_logits, logits, y[idx])
+
+    training.train_with(pair, dataset.train, step, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, progress=False)
+    return a, b
+
+
+def self_mutual_runs(dataset: kdata.Dataset, seeds=SEEDS, progress: bool = True) -> pd.DataFrame:
+    """Per seed, the 1x100 student (default recipe's lr, batch, 60 epochs) four ways: hard labels only;
+    born-again (distilled from a trained copy of itself, Furlanello et al. 2018); mutual learning
+    (two peers); and, for scale, distilled from the 2x1200 teacher."""
+    from tqdm.auto import tqdm
+
+    r = ASSISTANT_RECIPE
+    kw = {k: r[k] for k in ("T", "alpha", "epochs", "lr", "batch_size")}
+    teacher_logits = training.predict_logits(load_teacher("mlp-mnist"), dataset.train.X)
+    rows = []
+    for seed in tqdm(seeds, desc="seeds", disable=not progress):
+        init = student_for(SELF_STUDENT, seed)
+        start = time.perf_counter()
+        alone = copy.deepcopy(init)
+        training.fit(alone, dataset.train, epochs=r["epochs"], lr=r["lr"], batch_size=r["batch_size"], seed=seed, progress=False)
+        alone_seconds = time.perf_counter() - start
+        rows.append({"method": "hard labels only", "seed": seed, "test": score(alone, dataset.test), "seconds": alone_seconds})
+        start = time.perf_counter()
+        # Born again: the trained twin of another seed's initial weights teaches a fresh student.
+        born_teacher = student_for(SELF_STUDENT, 2000 + seed)
+        training.fit(born_teacher, dataset.train, epochs=r["epochs"], lr=r["lr"], batch_size=r["batch_size"], seed=seed, progress=False)
+        born = distill_from(init, dataset, training.predict_logits(born_teacher, dataset.train.X), seed=seed, **kw)
+        rows.append({"method": "self-distillation (born again)", "seed": seed, "test": score(born, dataset.test),
+                     "seconds": time.perf_counter() - start})
+        start = time.perf_counter()
+        a, b = mutual_run(dataset, seed, epochs=r["epochs"], lr=r["lr"], batch_size=r["batch_size"])
+        rows.append({"method": "mutual learning (two peers)", "seed": seed,
+                     "test": (score(a, dataset.test) + score(b, dataset.test)) / 2, "seconds": time.perf_counter() - start})
+        start = time.perf_counter()
+        kd = distill_from(init, dataset, teacher_logits, seed=seed, **kw)
+        rows.append({"method": "distilled from the 2x1200 teacher", "seed": seed, "test": score(kd, dataset.test),
+                     "seconds": time.perf_counter() - start})
+    return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# 8 · Text classification, offline (000-5)
+# ---------------------------------------------------------------------------------------------------------------------
+
+#: The text task: which library wrote this docstring? Five pinned dependencies of the workbook.
+TEXT_LIBRARIES = ("numpy", "torch", "pandas", "matplotlib", "sklearn")
+#: Words that name a library (or its usual alias or home-grown type) are removed from the text,
+#: so the task is about how each library's documentation reads, not about its name.
+_GIVEAWAYS = re.compile(r"\b(numpy|np|torch|pandas|pd|matplotlib|mpl|plt|pyplot|sklearn|scikit|tensors?|ndarrays?|"
+                        r"dataframes?|series|axes|estimators?)\b")
+_WORD = re.compile(r"[a-z]{2,}")
+TEXT_DOCS_PER_LIBRARY = 500
+TEXT_SPLIT = (1500, 250, 750)
+TEXT_STUDENT_WORDS = 2000
+TEXT_STUDENT_DIM = 8
+TEXT_TEACHER_FEATURES = 8000
+TEXT_REGIMES = {"all 1,500 labels": None, "150 labels": 150}
+TEXT_RECIPE = {"T": 4.0, "alpha": 0.9, "epochs": 40, "lr": 1e-2, "batch_size": 64}
+
+
+def _docstrings(library: str, files: int = 150) -> list[str]:
+    """Docstrings of public functions, classes and methods in ``files`` source files of an installed
+    library (chosen by a hash of their path, so the choice is fixed for a given version)."""
+    spec = importlib.util.find_spec(library)
+    if spec is None or spec.origin is None:
+        raise ModuleNotFoundError(f"{library} is not installed; the text corpus is built from its source. Run `make lab`.")
+    root = Path(spec.origin).parent
+    paths = [p for p in root.rglob("*.py") if not any("test" in part for part in p.relative_to(root).parts)]
+    paths = sorted(paths, key=lambda p: hashlib.sha256(p.relative_to(root).as_posix().encode()).hexdigest())[:files]
+    found: dict[str, None] = {}
+    for path in paths:
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+        except (SyntaxError, UnicodeDecodeError, ValueError):
+            continue
+        for node in tree.body:
+            nodes = [node]
+            if isinstance(node, ast.ClassDef) and not node.name.startswith("_"):
+                nodes += [n for n in node.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+            for n in nodes:
+                if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and not n.name.startswith("_"):
+                    doc = ast.get_docstring(n)
+                    if doc and len(doc.split()) >= 8:
+                        found.setdefault(doc, None)
+    return list(found)
+
+
+def docstring_corpus(per_library: int = TEXT_DOCS_PER_LIBRARY) -> pd.DataFrame:
+    """A labelled text corpus built from the installed libraries' own source, offline.
+
+    Process: for each library in :data:`TEXT_LIBRARIES`, parse 150 of its source files (chosen by
+    a hash of the path) with :mod:`ast`, keep the docstrings of public functions, classes and
+    methods with at least 8 words, lower-case them, remove the words that name a library
+    (:data:`_GIVEAWAYS`), and keep ``per_library`` of them, chosen by a hash of the text. The
+    label is the library. Nothing is imported from the libraries and nothing is downloaded; the
+    versions are pinned, so the corpus is the same on every install (``corpus_digest``).
+    """
+    rows = []
+    for label, library in enumerate(TEXT_LIBRARIES):
+        docs = sorted(_docstrings(library), key=lambda d: hashlib.sha256(d.encode()).hexdigest())
+        if len(docs) < per_library:
+            raise ValueError(f"only {len(docs)} docstrings found in {library}; need {per_library}")
+        rows += [{"text": _GIVEAWAYS.sub(" ", d.lower()), "library": library, "label": label} for d in docs[:per_library]]
+    return pd.DataFrame(rows)
+
+
+def corpus_digest(corpus: pd.DataFrame) -> str:
+    """First 12 hex digits of the SHA-256 of the corpus (texts and labels): names the corpus a table was made on."""
+    h = hashlib.sha256()
+    for text, label in zip(corpus.text, corpus.label):
+        h.update(f"{label}\t{text}\n".encode())
+    return h.hexdigest()[:12]
+
+
+def tokens(text: str) -> list[str]:
+    return _WORD.findall(text)
+
+
+class TextData:
+    """The corpus split (stratified), as the student and the teacher read it.
+
+    * ``student``: a :class:`kdnb.data.Dataset` of word ids (N, 128), 0-padded, over the
+      :data:`TEXT_STUDENT_WORDS` most frequent training words (other words are dropped);
+    * ``teacher``: the same split as dense TF-IDF vectors over the :data:`TEXT_TEACHER_FEATURES`
+      most frequent training words *and word pairs* (bigrams).
+    Vocabularies and IDF weights come from the training split only.
+    """
+
+    def __init__(self, corpus: pd.DataFrame, seed: int = 0, max_len: int = 128):
+        parts = kdata.stratified_split(corpus.label.to_numpy(), TEXT_SPLIT, seed)
+        docs = [[tokens(t) for t in corpus.text.iloc[p]] for p in parts]
+        labels = [torch.tensor(corpus.label.iloc[p].to_numpy(), dtype=torch.long) for p in parts]
+        from collections import Counter
+
+        words = Counter(w for doc in docs[0] for w in set(doc))
+        self.words = {w: i + 1 for i, (w, _) in enumerate(words.most_common(TEXT_STUDENT_WORDS))}
+        grams = Counter(g for doc in docs[0] for g in set(doc) | set(zip(doc, doc[1:])))
+        self.features = {g: i for i, (g, _) in enumerate(grams.most_common(TEXT_TEACHER_FEATURES))}
+        df = torch.zeros(len(self.features))
+        for doc in docs[0]:
+            ids = [self.features[g] for g in set(doc) | set(zip(doc, doc[1:])) if g in self.features]
+            df[ids] += 1
+        self.idf = torch.log((1 + len(docs[0])) / (1 + df)) + 1
+        self.max_len = max_len
+        student = [kdata.Split(self._ids(d), y) for d, y in zip(docs, labels)]
+        teacher = [kdata.Split(self._tfidf(d), y) for d, y in zip(docs, labels)]
+        self.student = kdata.Dataset("docstrings (word ids)", *student, num_classes=len(TEXT_LIBRARIES))
+        self.teacher = kdata.Dataset("docstrings (TF-IDF)", *teacher, num_classes=len(TEXT_LIBRARIES))
+
+    def _ids(self, docs) -> torch.Tensor:
+        out = torch.zeros(len(docs), self.max_len, dtype=torch.long)
+        for i, doc in enumerate(docs):
+            ids = [self.words[w] for w in doc if w in self.words][: self.max_len]
+            out[i, : len(ids)] = torch.tensor(ids, dtype=torch.long)
+        return out
+
+    def _tfidf(self, docs) -> torch.Tensor:
+        rows, cols = [], []
+        for i, doc in enumerate(docs):
+            found = [self.features[g] for g in (*doc, *zip(doc, doc[1:])) if g in self.features]
+            rows += [i] * len(found)
+            cols += found
+        out = torch.zeros(len(docs), len(self.features))
+        out.index_put_((torch.tensor(rows, dtype=torch.long), torch.tensor(cols, dtype=torch.long)), torch.ones(len(rows)), accumulate=True)
+        out = out * self.idf
+        return out / out.norm(dim=1, keepdim=True).clamp_min(1e-12)
+
+
+class BagOfWords(nn.Module):
+    """The text student: the mean of its words' embeddings (an ``EmbeddingBag``), then a linear layer."""
+
+    def __init__(self, words: int = TEXT_STUDENT_WORDS, dim: int = TEXT_STUDENT_DIM, classes: int = len(TEXT_LIBRARIES)):
+        super().__init__()
+        self.bag = nn.EmbeddingBag(words + 1, dim, mode="mean", padding_idx=0)
+        self.out = nn.Linear(dim, classes)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.out(self.bag(ids))
+
+
+def text_teacher(data: TextData, seed: int = 0) -> nn.Module:
+    """The text teacher: logistic regression on TF-IDF of words and word pairs, trained on every training label."""
+    training.seed_everything(seed, threads=None)
+    teacher = nn.Linear(len(data.features), len(TEXT_LIBRARIES))
+    training.fit(teacher, data.teacher.train, epochs=40, lr=1e-2, batch_size=64, seed=seed, progress=False)
+    return teacher
+
+
+TEXT_TEMPERATURES = (1.0, 2.0, 4.0)
+
+
+def text_pair(data: TextData, teacher_logits: torch.Tensor, seed: int, regime: str = "all 1,500 labels",
+              temperatures=TEXT_TEMPERATURES) -> list[dict]:
+    """The bag-of-words student alone and distilled at each T, from the same initial weights, in one regime.
+
+    One row per T; the label-only twin does not depend on T, so it is trained once and repeated.
+    """
+    r = TEXT_RECIPE
+    train = data.student.train
+    y, labelled, alone_epochs = _labels_and_alone_epochs(train.y, TEXT_REGIMES[regime], r["epochs"], seed)
+    training.seed_everything(seed, threads=None)
+    alone = BagOfWords(len(data.words))
+    init = copy.deepcopy(alone)
+    common = {"lr": r["lr"], "batch_size": r["batch_size"], "seed": seed, "progress": False}
+    start = time.perf_counter()
+    training.fit(alone, kdata.Split(train.X[labelled], y[labelled]), epochs=alone_epochs, **common)
+    alone_row = {"regime": regime, "seed": seed, "alone_test": score(alone, data.student.test),
+                 "alone_val": score(alone, data.student.val), "alone_seconds": time.perf_counter() - start}
+    rows = []
+    for T in temperatures:
+        kd = copy.deepcopy(init)
+        start = time.perf_counter()
+        training.distill(kd, kdata.Split(train.X, y), teacher_logits=teacher_logits, T=T, alpha=r["alpha"], epochs=r["epochs"], **common)
+        rows.append(alone_row | {"T": T, "kd_test": score(kd, data.student.test), "kd_val": score(kd, data.student.val),
+                                 "kd_seconds": time.perf_counter() - start})
+    return rows
+
+
+def text_runs(corpus: pd.DataFrame | None = None, seeds=SEEDS, progress: bool = True) -> pd.DataFrame:
+    """Both regimes over seeds, at every T of :data:`TEXT_TEMPERATURES`. One teacher (seed 0) for all
+    runs; it saw every training label."""
+    from tqdm.auto import tqdm
+
+    corpus = docstring_corpus() if corpus is None else corpus
+    data = TextData(corpus)
+    teacher = text_teacher(data)
+    logits = training.predict_logits(teacher, data.teacher.train.X)
+    teacher_test = score(teacher, data.teacher.test)
+    jobs = [(regime, s) for regime in TEXT_REGIMES for s in seeds]
+    rows = [row for regime, s in tqdm(jobs, desc="regime x seed", disable=not progress) for row in text_pair(data, logits, s, regime)]
+    return pd.DataFrame(rows).assign(teacher_test=teacher_test, corpus=corpus_digest(corpus))
+
+
+def text_summary(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per regime: T chosen on validation, then test accuracy (%) alone and distilled at that T over seeds."""
+    chosen = recipe.select_T(runs, by="regime")
+    at = pd.concat([runs[(runs.regime == r) & (runs["T"] == chosen[r])] for r in chosen.index])
+    out = recipe.summarize(at, by="regime")
+    out.insert(0, "T (chosen on val)", chosen)
+    return out
+
+
+def text_sizes(data: TextData) -> pd.DataFrame:
+    teacher = nn.Linear(len(data.features), len(TEXT_LIBRARIES))
+    return pd.DataFrame([
+        {"model": "teacher: logistic regression on TF-IDF of words and word pairs", "inputs": f"{len(data.features):,} features",
+         "parameters": models.count_params(teacher)},
+        {"model": f"student: mean of {TEXT_STUDENT_DIM}-d word embeddings, then linear", "inputs": f"{len(data.words):,} words",
+         "parameters": models.count_params(BagOfWords(len(data.words)))},
+    ]).set_index("model")
+
+
+def soft_confusion(teacher_logits: torch.Tensor, labels: torch.Tensor, T: float = 4.0) -> pd.DataFrame:
+    """Mean soft target per true library (rows) at temperature T: where the teacher's dark knowledge points."""
+    p = F.softmax(teacher_logits / T, dim=1)
+    rows = [p[labels == c].mean(0).tolist() for c in range(len(TEXT_LIBRARIES))]
+    return pd.DataFrame(rows, index=list(TEXT_LIBRARIES), columns=list(TEXT_LIBRARIES))
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# 9 · The seeds' code, run (000-4, 001-5)
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def seed_001_5_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor) -> torch.Tensor:
+    """Seed 001-5's loss line, as written: ``nn.KLDivLoss()(student.log_softmax(1), teacher.log_softmax(1))``.
+
+    (Torch warns that the default ``'mean'`` will change meaning; that one warning is silenced here,
+    the call itself is unchanged. Notebook 04, section 5.1, takes the call apart.)
+    """
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="reduction: 'mean' divides the total loss", category=UserWarning)
+        return nn.KLDivLoss()(student_logits.log_softmax(1), teacher_logits.log_softmax(1))
+
+
+def side_by_side(dataset: kdata.Dataset, seed: int, epochs: int = 60, lr: float = 2e-3, batch_size: int = 256):
+    """Seed 000-4 as written, on this data: a teacher and a student of the same shape trained in one
+    loop, each on cross-entropy with the labels. Returns ``(student, teacher)``."""
+    student = student_for(SELF_STUDENT, seed)
+    teacher = student_for(SELF_STUDENT, 1000 + seed)
+    pair = Pair(student, teacher)
+    y = dataset.train.y
+
+    def step(idx, xb, logits):
+        return F.cross_entropy(logits, y[idx]) + F.cross_entropy(pair.b_logits, y[idx])
+
+    training.train_with(pair, dataset.train, step, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, progress=False)
+    return student, teacher
+
+
+def same_weights(a: nn.Module, b: nn.Module) -> bool:
+    return all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+
+
+def seed_code_runs(dataset: kdata.Dataset, seeds=SEEDS, epochs: int = 60, progress: bool = True) -> pd.DataFrame:
+    """Per seed, the 1x100 student from the same initial weights, five ways (see the notebook's section 9)."""
+    from tqdm.auto import tqdm
+
+    r = ASSISTANT_RECIPE
+    common = {"epochs": epochs, "lr": r["lr"], "batch_size": r["batch_size"]}
+    trained_teacher = load_teacher("mlp-mnist")
+    trained_logits = training.predict_logits(trained_teacher, dataset.train.X)
+    y = dataset.train.y
+    rows = []
+    for seed in tqdm(seeds, desc="seeds", disable=not progress):
+        init = student_for(SELF_STUDENT, seed)
+        alone = copy.deepcopy(init)
+        hist = training.fit(alone, dataset.train, seed=seed, progress=False, **common)
+        rows.append({"run": "hard labels only", "seed": seed, "test": score(alone, dataset.test),
+                     "final loss is NaN": bool(np.isnan(hist.loss.iloc[-1]))})
+        student, _ = side_by_side(dataset, seed, **common)
+        rows.append({"run": "000-4 as written: teacher and student side by side on hard labels", "seed": seed,
+                     "test": score(student, dataset.test), "final loss is NaN": False,
+                     "same weights as hard labels only": same_weights(student, alone)})
+        untrained = student_for({"kind": "mlp", "hidden": [500]}, 3000 + seed).eval()  # 001-5 never trains its teacher
+        untrained_logits = training.predict_logits(untrained, dataset.train.X)
+        model = copy.deepcopy(init)
+        hist = training.train_with(model, dataset.train, lambda idx, xb, logits: seed_001_5_loss(logits, untrained_logits[idx]),
+                                   seed=seed, progress=False, **common)
+        rows.append({"run": "001-5 as written: KLDivLoss(log q, log p), teacher never trained", "seed": seed,
+                     "test": score(model, dataset.test), "final loss is NaN": bool(np.isnan(hist.loss.iloc[-1]))})
+        model = copy.deepcopy(init)
+        hist = training.distill(model, dataset.train, teacher_logits=untrained_logits, T=4.0, alpha=1.0, seed=seed, progress=False, **common)
+        rows.append({"run": "001-5, loss fixed (T, T², batchmean, probabilities), teacher still untrained", "seed": seed,
+                     "test": score(model, dataset.test), "final loss is NaN": bool(np.isnan(hist.loss.iloc[-1]))})
+        model = copy.deepcopy(init)
+        hist = training.distill(model, dataset.train, teacher_logits=trained_logits, T=4.0, alpha=0.9, seed=seed, progress=False, **common)
+        rows.append({"run": "correct: trained 2x1200 teacher, frozen, cached, kd_loss(T=4, α=0.9)", "seed": seed,
+                     "test": score(model, dataset.test), "final loss is NaN": bool(np.isnan(hist.loss.iloc[-1]))})
+    return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The script that makes the tables
+# ---------------------------------------------------------------------------------------------------------------------
+
+#: Each table this module's script writes, with the part that makes it.
+TABLES = {"map": "practice_map", "consistency": "practice_consistency", "assistants": "practice_assistants",
+          "strategies": "practice_strategies", "text": "practice_text", "seeds": "practice_seed_code"}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m kdnb.nb05_distillation_in_practice", description=__doc__.split("\n")[0])
+    parser.add_argument("part", choices=list(TABLES), help="which table to make")
+    parser.add_argument("--seeds", type=int, nargs="+", default=None, help="seeds (default: the part's own)")
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args(argv)
+    training.seed_everything(0, threads=args.threads)
+    start = time.perf_counter()
+    seeds = {} if args.seeds is None else {"seeds": tuple(args.seeds)}
+    if args.part == "text":
+        table = text_runs(**seeds)
+    else:
+        ds = kdata.load_mnist_subset()
+        runner = {"map": ta_map_runs, "consistency": consistency_runs, "assistants": assistant_runs,
+                  "strategies": self_mutual_runs, "seeds": seed_code_runs}[args.part]
+        table = runner(ds, **seeds)
+    path = results.write(table, TABLES[args.part])
+    print(f"wrote {path} in {time.perf_counter() - start:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Exercises: choose (T, alpha) on validation, the consistent-teaching step, the mutual-learning loss
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def diagnose_map_choice(choice, runs: pd.DataFrame) -> str | None:
+    """Check yourself 4.1: ``choice`` is (T, alpha) with the best mean validation accuracy."""
+    try:
+        T, alpha = (float(v) for v in choice)
+    except (TypeError, ValueError):
+        return "give a pair of numbers: (T, alpha), e.g. (4, 0.5)"
+    right = choose_from_map(runs)
+    if (T, alpha) == right:
+        return None
+    if (alpha, T) == right:
+        return "the numbers are swapped: give (T, alpha), temperature first"
+    val, test = map_table(runs, "val"), map_table(runs, "test")
+    by_test = test.sort_values(["mean", "T", "alpha"], ascending=[False, True, True], kind="stable").iloc[0]
+    if (T, alpha) == (float(by_test["T"]), float(by_test["alpha"])):
+        return "that is the best mean *test* accuracy: choosing on the test split spends it; choose on the 'val' column"
+    soft = runs[runs.alpha > 0]
+    single = soft.sort_values(["val", "T", "alpha"], ascending=[False, True, True], kind="stable").iloc[0]
+    if (T, alpha) == (float(single["T"]), float(single["alpha"])):
+        return "that is one seed's best run: average each cell over the seeds first, then take the best mean"
+    found = val[(val["T"] == T) & (val.alpha == alpha)]
+    if found.empty:
+        return f"(T={T:g}, α={alpha:g}) is not on the map; T is one of {list(MAP_TEMPERATURES)} and α one of {list(MAP_ALPHAS)}"
+    if float(found["mean"].iloc[0]) <= float(val["mean"].median()):
+        return "that cell's mean validation accuracy is in the lower half of the map: sort by the mean, highest first"
+    return "close, but another cell has a higher mean validation accuracy (ties go to the lower T, then the lower α)"
+
+
+def check_map_choice(choice, runs: pd.DataFrame) -> Verdict:
+    return check("Check yourself 4.1", choice, lambda c: diagnose_map_choice(c, runs),
+                 todo="set choice = (T, alpha) from the map's validation accuracy, then rerun the cell",
+                 praise="chosen on validation, averaged over seeds: the test split is still untouched")
+
+
+def _consistency_problem(seed: int = 0):
+    gen = torch.Generator().manual_seed(seed)
+    X = torch.rand(40, 1, 12, 12, generator=gen)
+    y = torch.randint(0, 10, (40,), generator=gen)
+    torch.manual_seed(seed)
+    teacher = nn.Sequential(nn.Flatten(), nn.Linear(144, 32), nn.ReLU(), nn.Linear(32, 10)).eval()
+    with torch.no_grad():
+        cached = teacher(X)
+    idx = torch.arange(8, 24)
+    xb = training.jitter(X[idx], 2, gen)
+    return teacher, X, y, cached, idx, xb
+
+
+def diagnose_consistent_step(make_step) -> str | None:
+    """Check yourself 5.1: ``make_step(teacher, cached, y, T, alpha)`` returns ``step(idx, xb, logits)``."""
+    teacher, X, y, cached, idx, xb = _consistency_problem()
+    T, alpha = 4.0, 0.9
+    gen = torch.Generator().manual_seed(1)
+    logits = torch.randn(len(idx), 10, generator=gen).requires_grad_()
+    step = make_step(teacher, cached, y, T, alpha)
+    grad_mode = []
+    hook = teacher.register_forward_hook(lambda *_: grad_mode.append(torch.is_grad_enabled()))
+    try:
+        loss = step(idx, xb, logits)
+    finally:
+        hook.remove()
+    if not isinstance(loss, torch.Tensor) or loss.dim() != 0:
+        return "step should return the loss as one number (a 0-d tensor)"
+    if not torch.isfinite(loss):
+        return "the loss is not finite: build the soft targets with softmax(teacher_logits / T), not log-probabilities"
+    if any(grad_mode):
+        return ("the teacher's forward pass builds a graph for gradients it never uses: "
+                "run it under torch.no_grad() (it is frozen; this saves memory and time)")
+    with torch.no_grad():
+        same_view = teacher(xb)
+    right = kd_loss(logits.detach(), same_view, y[idx], T=T, alpha=alpha)
+    if close(loss.item(), right.item(), rel=1e-4):
+        return None
+    if close(loss.item(), kd_loss(logits.detach(), cached[idx], y[idx], T=T, alpha=alpha).item(), rel=1e-4):
+        return "these are the cached targets of the un-shifted images: the teacher must see the shifted batch xb the student sees"
+    if close(loss.item(), hard_loss(logits.detach(), y[idx]).item(), rel=1e-4):
+        return "that is the hard-label loss alone: no teacher signal reaches the student"
+    if close(loss.item(), kd_loss(logits.detach(), same_view, y[idx], T=1.0, alpha=alpha).item(), rel=1e-4):
+        return "the temperature is missing: pass T to kd_loss"
+    return "the teacher sees the right view, but the loss differs from kd_loss(logits, teacher(xb), y[idx], T, alpha)"
+
+
+def close(a: float, b: float, rel: float = 1e-6) -> bool:
+    return abs(a - b) <= rel * max(1.0, abs(a), abs(b))
+
+
+def check_consistent_step(make_step) -> Verdict:
+    return check("Check yourself 5.1", make_step, diagnose_consistent_step,
+                 todo="write the step inside make_consistent_step, then rerun the cell",
+                 praise="the teacher sees the same shifted view as the student, without gradients")
+
+
+def _mutual_variants() -> dict[str, callable]:
+    def kl(log_q, p, reduction="batchmean"):
+        import warnings
+
+        with warnings.catch_warnings():  # 'mean' warns that it will change; the mistake is the point here
+            warnings.simplefilter("ignore", UserWarning)
+            return F.kl_div(log_q, p, reduction=reduction)
+
+    return {
+        "the peer's prediction is not detached: its gradient flows into the peer; wrap it in .detach()":
+            lambda z, v, y: hard_loss(z, y) + kl(F.log_softmax(z, 1), F.softmax(v, 1)),
+        "the KL is the wrong way round: the peer's probabilities are the target, KL(p_peer || q)":
+            lambda z, v, y: hard_loss(z, y) + kl(F.log_softmax(v.detach(), 1), F.softmax(z, 1)),
+        "the cross-entropy with the labels is missing: each peer also learns the labels":
+            lambda z, v, y: kl(F.log_softmax(z, 1), F.softmax(v.detach(), 1)),
+        "reduction='mean' divides by the number of classes too: use 'batchmean'":
+            lambda z, v, y: hard_loss(z, y) + kl(F.log_softmax(z, 1), F.softmax(v.detach(), 1), "mean"),
+    }
+
+
+def diagnose_mutual_loss(fn) -> str | None:
+    """Check yourself 7.1: ``fn(logits, peer_logits, labels)``, compared with :func:`mutual_loss` and typical mistakes."""
+    gen = torch.Generator().manual_seed(5)
+    for _ in range(3):
+        z = (2 * torch.randn(6, 10, generator=gen)).requires_grad_()
+        v = (2 * torch.randn(6, 10, generator=gen)).requires_grad_()
+        y = torch.randint(0, 10, (6,), generator=gen)
+        value = fn(z, v, y)
+        if not isinstance(value, torch.Tensor) or value.dim() != 0:
+            return "return the loss as one number (a 0-d tensor)"
+        if not torch.isfinite(value):
+            return "the loss is not finite: the target is softmax(peer_logits), probabilities, not log-probabilities"
+        if not value.requires_grad:
+            return "the loss has no gradient for the student's logits"
+        gz, gv = torch.autograd.grad(value, (z, v), allow_unused=True)
+        want = mutual_loss(z, v, y)
+        (want_gz,) = torch.autograd.grad(want, z)
+        if gv is not None and gv.abs().max() > 0:
+            return next(iter(_mutual_variants()))
+        if not (close(value.item(), want.item(), 1e-4) and torch.allclose(gz, want_gz, atol=1e-5)):
+            for message, variant in _mutual_variants().items():
+                if close(value.item(), variant(z, v, y).item(), 1e-4):
+                    return message
+            return "the value differs from CE(y, q) + KL(softmax(peer) || softmax(logits)) with 'batchmean'"
+    return None
+
+
+def check_mutual_loss(fn) -> Verdict:
+    return check("Check yourself 7.1", fn, diagnose_mutual_loss, todo="fill in my_mutual_loss, then rerun the cell",
+                 praise="each peer learns the labels and its partner's predictions, and only its own weights move")
