@@ -986,6 +986,7 @@ def side_by_side(dataset: kdata.Dataset, seed: int, epochs: int = 60, lr: float 
 
 
 def same_weights(a: nn.Module, b: nn.Module) -> bool:
+    """True when two models of the same shape hold bit-for-bit equal parameters and buffers."""
     return all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
 
 
@@ -997,7 +998,6 @@ def seed_code_runs(dataset: kdata.Dataset, seeds=SEEDS, epochs: int = 60, progre
     common = {"epochs": epochs, "lr": r["lr"], "batch_size": r["batch_size"]}
     trained_teacher = load_teacher("mlp-mnist")
     trained_logits = training.predict_logits(trained_teacher, dataset.train.X)
-    y = dataset.train.y
     rows = []
     for seed in tqdm(seeds, desc="seeds", disable=not progress):
         init = student_for(SELF_STUDENT, seed)
