@@ -63,17 +63,16 @@ def student_for(config: dict, seed: int, in_shape=(1, 28, 28), num_classes: int 
     return models.build(config, in_shape=in_shape, num_classes=num_classes)
 
 
-def score(model: nn.Module, split: kdata.Split) -> float:
-    """Top-1 accuracy (0..1) of ``model`` on ``split`` (any split; the name says what it is used for)."""
-    return training.accuracy(model, split)
-
-
-def _labels_and_alone_epochs(y: torch.Tensor, labels: int | None, epochs: int, seed: int):
-    """The student's labels (the rest IGNORE_INDEX) and how many epochs the label-only twin needs
-    for as many gradient steps as the distilled student (which sees every image each epoch)."""
-    y_kept = recipe.labelled_subset(y, labels, seed)
-    labelled = y_kept != IGNORE_INDEX
-    return y_kept, labelled, max(1, round(epochs * len(y) / int(labelled.sum())))
+def hard_only(init: nn.Module, train: kdata.Split, *, epochs: int, lr: float, batch_size: int, seed: int,
+              labels: int | None = None) -> nn.Module:
+    """A copy of ``init`` trained on the labelled images only (``labels`` of them; None: all), for as
+    many gradient steps as a distilled student that sees every image for ``epochs`` epochs."""
+    y = recipe.labelled_subset(train.y, labels, seed)
+    labelled = y != IGNORE_INDEX
+    model = copy.deepcopy(init)
+    training.fit(model, kdata.Split(train.X[labelled], y[labelled]), epochs=recipe.twin_epochs(y, epochs), lr=lr,
+                 batch_size=batch_size, seed=seed, progress=False)
+    return model
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -94,7 +93,7 @@ def pipeline_steps(dataset: kdata.Dataset, teacher_name: str = "mlp-mnist") -> p
     at = runs[runs["T"] == chosen]
     return pd.DataFrame([
         {"step": "1 · pretrain the teacher (教师模型), then freeze it",
-         "what came out": f"{teacher_name}: {models.count_params(models.build(entry['model'])):,} parameters, "
+         "what came out": f"{teacher_name}: {entry['params']:,} parameters, "
                           f"test accuracy {100 * entry['test_accuracy']:.1f}% (trained on the 3,500 training images)"},
         {"step": "2 · soften its outputs once: soft labels (软标签) p_T = softmax(v / T)",
          "what came out": f"a {len(dataset.train):,} x {dataset.num_classes} table of logits, cached; no teacher pass per step"},
@@ -142,9 +141,9 @@ def _eval_row(model: nn.Module, split: kdata.Split) -> tuple[float, float]:
     return (logits.argmax(1) == split.y).float().mean().item(), F.cross_entropy(logits, split.y).item()
 
 
-def playground_run(dataset: kdata.Dataset, teacher_logits: torch.Tensor, *, T: float = 4.0, alpha: float = 0.9,
+def playground_run(dataset: kdata.Dataset, teachers, *, teacher: str = "mlp-mnist", T: float = 4.0, alpha: float = 0.9,
                    student: str = "MLP 1x100", labels: str = "300 labels", epochs: int = 30, lr: float = 2e-3,
-                   batch_size: int = 256, seed: int = 0, callback=None, should_stop=None, **_ignored) -> pd.DataFrame:
+                   batch_size: int = 256, seed: int = 0, callback=None) -> pd.DataFrame:
     """Train a distilled student and its hard-label twin side by side, epoch by epoch.
 
     Both start from the same initial weights. The distilled student sees all 3,500 training
@@ -152,6 +151,7 @@ def playground_run(dataset: kdata.Dataset, teacher_logits: torch.Tensor, *, T: f
     teacher's soft targets alone). The twin trains on the labelled images only, for as many
     gradient steps. After each epoch of the distilled student, both are scored on the training
     images they may use and on the test split, and ``callback(row)`` gets a row per model.
+    ``teachers(name)`` gives a teacher's logits on the training images (a :class:`TeacherLogits`).
     Returns the whole history: one row per model and epoch.
     """
     T, alpha = check_temperature(T), check_alpha(alpha)
@@ -160,11 +160,16 @@ def playground_run(dataset: kdata.Dataset, teacher_logits: torch.Tensor, *, T: f
     if labels not in PLAYGROUND_LABELS:
         raise ValueError(f"unknown labels choice {labels!r}; choose one of {list(PLAYGROUND_LABELS)}")
     train = dataset.train
-    y, labelled, twin_epochs = _labels_and_alone_epochs(train.y, PLAYGROUND_LABELS[labels], epochs, seed)
+    cached = teachers(teacher)
+    if cached.shape != (len(train), dataset.num_classes):
+        raise ValueError(f"teacher logits have shape {tuple(cached.shape)}, expected ({len(train)}, {dataset.num_classes}): "
+                         "compute them on this dataset's training images")
+    y = recipe.labelled_subset(train.y, PLAYGROUND_LABELS[labels], seed)
+    labelled = y != IGNORE_INDEX
+    twin_epochs = recipe.twin_epochs(y, epochs)
     kd_model = student_for(PLAYGROUND_STUDENTS[student], seed)
     twin = copy.deepcopy(kd_model)
     twin_train = kdata.Split(train.X[labelled], y[labelled])
-    cached = teacher_logits
 
     def kd_step(idx, xb, logits):
         return kd_loss(logits, cached[idx], y[idx], T=T, alpha=alpha)
@@ -192,8 +197,6 @@ def playground_run(dataset: kdata.Dataset, teacher_logits: torch.Tensor, *, T: f
             rows.append(out)
             if callback is not None:
                 callback(out)
-        if should_stop is not None and should_stop():
-            break
     return pd.DataFrame(rows)
 
 
@@ -340,23 +343,21 @@ class Playground:
         try:
             self.status.value = f"Training: {run_label(settings)} …"
             self.progress.value, self.progress.description = 0, "epoch 0"
-            logits = self.teacher_logits(settings["teacher"])
-            if self._lines:
-                _fade(self._lines[-1])
-            lines = _run_lines(self.axes, run_label(settings))
-            self._lines.append(lines)
-            _title(self.fig, self.axes, settings, len(self._lines) - 1)
-            self.view.render(full=True)
             start = time.perf_counter()
 
             def on_row(row):
-                _extend(lines, row)
+                if row["epoch"] == 1 and row["model"] == "distilled":  # the run has started: new lines, fade the last
+                    if self._lines:
+                        _fade(self._lines[-1])
+                    self._lines.append(_run_lines(self.axes, run_label(settings)))
+                    _title(self.fig, self.axes, settings, len(self._lines) - 1)
+                _extend(self._lines[-1], row)
                 if row["model"] == "hard labels only":  # both models have this epoch now
                     self.progress.value = row["epoch"]
                     self.progress.description = f"epoch {row['epoch']}"
                     self.view.render(full=True)
 
-            hist = playground_run(self.dataset, logits, callback=on_row, **settings)
+            hist = playground_run(self.dataset, self.teacher_logits, callback=on_row, **settings)
             seconds = time.perf_counter() - start
             self.runs.append((settings, hist))
             last = hist[hist.epoch == hist.epoch.max()].set_index("model").test_acc
@@ -399,8 +400,8 @@ def map_cell(dataset: kdata.Dataset, teacher_logits: torch.Tensor, T: float, alp
     init = student_for(spec["student"], seed)
     model = distill_from(init, dataset, teacher_logits, T=T, alpha=alpha, epochs=spec["epochs"], lr=spec["lr"],
                          batch_size=spec["batch_size"], seed=seed)
-    return {"seed": seed, "T": T, "alpha": alpha, "test": score(model, dataset.test),
-            "val": score(model, dataset.val), "seconds": time.perf_counter() - start}
+    return {"seed": seed, "T": T, "alpha": alpha, "test": training.accuracy(model, dataset.test),
+            "val": training.accuracy(model, dataset.val), "seconds": time.perf_counter() - start}
 
 
 def ta_map_runs(dataset: kdata.Dataset, seeds=SEEDS[:3], progress: bool = True) -> pd.DataFrame:
@@ -497,26 +498,25 @@ def consistency_run(variant: str, dataset: kdata.Dataset, teacher: nn.Module, ca
         spec["epochs"] = epochs
     rs = recipe.SETTINGS["default"]
     model = student_for(rs["student"], seed)
-    y = dataset.train.y
-
-    if spec["teacher"] is None:
-        def step(idx, xb, logits):
-            return hard_loss(logits, y[idx])
-    elif spec["teacher"] == "cached":
-        def step(idx, xb, logits):  # the target was computed on the un-shifted image
-            return kd_loss(logits, cached[idx], y[idx], T=rs["T"], alpha=rs["alpha"])
-    else:
-        teacher.eval()
-
-        def step(idx, xb, logits):  # the teacher sees exactly the shifted batch the student sees
-            with torch.no_grad():
-                targets = teacher(xb)
-            return kd_loss(logits, targets, y[idx], T=rs["T"], alpha=rs["alpha"])
+    common = {"epochs": spec["epochs"], "lr": rs["lr"], "batch_size": rs["batch_size"], "augment": spec["augment"],
+              "seed": seed, "progress": False}
     start = time.perf_counter()
-    training.train_with(model, dataset.train, step, epochs=spec["epochs"], lr=rs["lr"], batch_size=rs["batch_size"],
-                        augment=spec["augment"], seed=seed, progress=False)
-    return {"variant": variant, "seed": seed, "epochs": spec["epochs"], "test": score(model, dataset.test),
-            "val": score(model, dataset.val), "seconds": time.perf_counter() - start}
+    if spec["teacher"] is None:
+        training.fit(model, dataset.train, **common)
+    elif spec["teacher"] == "same view" or not spec["augment"]:
+        # distill: the cached logits without shifts; with shifts, the teacher on each shifted batch
+        source = {"teacher": teacher} if spec["augment"] else {"teacher_logits": cached}
+        training.distill(model, dataset.train, T=rs["T"], alpha=rs["alpha"], **source, **common)
+    else:
+        # The inconsistent choice, which distill refuses: targets of the un-shifted images for shifted inputs.
+        y = dataset.train.y
+
+        def stale(idx, xb, logits):
+            return kd_loss(logits, cached[idx], y[idx], T=rs["T"], alpha=rs["alpha"])
+
+        training.train_with(model, dataset.train, stale, **common)
+    return {"variant": variant, "seed": seed, "epochs": spec["epochs"], "test": training.accuracy(model, dataset.test),
+            "val": training.accuracy(model, dataset.val), "seconds": time.perf_counter() - start}
 
 
 def consistency_runs(dataset: kdata.Dataset, seeds=SEEDS[:3], variants=None, progress: bool = True) -> pd.DataFrame:
@@ -529,8 +529,8 @@ def consistency_runs(dataset: kdata.Dataset, seeds=SEEDS[:3], variants=None, pro
                          for v, s in tqdm(jobs, desc="variant x seed", disable=not progress)])
 
 
-def _apart(a, b) -> bool:
-    """True when two rows' [min, max] test ranges do not overlap."""
+def ranges_apart(a, b) -> bool:
+    """True when two rows' [min, max] test ranges do not overlap (of :func:`spread_table`)."""
     return bool(a["test max"] < b["test min"] or b["test max"] < a["test min"])
 
 
@@ -542,11 +542,11 @@ def consistency_verdicts(table: pd.DataFrame) -> dict[str, bool]:
     hard_long, cached_long, same_long = row["hard labels, shifts, 4x longer"], row["KD, shifts, teacher cached, 4x longer"], row["KD, shifts, same view, 4x longer"]
     short = table[~table.index.str.contains("longer")]
     return {
-        "at 60 epochs, shifts help the hard-label student (ranges apart)": hard_shift["test mean"] > hard["test mean"] and _apart(hard_shift, hard),
+        "at 60 epochs, shifts help the hard-label student (ranges apart)": hard_shift["test mean"] > hard["test mean"] and ranges_apart(hard_shift, hard),
         "at 60 epochs, shifts do not help the distilled student, cached or not": bool(max(cached["test mean"], same["test mean"]) <= kd["test mean"]),
-        "4x longer, the same view beats the cached teacher (ranges apart)": same_long["test mean"] > cached_long["test mean"] and _apart(same_long, cached_long),
+        "4x longer, the same view beats the cached teacher (ranges apart)": same_long["test mean"] > cached_long["test mean"] and ranges_apart(same_long, cached_long),
         "4x longer with the same view beats every 60-epoch variant": bool(same_long["test mean"] > short["test mean"].max()),
-        "4x longer, the hard-label student with shifts does as well (ranges overlap or better)": bool(hard_long["test mean"] >= same_long["test mean"] or not _apart(hard_long, same_long)),
+        "4x longer, the hard-label student with shifts does as well (ranges overlap or better)": bool(hard_long["test mean"] >= same_long["test mean"] or not ranges_apart(hard_long, same_long)),
     }
 
 
@@ -598,22 +598,12 @@ ASSISTANT_TEACHER = "mlp-mnist"
 PATH_COLOURS = {"assistant →": plots.TEACHER, "teacher → student": plots.DISTILLED, "hard labels": plots.ALONE}
 ASSISTANT = {"kind": "mlp", "hidden": [100]}
 TINY_STUDENTS = {"MLP 1x10": {"kind": "mlp", "hidden": [10]}, "MLP 1x30": {"kind": "mlp", "hidden": [30]}}
-ASSISTANT_RECIPE = {"T": 4.0, "alpha": 0.9, "epochs": 60, "lr": 2e-3, "batch_size": 256}
+#: The default recipe's T, alpha, epochs, learning rate and batch, used by sections 6, 7 and 9.
+RECIPE = {k: recipe.DEFAULT[k] for k in ("T", "alpha", "epochs", "lr", "batch_size")}
 #: T of each tiny student's distillation (from the teacher or from the assistant): the T that the
 #: workbook's temperature selection chose on validation for its tiny-student setting (1x30, notebook 00).
 TINY_T = recipe.SETTINGS["tiny-student"]["T"]
 ASSISTANT_REGIMES = {"all 3,500 labels": None, "300 labels": 300}
-
-
-def hard_only(init: nn.Module, dataset: kdata.Dataset, *, epochs: int, lr: float, batch_size: int, seed: int,
-              labels: int | None = None) -> nn.Module:
-    """A copy of ``init`` trained on the labelled images only, for as many gradient steps as a
-    distilled student that sees every image for ``epochs`` epochs."""
-    y, labelled, steps_epochs = _labels_and_alone_epochs(dataset.train.y, labels, epochs, seed)
-    model = copy.deepcopy(init)
-    training.fit(model, kdata.Split(dataset.train.X[labelled], y[labelled]), epochs=steps_epochs, lr=lr,
-                 batch_size=batch_size, seed=seed, progress=False)
-    return model
 
 
 def assistant_runs(dataset: kdata.Dataset, seeds=SEEDS, regimes=tuple(ASSISTANT_REGIMES), progress: bool = True) -> pd.DataFrame:
@@ -625,7 +615,7 @@ def assistant_runs(dataset: kdata.Dataset, seeds=SEEDS, regimes=tuple(ASSISTANT_
     includes training the assistant."""
     from tqdm.auto import tqdm
 
-    r = ASSISTANT_RECIPE
+    r = RECIPE
     train_kw = {k: r[k] for k in ("epochs", "lr", "batch_size")}
     teacher_logits = training.predict_logits(load_teacher(ASSISTANT_TEACHER), dataset.train.X)
     rows = []
@@ -637,19 +627,19 @@ def assistant_runs(dataset: kdata.Dataset, seeds=SEEDS, regimes=tuple(ASSISTANT_
         assistant_seconds = time.perf_counter() - start
         assistant_logits = training.predict_logits(assistant, dataset.train.X)
         rows.append({"regime": regime, "student": "MLP 1x100 (the assistant)", "path": "teacher → assistant", "seed": seed,
-                     "test": score(assistant, dataset.test), "seconds": assistant_seconds})
+                     "test": training.accuracy(assistant, dataset.test), "seconds": assistant_seconds})
         for name, config in TINY_STUDENTS.items():
             init = student_for(config, seed)
             for path, logits, extra in (("teacher → student", teacher_logits, 0.0),
                                         ("teacher → assistant → student", assistant_logits, assistant_seconds)):
                 start = time.perf_counter()
                 model = distill_from(init, dataset, logits, T=TINY_T, alpha=r["alpha"], **common)
-                rows.append({"regime": regime, "student": name, "path": path, "seed": seed, "test": score(model, dataset.test),
+                rows.append({"regime": regime, "student": name, "path": path, "seed": seed, "test": training.accuracy(model, dataset.test),
                              "seconds": extra + time.perf_counter() - start})
             start = time.perf_counter()
-            model = hard_only(init, dataset, **common)
+            model = hard_only(init, dataset.train, **common)
             rows.append({"regime": regime, "student": name, "path": "hard labels only", "seed": seed,
-                         "test": score(model, dataset.test), "seconds": time.perf_counter() - start})
+                         "test": training.accuracy(model, dataset.test), "seconds": time.perf_counter() - start})
     return pd.DataFrame(rows)
 
 
@@ -683,8 +673,7 @@ class Pair(nn.Module):
         return self.a(x)
 
 
-def mutual_run(dataset: kdata.Dataset, seed: int, epochs: int = 60, lr: float = 2e-3, batch_size: int = 256,
-               loss=mutual_loss) -> tuple[nn.Module, nn.Module]:
+def mutual_run(dataset: kdata.Dataset, seed: int, epochs: int = 60, lr: float = 2e-3, batch_size: int = 256) -> tuple[nn.Module, nn.Module]:
     """Two 1x100 students (different initial weights) teach each other while both learn the labels."""
     a = student_for(SELF_STUDENT, seed)
     b = student_for(SELF_STUDENT, 1000 + seed)
@@ -692,7 +681,7 @@ def mutual_run(dataset: kdata.Dataset, seed: int, epochs: int = 60, lr: float = 
     y = dataset.train.y
 
     def step(idx, xb, logits):
-        return loss(logits, pair.b_logits, y[idx]) + loss(pair.b_logits, logits, y[idx])
+        return mutual_loss(logits, pair.b_logits, y[idx]) + mutual_loss(pair.b_logits, logits, y[idx])
 
     training.train_with(pair, dataset.train, step, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, progress=False)
     return a, b
@@ -704,7 +693,7 @@ def self_mutual_runs(dataset: kdata.Dataset, seeds=SEEDS, progress: bool = True)
     (two peers); and, for scale, distilled from the 2x1200 teacher."""
     from tqdm.auto import tqdm
 
-    r = ASSISTANT_RECIPE
+    r = RECIPE
     kw = {k: r[k] for k in ("T", "alpha", "epochs", "lr", "batch_size")}
     teacher_logits = training.predict_logits(load_teacher("mlp-mnist"), dataset.train.X)
     rows = []
@@ -713,22 +702,22 @@ def self_mutual_runs(dataset: kdata.Dataset, seeds=SEEDS, progress: bool = True)
         start = time.perf_counter()
         alone = copy.deepcopy(init)
         training.fit(alone, dataset.train, epochs=r["epochs"], lr=r["lr"], batch_size=r["batch_size"], seed=seed, progress=False)
-        alone_seconds = time.perf_counter() - start
-        rows.append({"method": "hard labels only", "seed": seed, "test": score(alone, dataset.test), "seconds": alone_seconds})
+        rows.append({"method": "hard labels only", "seed": seed, "test": training.accuracy(alone, dataset.test),
+                     "seconds": time.perf_counter() - start})
         start = time.perf_counter()
         # Born again: the trained twin of another seed's initial weights teaches a fresh student.
         born_teacher = student_for(SELF_STUDENT, 2000 + seed)
         training.fit(born_teacher, dataset.train, epochs=r["epochs"], lr=r["lr"], batch_size=r["batch_size"], seed=seed, progress=False)
         born = distill_from(init, dataset, training.predict_logits(born_teacher, dataset.train.X), seed=seed, **kw)
-        rows.append({"method": "self-distillation (born again)", "seed": seed, "test": score(born, dataset.test),
+        rows.append({"method": "self-distillation (born again)", "seed": seed, "test": training.accuracy(born, dataset.test),
                      "seconds": time.perf_counter() - start})
         start = time.perf_counter()
         a, b = mutual_run(dataset, seed, epochs=r["epochs"], lr=r["lr"], batch_size=r["batch_size"])
         rows.append({"method": "mutual learning (two peers)", "seed": seed,
-                     "test": (score(a, dataset.test) + score(b, dataset.test)) / 2, "seconds": time.perf_counter() - start})
+                     "test": (training.accuracy(a, dataset.test) + training.accuracy(b, dataset.test)) / 2, "seconds": time.perf_counter() - start})
         start = time.perf_counter()
         kd = distill_from(init, dataset, teacher_logits, seed=seed, **kw)
-        rows.append({"method": "distilled from the 2x1200 teacher", "seed": seed, "test": score(kd, dataset.test),
+        rows.append({"method": "distilled from the 2x1200 teacher", "seed": seed, "test": training.accuracy(kd, dataset.test),
                      "seconds": time.perf_counter() - start})
     return pd.DataFrame(rows)
 
@@ -750,7 +739,7 @@ TEXT_STUDENT_WORDS = 2000
 TEXT_STUDENT_DIM = 8
 TEXT_TEACHER_FEATURES = 8000
 TEXT_REGIMES = {"all 1,500 labels": None, "150 labels": 150}
-TEXT_RECIPE = {"T": 4.0, "alpha": 0.9, "epochs": 40, "lr": 1e-2, "batch_size": 64}
+TEXT_RECIPE = {"alpha": 0.9, "epochs": 40, "lr": 1e-2, "batch_size": 64}
 
 
 def _docstrings(library: str, files: int = 150) -> list[str]:
@@ -811,6 +800,13 @@ def tokens(text: str) -> list[str]:
     return _WORD.findall(text)
 
 
+def _most_frequent(counts, n: int) -> list:
+    """The ``n`` most frequent keys, ties broken by the text itself: the same on every run (a Counter
+    breaks ties by insertion order, which here follows set order and so Python's hash seed)."""
+    text = lambda g: g if isinstance(g, str) else " ".join(g)
+    return [g for g, _ in sorted(counts.items(), key=lambda kv: (-kv[1], text(kv[0]), isinstance(kv[0], tuple)))[:n]]
+
+
 class TextData:
     """The corpus split (stratified), as the student and the teacher read it.
 
@@ -828,9 +824,9 @@ class TextData:
         from collections import Counter
 
         words = Counter(w for doc in docs[0] for w in set(doc))
-        self.words = {w: i + 1 for i, (w, _) in enumerate(words.most_common(TEXT_STUDENT_WORDS))}
+        self.words = {w: i + 1 for i, w in enumerate(_most_frequent(words, TEXT_STUDENT_WORDS))}
         grams = Counter(g for doc in docs[0] for g in set(doc) | set(zip(doc, doc[1:])))
-        self.features = {g: i for i, (g, _) in enumerate(grams.most_common(TEXT_TEACHER_FEATURES))}
+        self.features = {g: i for i, g in enumerate(_most_frequent(grams, TEXT_TEACHER_FEATURES))}
         df = torch.zeros(len(self.features))
         for doc in docs[0]:
             ids = [self.features[g] for g in set(doc) | set(zip(doc, doc[1:])) if g in self.features]
@@ -877,7 +873,8 @@ def text_teacher(data: TextData, seed: int = 0) -> nn.Module:
     """The text teacher: logistic regression on TF-IDF of words and word pairs, trained on every training label."""
     training.seed_everything(seed, threads=None)
     teacher = nn.Linear(len(data.features), len(TEXT_LIBRARIES))
-    training.fit(teacher, data.teacher.train, epochs=40, lr=1e-2, batch_size=64, seed=seed, progress=False)
+    r = TEXT_RECIPE
+    training.fit(teacher, data.teacher.train, epochs=r["epochs"], lr=r["lr"], batch_size=r["batch_size"], seed=seed, progress=False)
     return teacher
 
 
@@ -892,21 +889,21 @@ def text_pair(data: TextData, teacher_logits: torch.Tensor, seed: int, regime: s
     """
     r = TEXT_RECIPE
     train = data.student.train
-    y, labelled, alone_epochs = _labels_and_alone_epochs(train.y, TEXT_REGIMES[regime], r["epochs"], seed)
+    y = recipe.labelled_subset(train.y, TEXT_REGIMES[regime], seed)
     training.seed_everything(seed, threads=None)
-    alone = BagOfWords(len(data.words))
-    init = copy.deepcopy(alone)
-    common = {"lr": r["lr"], "batch_size": r["batch_size"], "seed": seed, "progress": False}
+    init = BagOfWords(len(data.words))
+    common = {"lr": r["lr"], "batch_size": r["batch_size"], "seed": seed}
     start = time.perf_counter()
-    training.fit(alone, kdata.Split(train.X[labelled], y[labelled]), epochs=alone_epochs, **common)
-    alone_row = {"regime": regime, "seed": seed, "alone_test": score(alone, data.student.test),
-                 "alone_val": score(alone, data.student.val), "alone_seconds": time.perf_counter() - start}
+    alone = hard_only(init, train, epochs=r["epochs"], labels=TEXT_REGIMES[regime], **common)
+    alone_row = {"regime": regime, "seed": seed, "alone_test": training.accuracy(alone, data.student.test),
+                 "alone_val": training.accuracy(alone, data.student.val), "alone_seconds": time.perf_counter() - start}
     rows = []
     for T in temperatures:
         kd = copy.deepcopy(init)
         start = time.perf_counter()
-        training.distill(kd, kdata.Split(train.X, y), teacher_logits=teacher_logits, T=T, alpha=r["alpha"], epochs=r["epochs"], **common)
-        rows.append(alone_row | {"T": T, "kd_test": score(kd, data.student.test), "kd_val": score(kd, data.student.val),
+        training.distill(kd, kdata.Split(train.X, y), teacher_logits=teacher_logits, T=T, alpha=r["alpha"], epochs=r["epochs"],
+                         progress=False, **common)
+        rows.append(alone_row | {"T": T, "kd_test": training.accuracy(kd, data.student.test), "kd_val": training.accuracy(kd, data.student.val),
                                  "kd_seconds": time.perf_counter() - start})
     return rows
 
@@ -920,7 +917,7 @@ def text_runs(corpus: pd.DataFrame | None = None, seeds=SEEDS, progress: bool = 
     data = TextData(corpus)
     teacher = text_teacher(data)
     logits = training.predict_logits(teacher, data.teacher.train.X)
-    teacher_test = score(teacher, data.teacher.test)
+    teacher_test = training.accuracy(teacher, data.teacher.test)
     jobs = [(regime, s) for regime in TEXT_REGIMES for s in seeds]
     rows = [row for regime, s in tqdm(jobs, desc="regime x seed", disable=not progress) for row in text_pair(data, logits, s, regime)]
     return pd.DataFrame(rows).assign(teacher_test=teacher_test, corpus=corpus_digest(corpus))
@@ -994,7 +991,7 @@ def seed_code_runs(dataset: kdata.Dataset, seeds=SEEDS, epochs: int = 60, progre
     """Per seed, the 1x100 student from the same initial weights, five ways (see the notebook's section 9)."""
     from tqdm.auto import tqdm
 
-    r = ASSISTANT_RECIPE
+    r = RECIPE
     common = {"epochs": epochs, "lr": r["lr"], "batch_size": r["batch_size"]}
     trained_teacher = load_teacher("mlp-mnist")
     trained_logits = training.predict_logits(trained_teacher, dataset.train.X)
@@ -1003,11 +1000,11 @@ def seed_code_runs(dataset: kdata.Dataset, seeds=SEEDS, epochs: int = 60, progre
         init = student_for(SELF_STUDENT, seed)
         alone = copy.deepcopy(init)
         hist = training.fit(alone, dataset.train, seed=seed, progress=False, **common)
-        rows.append({"run": "hard labels only", "seed": seed, "test": score(alone, dataset.test),
+        rows.append({"run": "hard labels only", "seed": seed, "test": training.accuracy(alone, dataset.test),
                      "final loss is NaN": bool(np.isnan(hist.loss.iloc[-1]))})
         student, _ = side_by_side(dataset, seed, **common)
         rows.append({"run": "000-4 as written: teacher and student side by side on hard labels", "seed": seed,
-                     "test": score(student, dataset.test), "final loss is NaN": False,
+                     "test": training.accuracy(student, dataset.test), "final loss is NaN": False,
                      "same weights as hard labels only": same_weights(student, alone)})
         untrained = student_for({"kind": "mlp", "hidden": [500]}, 3000 + seed).eval()  # 001-5 never trains its teacher
         untrained_logits = training.predict_logits(untrained, dataset.train.X)
@@ -1015,15 +1012,15 @@ def seed_code_runs(dataset: kdata.Dataset, seeds=SEEDS, epochs: int = 60, progre
         hist = training.train_with(model, dataset.train, lambda idx, xb, logits: seed_001_5_loss(logits, untrained_logits[idx]),
                                    seed=seed, progress=False, **common)
         rows.append({"run": "001-5 as written: KLDivLoss(log q, log p), teacher never trained", "seed": seed,
-                     "test": score(model, dataset.test), "final loss is NaN": bool(np.isnan(hist.loss.iloc[-1]))})
+                     "test": training.accuracy(model, dataset.test), "final loss is NaN": bool(np.isnan(hist.loss.iloc[-1]))})
         model = copy.deepcopy(init)
         hist = training.distill(model, dataset.train, teacher_logits=untrained_logits, T=4.0, alpha=1.0, seed=seed, progress=False, **common)
         rows.append({"run": "001-5, loss fixed (T, T², batchmean, probabilities), teacher still untrained", "seed": seed,
-                     "test": score(model, dataset.test), "final loss is NaN": bool(np.isnan(hist.loss.iloc[-1]))})
+                     "test": training.accuracy(model, dataset.test), "final loss is NaN": bool(np.isnan(hist.loss.iloc[-1]))})
         model = copy.deepcopy(init)
         hist = training.distill(model, dataset.train, teacher_logits=trained_logits, T=4.0, alpha=0.9, seed=seed, progress=False, **common)
         rows.append({"run": "correct: trained 2x1200 teacher, frozen, cached, kd_loss(T=4, α=0.9)", "seed": seed,
-                     "test": score(model, dataset.test), "final loss is NaN": bool(np.isnan(hist.loss.iloc[-1]))})
+                     "test": training.accuracy(model, dataset.test), "final loss is NaN": bool(np.isnan(hist.loss.iloc[-1]))})
     return pd.DataFrame(rows)
 
 

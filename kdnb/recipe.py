@@ -42,7 +42,7 @@ from .losses import IGNORE_INDEX
 from .teachers import load_teacher
 from .training import DEFAULT_THREADS, accuracy, distill, fit, predict_logits, seed_everything
 
-__all__ = ["SETTINGS", "DEFAULT", "SELECTION_TEMPERATURES", "VIEWS", "view", "labelled_subset", "train_pair", "run_setting", "agreement", "grid", "spread",
+__all__ = ["SETTINGS", "DEFAULT", "SELECTION_TEMPERATURES", "VIEWS", "view", "twin_epochs", "labelled_subset", "train_pair", "run_setting", "agreement", "grid", "spread",
            "summarize", "select_T"]
 
 
@@ -96,6 +96,12 @@ SETTINGS: dict[str, dict] = {
 DEFAULT = SETTINGS["default"]
 
 
+def twin_epochs(y: torch.Tensor, epochs: int) -> int:
+    """Epochs for a label-only twin to take as many gradient steps as a student that sees every
+    image of ``y`` for ``epochs`` epochs (``y`` marks unlabelled images with IGNORE_INDEX)."""
+    return max(1, round(epochs * len(y) / int((y != IGNORE_INDEX).sum())))
+
+
 def labelled_subset(y: torch.Tensor, n: int | None, seed: int = 0) -> torch.Tensor:
     """Copy of ``y`` keeping ``n`` class-balanced labels; the rest become IGNORE_INDEX."""
     if n is None or n >= len(y):
@@ -142,8 +148,7 @@ def train_pair(setting: dict | str = "default", seed: int = 0, dataset: kdata.Da
     alone = models.build(spec["student"], in_shape=tuple(X.shape[1:]))
     distilled = copy.deepcopy(alone)  # the same initial weights
     # With few labels the label-only student gets as many gradient steps as the distilled one.
-    alone_epochs = max(1, round(spec["epochs"] * len(y) / int(labelled.sum())))
-    fit(alone, kdata.Split(X[labelled], y[labelled]), epochs=alone_epochs, desc="student alone", **common)
+    fit(alone, kdata.Split(X[labelled], y[labelled]), epochs=twin_epochs(y, spec["epochs"]), desc="student alone", **common)
     distill(distilled, kdata.Split(X, y), teacher_logits=teacher_logits, T=spec["T"], alpha=spec["alpha"],
             epochs=spec["epochs"], desc="distilled student", **common)
     return alone, distilled, spec

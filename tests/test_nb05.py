@@ -67,7 +67,7 @@ def test_iter_train_matches_train_with(small):
 
 def test_playground_run_twin_starts_from_same_weights_and_alpha_zero_matches(small):
     logits = fake_logits(small.train)
-    hist = nb.playground_run(small, logits, T=4.0, alpha=0.0, labels="all 3,500 labels", epochs=3)
+    hist = nb.playground_run(small, lambda name: logits, T=4.0, alpha=0.0, labels="all 3,500 labels", epochs=3)
     last = hist[hist.epoch == 3].set_index("model")
     # alpha = 0 with every label: the same loss, the same batches, the same start -> the same model
     assert last.test_acc["distilled"] == pytest.approx(last.test_acc["hard labels only"], abs=1e-6)
@@ -76,13 +76,15 @@ def test_playground_run_twin_starts_from_same_weights_and_alpha_zero_matches(sma
 
 
 def test_playground_run_rejects_bad_settings(small):
-    logits = fake_logits(small.train)
+    teachers = lambda name: fake_logits(small.train)
     with pytest.raises(ValueError, match="temperature"):
-        nb.playground_run(small, logits, T=0.0)
+        nb.playground_run(small, teachers, T=0.0)
     with pytest.raises(ValueError, match="unknown student"):
-        nb.playground_run(small, logits, student="MLP 9x9")
+        nb.playground_run(small, teachers, student="MLP 9x9")
     with pytest.raises(ValueError, match="unknown labels"):
-        nb.playground_run(small, logits, labels="all of them")
+        nb.playground_run(small, teachers, labels="all of them")
+    with pytest.raises(ValueError, match="this dataset's training images"):
+        nb.playground_run(small, lambda name: torch.zeros(5, 10))
 
 
 class FakeTeachers:
@@ -135,7 +137,7 @@ def test_playground_reports_a_failed_run(small):
 
 def test_plot_playground_fades_earlier_runs(small):
     logits = fake_logits(small.train)
-    runs = [(dict(nb.PLAYGROUND, alpha=a), nb.playground_run(small, logits, alpha=a, epochs=2)) for a in (0.0, 0.9)]
+    runs = [(dict(nb.PLAYGROUND, alpha=a), nb.playground_run(small, lambda name: logits, alpha=a, epochs=2)) for a in (0.0, 0.9)]
     fig = nb.plot_playground(runs)
     alphas = [line.get_alpha() for line in fig.axes[1].lines]
     assert alphas.count(0.25) == 2 and alphas.count(None) == 2
@@ -312,6 +314,19 @@ def test_text_data_shapes_and_vocabulary_from_training_split():
     padded[1, 5] = 0  # padding is ignored: the same bag gives the same output
     out = model(padded)
     assert out.shape == (2, 5) and torch.allclose(out[0], out[1])
+
+
+def test_text_vocabulary_does_not_depend_on_the_hash_seed():
+    import subprocess
+    import sys
+
+    # Every document the same: every word and word pair ties, so only the tie-break decides the order.
+    code = ("import pandas as pd; from kdnb import nb05_distillation_in_practice as nb; "
+            "c = pd.DataFrame({'text': ['one two three four five six seven eight'] * 2500, 'library': 'x', "
+            "'label': [i % 5 for i in range(2500)]}); t = nb.TextData(c); print(list(t.words), list(t.features))")
+    outs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True,
+                           env={**__import__("os").environ, "PYTHONHASHSEED": str(h)}).stdout for h in (1, 2, 3)}
+    assert len(outs) == 1
 
 
 def test_text_pair_and_summary_on_a_tiny_corpus():
