@@ -43,7 +43,8 @@ bench: $(STAMP)
 teachers: $(STAMP)
 	$(BIN)/python -m kdnb.teachers build
 
-# Recompute every shipped result table in data/results/ (about an hour and a half on 2 idle cores).
+# Recompute every shipped result table in data/results/ (about two hours on 2 idle cores; notebook 06's
+# int8 backends table needs torchao installed: python -m kdnb.nb06_pruning_and_compression backends).
 results: $(STAMP)
 	$(BIN)/python -m kdnb.recipe settings
 	$(BIN)/python -m kdnb.nb01_what_is_distillation
@@ -53,6 +54,7 @@ results: $(STAMP)
 	$(BIN)/python -m kdnb.nb04_distillation_losses compare
 	for part in map consistency assistants strategies text seeds; do \
 		$(BIN)/python -m kdnb.nb05_distillation_in_practice $$part || exit 1; done
+	$(BIN)/python -m kdnb.nb06_pruning_and_compression curve retrain recovery compression
 
 clean:
 	rm -rf $(VENV) .pytest_cache

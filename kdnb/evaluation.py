@@ -14,31 +14,46 @@ from .data import Split
 from .models import count_params, measure_latency, size_bytes
 from .training import accuracy
 
-__all__ = ["evaluate", "ratios"]
+__all__ = ["evaluate", "latencies", "ratios"]
+
+
+def latencies(named_models: dict, in_shape, batch_sizes=(1, 256), repeats: int = 30, rounds: int = 3) -> pd.DataFrame:
+    """Milliseconds per forward pass of each model at each batch size, on this CPU now.
+
+    Each figure is the fastest of ``rounds`` medians, measured model after model in turn: on a
+    shared machine a burst of load during one model's turn would otherwise make two copies of
+    the same network look far apart. Batches above one image get ``max(5, repeats // 3)``
+    repeats. Columns ``latency, batch B (ms)``.
+    """
+    if not named_models:
+        raise ValueError("latencies() needs at least one model: pass {name: model}")
+    if rounds < 1:
+        raise ValueError(f"rounds must be >= 1, got {rounds}")
+    cols = {b: f"latency, batch {b} (ms)" for b in batch_sizes}
+    rows = {name: {c: float("inf") for c in cols.values()} for name in named_models}
+    for _ in range(rounds):
+        for name, model in named_models.items():
+            for b, c in cols.items():
+                ms = measure_latency(model, tuple(in_shape), b, repeats if b == 1 else max(5, repeats // 3))
+                rows[name][c] = min(rows[name][c], ms)
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("model")
 
 
 def evaluate(named_models: dict, test: Split, batch_size: int = 256, repeats: int = 30, rounds: int = 3) -> pd.DataFrame:
     """One row per model: test accuracy (%), parameters, bytes of parameters and buffers,
-    latency of one image and of a batch of ``batch_size`` images (ms).
-
-    Each latency is the fastest of ``rounds`` medians, measured model after model in turn: on a
-    shared machine a burst of load during one model's turn would otherwise make two copies of
-    the same network look far apart.
+    latency of one image and of a batch of ``batch_size`` images (ms, from :func:`latencies`).
     """
     if not named_models:
         raise ValueError("evaluate() needs at least one model: pass {name: model}")
-    if rounds < 1:
-        raise ValueError(f"rounds must be >= 1, got {rounds}")
     shape = tuple(test.X.shape[1:])
     one, many = "latency, 1 image (ms)", f"latency, {batch_size} images (ms)"
-    rows = {name: {"test accuracy (%)": 100 * accuracy(model, test), "parameters": count_params(model),
-                   "bytes": size_bytes(model), one: float("inf"), many: float("inf")}
-            for name, model in named_models.items()}
-    for _ in range(rounds):
-        for name, model in named_models.items():
-            rows[name][one] = min(rows[name][one], measure_latency(model, shape, 1, repeats))
-            rows[name][many] = min(rows[name][many], measure_latency(model, shape, batch_size, max(5, repeats // 3)))
-    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("model")
+    table = pd.DataFrame.from_dict({name: {"test accuracy (%)": 100 * accuracy(model, test), "parameters": count_params(model),
+                                           "bytes": size_bytes(model)} for name, model in named_models.items()},
+                                   orient="index").rename_axis("model")
+    times = latencies(named_models, shape, (1, batch_size), repeats, rounds)
+    table[one] = times["latency, batch 1 (ms)"]
+    table[many] = times[f"latency, batch {batch_size} (ms)"]
+    return table
 
 
 def ratios(table: pd.DataFrame, reference: int = 0) -> pd.DataFrame:

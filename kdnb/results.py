@@ -34,6 +34,8 @@ MAKERS = {
     **{f"practice_{part}": f"python -m kdnb.nb05_distillation_in_practice {cmd}" for part, cmd in (
         ("map", "map"), ("consistency", "consistency"), ("assistants", "assistants"), ("strategies", "strategies"),
         ("text", "text"), ("seed_code", "seeds"))},
+    **{f"pruning_{part}": f"python -m kdnb.nb06_pruning_and_compression {part}"
+       for part in ("curve", "retrain", "recovery", "compression", "backends")},
 }
 _NAME = re.compile(r"^[a-z0-9_]+$")
 

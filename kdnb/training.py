@@ -82,7 +82,8 @@ def predict_logits(model: nn.Module, X: torch.Tensor, batch_size: int = 1000) ->
         raise ValueError("predict_logits got no inputs (X is empty)")
     was_training = model.training
     model.eval()
-    device = next(model.parameters()).device
+    # A model with no parameters (an int8-quantized one keeps its weights packed) runs on the CPU.
+    device = next(model.parameters(), torch.empty(0)).device
     try:
         return torch.cat([model(X[i:i + batch_size].to(device)).float().cpu() for i in range(0, len(X), batch_size)])
     finally:
@@ -96,7 +97,7 @@ def accuracy(model: nn.Module, split: Split) -> float:
 
 def iter_train(model: nn.Module, train: Split, step_loss: Callable, val: Split | None = None, *, epochs: int = 20,
                lr: float = 1e-3, batch_size: int = 128, weight_decay: float = 0.0, augment: int = 0, seed: int = 0,
-               restore_best: bool = False):
+               restore_best: bool = False, after_step: Callable[[int], None] | None = None):
     """The training loop, one epoch at a time: a generator that yields each epoch's row.
 
     ``step_loss(index, x, logits)`` gets the batch's row numbers in ``train`` (to look up cached
@@ -105,6 +106,8 @@ def iter_train(model: nn.Module, train: Split, step_loss: Callable, val: Split |
     regressor trains both. Adam with cosine learning-rate decay. Drive it with
     :func:`train_with`, or step it yourself to interleave two runs epoch by epoch (notebook 05's
     playground trains a distilled student and its hard-label twin side by side this way).
+    ``after_step(n)`` runs after the n-th optimizer step (1, 2, …): notebook 06 prunes there on a
+    schedule.
     """
     if epochs < 1 or batch_size < 1 or lr <= 0:
         raise ValueError(f"need epochs >= 1, batch_size >= 1 and lr > 0; got epochs={epochs}, batch_size={batch_size}, lr={lr}")
@@ -114,7 +117,7 @@ def iter_train(model: nn.Module, train: Split, step_loss: Callable, val: Split |
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     steps_per_epoch = -(-len(X) // batch_size)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs * steps_per_epoch)
-    best, best_state = -1.0, None
+    best, best_state, steps = -1.0, None, 0
     for epoch in range(1, epochs + 1):
         model.train()
         start, total, correct, seen = time.perf_counter(), 0.0, 0, 0
@@ -127,6 +130,9 @@ def iter_train(model: nn.Module, train: Split, step_loss: Callable, val: Split |
             loss.backward()
             opt.step()
             sched.step()
+            steps += 1
+            if after_step is not None:
+                after_step(steps)
             total += loss.item() * len(idx)
             labelled = y[idx] != IGNORE_INDEX
             correct += (logits.argmax(1)[labelled] == y[idx][labelled]).sum().item()
@@ -147,17 +153,17 @@ def iter_train(model: nn.Module, train: Split, step_loss: Callable, val: Split |
 def train_with(model: nn.Module, train: Split, step_loss: Callable, val: Split | None = None, *, epochs: int = 20,
                lr: float = 1e-3, batch_size: int = 128, weight_decay: float = 0.0, augment: int = 0, seed: int = 0,
                callback: Callable[[dict], None] | None = None, progress: bool = True, restore_best: bool = False,
-               desc: str = "train") -> pd.DataFrame:
+               desc: str = "train", after_step: Callable[[int], None] | None = None) -> pd.DataFrame:
     """Train ``model`` on any per-batch loss (:func:`iter_train` to the end); returns the per-epoch history.
 
     The loop that :func:`fit` and :func:`distill` share. ``callback(row)`` runs after each epoch
     (for live plots); ``restore_best`` keeps the weights of the epoch with the best validation
-    accuracy.
+    accuracy; ``after_step(n)`` runs after each optimizer step (see :func:`iter_train`).
     """
     rows = []
     bar = tqdm(total=epochs, desc=desc, disable=not progress, leave=False)
     for row in iter_train(model, train, step_loss, val, epochs=epochs, lr=lr, batch_size=batch_size, weight_decay=weight_decay,
-                          augment=augment, seed=seed, restore_best=restore_best):
+                          augment=augment, seed=seed, restore_best=restore_best, after_step=after_step):
         rows.append(row)
         bar.update(1)
         bar.set_postfix({k: round(v, 3) for k, v in row.items() if k in ("loss", "val_acc")})

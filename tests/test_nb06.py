@@ -1,0 +1,418 @@
+"""Notebook 06's module: pruning mechanics, the L1/L2 trap, slimming, schedules, size and speed,
+int8, the explorer, the exercises' checkers, and the shipped tables."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from torch import nn
+from torch.nn.utils import prune
+
+from conftest import solution_cells
+from kdnb import data as kdata
+from kdnb import evaluation, exercises, results, training
+from kdnb import nb06_pruning_and_compression as nb
+
+
+def mlp(seed=0, hidden=(40, 30), dropout=0.0):
+    torch.manual_seed(seed)
+    layers = [nn.Flatten()]
+    width = 784
+    for h in hidden:
+        layers += [nn.Linear(width, h), nn.ReLU()] + ([nn.Dropout(dropout)] if dropout else [])
+        width = h
+    layers.append(nn.Linear(width, 10))
+    return nn.Sequential(*layers)
+
+
+@pytest.fixture(scope="module")
+def small(mnist):
+    return kdata.Dataset("small", mnist.train.subset(torch.arange(400)), mnist.val.subset(torch.arange(100)),
+                         mnist.test.subset(torch.arange(200)))
+
+
+def solved(number, **names):
+    namespace = {"torch": torch, "nb": nb, **names}
+    exec(solution_cells("06_pruning_and_compression.ipynb")[number], namespace)
+    return namespace
+
+
+# ------------------------------------------------------------------------------------------- mechanics
+
+
+def test_prune_global_reaches_the_exact_sparsity_and_only_adds_to_existing_masks():
+    model = mlp()
+    nb.prune_global(model, 0.6)
+    zero, total = nb._zeros(model)
+    assert zero == round(0.6 * total)
+    first = [m.weight_mask.clone() for m, _ in nb.prunable(model)]
+    nb.prune_global(model, 0.8)
+    zero, total = nb._zeros(model)
+    assert zero == round(0.8 * total)
+    for old, (m, _) in zip(first, nb.prunable(model)):
+        assert bool((m.weight_mask <= old).all())  # nothing pruned comes back
+    # global ranking: every weight kept is at least as large as every weight pruned
+    kept = torch.cat([m.weight_orig[m.weight_mask.bool()].abs() for m, _ in nb.prunable(model)])
+    gone = torch.cat([m.weight_orig[~m.weight_mask.bool()].abs() for m, _ in nb.prunable(model)])
+    assert kept.min() >= gone.max()
+
+
+@pytest.mark.parametrize("bad", [1.0, -0.1, float("nan"), 1.5])
+def test_prune_global_rejects_bad_sparsities(bad):
+    with pytest.raises(ValueError, match="fraction in \\[0, 1\\)"):
+        nb.prune_global(mlp(), bad)
+
+
+def test_anatomy_and_finalize():
+    layer = nn.Linear(6, 4)
+    assert set(nb.anatomy(layer).index) == {"weight", "bias"}
+    prune.l1_unstructured(layer, "weight", amount=0.5)
+    table = nb.anatomy(layer)
+    assert {"weight_orig", "weight_mask", "weight"} <= set(table.index)
+    assert any("pre-hook" in k for k in table.kind)
+    model = nn.Sequential(layer)
+    nb.finalize(model)
+    assert set(nb.anatomy(layer).index) == {"weight", "bias"} and (layer.weight == 0).sum() == 12
+
+
+def test_clone_copies_a_pruned_model_that_deepcopy_refuses():
+    model = nb.prune_global(mlp(), 0.5)
+    for p in model.parameters():
+        p.requires_grad_(True)
+    model(torch.zeros(1, 1, 28, 28))
+    twin = nb.clone(model)
+    x = torch.rand(3, 1, 28, 28)
+    assert torch.equal(twin(x), model(x))
+
+
+def test_sparsity_table_and_counts():
+    model = nb.prune_global(mlp(), 0.9)
+    table = nb.sparsity_table(model)
+    assert table.loc["all Linear weights", "sparsity (%)"] == pytest.approx(90, abs=0.01)
+    weights = sum(m.weight.numel() for _, m in nb.linear_layers(model))
+    biases = sum(m.bias.numel() for _, m in nb.linear_layers(model))
+    assert nb.weight_count(model) == weights + biases
+    assert nb.nonzero_params(model) == weights - round(0.9 * weights) + biases
+
+
+# ------------------------------------------------------------------------------------------- the 004-2 trap
+
+
+def test_l2_of_single_weights_gives_the_l1_mask_and_rows_differ():
+    layer = nn.Linear(50, 30)
+    torch.manual_seed(1)
+    with torch.no_grad():
+        layer.weight.copy_(0.01 * torch.rand(30, 50))     # flat rows: L1 about 0.25 + 50 * 0.1, L2 about 0.7
+        layer.weight[:15] += 0.1
+        layer.weight[15:, 0] = 1.0                          # spiky rows: L1 about 1.25, L2 about 1.0
+    table = nb.mask_comparison(layer, amount=0.5)
+    assert table.loc["single weights (unstructured)", "identical masks"]
+    assert table.loc["single weights (unstructured)", "weights where the masks differ"] == 0
+    assert not table.loc["whole neurons (rows, ln_structured)", "identical masks"]
+    assert table.loc["whole neurons (rows, ln_structured)", "weights where the masks differ"] > 0
+
+
+def test_l2_unstructured_rejects_bad_amounts():
+    with pytest.raises(ValueError):
+        nb.L2Unstructured(1.2)
+
+
+# ------------------------------------------------------------------------------------------- slim
+
+
+def test_slim_is_exact_and_smaller(small):
+    model = mlp(dropout=0.3)
+    with torch.no_grad():
+        for _, m in nb.linear_layers(model):
+            m.bias.uniform_(-0.5, 0.5)   # removed neurons then output a non-zero constant
+    nb.prune_neurons(model, 0.5)
+    thin = nb.slim(model)
+    assert [m.out_features for _, m in nb.linear_layers(thin)] == [20, 15, 10]
+    model.eval()
+    with torch.no_grad():
+        assert torch.allclose(model(small.test.X), thin(small.test.X), atol=1e-5)
+    assert nb.weight_count(thin) < 0.55 * nb.weight_count(model)
+
+
+def test_slim_needs_whole_neurons_and_an_mlp():
+    with pytest.raises(ValueError, match="prune_neurons"):
+        nb.slim(nb.prune_global(mlp(), 0.3))
+    with pytest.raises(TypeError):
+        nb.slim(nn.Linear(3, 2))
+    with pytest.raises(ValueError, match="ReLU"):
+        nb.slim(nn.Sequential(nn.Linear(4, 3), nn.Linear(3, 2)))
+
+
+# ------------------------------------------------------------------------------------------- schedules
+
+
+def test_schedules():
+    steps = 200
+    one = nb.schedule(nb.METHODS[1], 0.9, steps)
+    it = nb.schedule(nb.METHODS[2], 0.9, steps)
+    gr = nb.schedule(nb.METHODS[3], 0.9, steps)
+    assert one(0) == one(steps) == 0.9
+    kept = sorted({round(1 - it(t), 6) for t in range(steps + 1)}, reverse=True)
+    assert len(kept) == nb.ROUNDS and kept[-1] == pytest.approx(0.1)
+    ratios = [b / a for a, b in zip(kept, kept[1:])]
+    assert np.allclose(ratios, ratios[0])  # geometric
+    values = [gr(t) for t in range(steps + 1)]
+    assert values[0] == 0 and values[int(nb.GRADUAL_END * steps)] == pytest.approx(0.9) and values[-1] == pytest.approx(0.9)
+    assert all(b >= a for a, b in zip(values, values[1:]))
+    assert len(set(values[:nb.GRADUAL_EVERY])) == 1  # updated every GRADUAL_EVERY steps
+    with pytest.raises(ValueError, match="unknown pruning method"):
+        nb.schedule("random", 0.5, 10)
+
+
+@pytest.mark.parametrize("method", nb.METHODS[1:])
+def test_prune_and_train_keeps_masks_and_restores_dropout(small, method):
+    model = mlp(dropout=0.5)
+    hist = nb.prune_and_train(model, small.train, method, 0.8, epochs=2, batch_size=64, augment=1)
+    assert hist.sparsity.iloc[-1] == pytest.approx(0.8, abs=1e-6)
+    for m, _ in nb.prunable(model):
+        assert bool((m.weight[m.weight_mask == 0] == 0).all())
+    assert all(m.p == 0.5 for m in model if isinstance(m, nn.Dropout))
+
+
+def test_prune_and_train_with_cached_teacher_logits(small):
+    model = mlp()
+    logits = torch.randn(len(small.train), 10)
+    nb.prune_and_train(model, small.train, nb.METHODS[1], 0.5, epochs=1, augment=0, teacher=logits)
+    with pytest.raises(ValueError, match="un-shifted"):
+        nb.prune_and_train(mlp(), small.train, nb.METHODS[1], 0.5, epochs=1, augment=2, teacher=logits)
+    with pytest.raises(ValueError, match="rows"):
+        nb.prune_and_train(mlp(), small.train, nb.METHODS[1], 0.5, epochs=1, augment=0, teacher=logits[:5])
+
+
+def test_adjust_dropout_follows_han():
+    model = mlp(dropout=0.5)
+    rates = {i: m.p for i, m in enumerate(model) if isinstance(m, nn.Dropout)}
+    nb.prune_global(model, 0.75)
+    nb.adjust_dropout(model, rates)
+    for i, m in enumerate(model):
+        if isinstance(m, nn.Dropout):
+            nxt = next(x for x in list(model)[i + 1:] if isinstance(x, nn.Linear))
+            assert m.p == pytest.approx(0.5 * float((nxt.weight != 0).float().mean()) ** 0.5)
+
+
+def test_after_step_runs_once_per_optimizer_step(small):
+    seen = []
+    model = mlp()
+    training.train_with(model, small.train, lambda idx, xb, logits: logits.logsumexp(1).mean(), epochs=2,
+                        batch_size=100, progress=False, after_step=seen.append)
+    assert seen == list(range(1, 9))
+
+
+# ------------------------------------------------------------------------------------------- size, speed, int8
+
+
+def test_disk_table_tells_the_truth_about_bytes():
+    table = nb.disk_table(mlp(hidden=(200, 200)), 0.9)
+    b = table["bytes"]
+    assert 1.9 < b.iloc[1] / b.iloc[0] < 2.1
+    assert abs(b.iloc[2] / b.iloc[0] - 1) < 0.01
+    assert b.iloc[3] < 0.35 * b.iloc[0] and b.iloc[4] < 0.35 * b.iloc[0]
+    assert 3.5 < b.iloc[0] / b.iloc[5] < 4.1
+    assert b.iloc[6] < b.iloc[5]
+
+
+def test_sparse_state_and_sparse_model_match_the_dense_weights(small):
+    model = nb.prune_global(mlp(), 0.8)
+    state = nb.sparse_state(model)
+    dense = nb.finalize(nb.clone(model)).state_dict()
+    for key, value in dense.items():
+        assert torch.equal(state[key].to_dense() if state[key].layout == torch.sparse_csr else state[key], value)
+    fast = nb.sparse_model(model)
+    with torch.no_grad():
+        assert torch.allclose(fast(small.test.X), model.eval()(small.test.X), atol=1e-5)
+
+
+def test_quantize_int8_is_quiet_and_leaves_the_warning_filters_alone(small):
+    model = mlp()
+    before = list(warnings.filters)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        q = nb.quantize_int8(nb.prune_global(model, 0.5))
+        out = q(small.test.X)
+    assert warnings.filters == before
+    assert out.shape == (len(small.test), 10)
+    assert training.accuracy(q, small.test) >= 0  # a model with no parameters still evaluates
+    assert nb.weight_count(q) == nb.weight_count(model)
+    assert nb.saved_bytes(q) < nb.saved_bytes(nb.finalize(nb.clone(model))) / 3
+
+
+def test_latencies_and_latency_table():
+    models = {"a": mlp(), "b": mlp(hidden=(10,))}
+    t = nb.latency_table(models, batch_sizes=(1, 8), rounds=1)
+    assert list(t.index) == ["a", "b"] and t["speed-up, batch 1"].iloc[0] == 1.0
+    assert (t.filter(like="latency").to_numpy() > 0).all()
+    with pytest.raises(ValueError):
+        evaluation.latencies({}, (1, 28, 28))
+
+
+# ------------------------------------------------------------------------------------------- the explorer
+
+
+@pytest.fixture(scope="module")
+def curve(small):
+    return nb.one_shot_curve(mlp(), small, sparsities=[0.0, 0.5, 0.9])
+
+
+def test_explorer_driven_like_a_mouse(curve):
+    model = mlp()
+    explorer = nb.pruning_explorer(model, curve, percent=0)
+    renders = explorer.view.renders
+    explorer.controls["sparsity"].value = 90
+    state = explorer.state
+    assert explorer.view.renders == renders + 1
+    assert state["test_acc"] == pytest.approx(curve.set_index("sparsity").loc[0.9, "global_test"])
+    expected = nb.sparsity_table(nb.prune_global(nb.clone(model), 0.9))["sparsity (%)"].iloc[:-1].to_numpy()
+    assert np.allclose(state["layer_sparsity"], expected, atol=0.05)
+    assert state["kept"] == round(0.1 * sum(m.weight.numel() for _, m in nb.linear_layers(model)))
+    assert state["surviving"].sum() <= state["kept"]
+    heights = [b.get_height() for b in explorer.artists["layer_bars"].patches]
+    assert np.allclose(heights, state["layer_sparsity"])
+
+
+def test_explorer_rejects_bad_input(curve):
+    view = nb.PruningExplorer(mlp(), curve)
+    with pytest.raises(ValueError, match="percentage"):
+        view.state_at(100)
+    with pytest.raises(ValueError, match="one_shot_curve"):
+        nb.PruningExplorer(mlp(), curve.drop(columns="global_test"))
+
+
+def test_static_twin_draws_the_same_state(curve):
+    import matplotlib.pyplot as plt
+
+    fig = nb.plot_pruning(mlp(), curve, 50)
+    expected = nb.PruningExplorer(mlp(), curve).state_at(50)
+    assert fig.state.keys() == expected.keys()
+    for key, value in expected.items():
+        assert np.allclose(fig.state[key], value)
+    kept_bars = [p.get_height() for p in fig.axes[1].containers[1].patches]
+    assert np.allclose(kept_bars, expected["surviving"])
+    plt.close(fig)
+
+
+# ------------------------------------------------------------------------------------------- exercises
+
+
+def test_row_mask_checker():
+    ns = solved("3.1")
+    assert nb.check_row_mask(ns["row_mask"])
+
+    def l1(w, amount):
+        keep = torch.ones(w.shape[0], dtype=torch.bool)
+        keep[torch.topk(w.abs().sum(1), int(round(amount * w.shape[0])), largest=False).indices] = False
+        return keep[:, None].expand_as(w)
+
+    def cols(w, amount):
+        keep = torch.ones(w.shape[1], dtype=torch.bool)
+        keep[torch.topk(w.norm(dim=0), int(round(amount * w.shape[1])), largest=False).indices] = False
+        return keep[None, :].expand_as(w)
+
+    assert "L1 norm" in nb.check_row_mask(l1).message
+    assert "columns" in nb.check_row_mask(cols).message
+    assert "kept the rows to remove" in nb.check_row_mask(lambda w, a: ~ns["row_mask"](w, a)).message
+    assert "one flag per row" in nb.check_row_mask(lambda w, a: ns["row_mask"](w, a)[:, 0]).message
+    assert nb.check_row_mask(lambda w, a: exercises.your_turn("stub")).status == "todo"
+
+
+def test_cubic_schedule_checker():
+    ns = solved("4.1")
+    assert nb.check_cubic_schedule(ns["zhu_gupta"])
+    assert "straight line" in nb.check_cubic_schedule(lambda t, s, n: s * min(t, n) / n).message
+    assert "opposite" in nb.check_cubic_schedule(lambda t, s, n: s * (min(t, n) / n) ** 3).message
+    assert "clamp" in nb.check_cubic_schedule(lambda t, s, n: s * (1 - (1 - t / n) ** 3)).message
+    assert nb.check_cubic_schedule(...).status == "todo"
+
+
+def test_phone_checker():
+    table = pd.DataFrame({"accuracy (%)": [97.0, 95.0, 96.5, 90.0], "non-zero": [1000, 100, 50, 10],
+                          "bytes on disk": [4000, 400, 4000, 50]},
+                         index=["teacher", "student", "unstructured", "tiny"])
+    assert nb.check_phone_choice("student", table)
+    assert "more than the 2.5 allowed" in nb.check_phone_choice("tiny", table).message
+    assert "not fewest bytes" in nb.check_phone_choice("unstructured", table).message
+    assert "not a row" in nb.check_phone_choice("phone", table).message
+
+
+# ------------------------------------------------------------------------------------------- the shipped tables
+
+
+def test_shipped_curve():
+    curve = results.read("pruning_curve")
+    assert np.allclose(curve.sparsity, np.round(np.arange(0, 1, 0.01), 2))
+    assert curve.global_test.iloc[0] > 0.95 and curve.global_test.iloc[-1] < 0.5
+
+
+def test_shipped_retraining_runs_and_their_verdicts():
+    runs = results.read("pruning_retrain")
+    assert runs.seed.nunique() >= 3
+    assert set(runs.method) == {"dense", *nb.METHODS}
+    assert set(np.round(runs[runs.method != "dense"].sparsity, 2)) == set(nb.SPARSITIES)
+    assert all(nb.retrain_verdicts(runs).values())
+    assert nb.best_method(runs) in nb.METHODS[1:]
+
+
+def test_shipped_recovery_and_compression_tables():
+    rec = results.read("pruning_recovery")
+    assert rec.seed.nunique() >= 3 and set(rec.fine_tune) == set(nb.FINE_TUNINGS)
+    assert set(rec.regime) == set(nb.RECOVERY_REGIMES)
+    gains = nb.recovery_gains(rec)
+    assert len(gains) == len(nb.RECOVERY_REGIMES) * len(nb.RECOVERY_FRACTIONS)
+    comp = results.read("pruning_compression")
+    assert comp.seed.nunique() >= 3 and set(comp.model) == set(nb.ROWS.values())
+    assert comp.method.nunique() == 1 and comp.method.iloc[0] == nb.best_method(results.read("pruning_retrain"))
+
+
+def test_backends_need_torchao(monkeypatch):
+    import builtins
+
+    real = builtins.__import__
+
+    def no_torchao(name, *args, **kwargs):
+        if name.startswith("torchao"):
+            raise ImportError("No module named 'torchao'")
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_torchao)
+    with pytest.raises(SystemExit, match="pip install torchao"):
+        nb.backend_runs()
+    table = results.read("pruning_backends")
+    assert len(table) == 4 and table["versions"].str.contains("torchao").all()
+
+
+def test_compression_models_rejects_a_wrong_unstructured_model(small):
+    with pytest.raises(ValueError, match="sparse, not 90%"):
+        nb.compression_models(0, small, unstructured=nb.prune_global(nb.dense_teacher(0), 0.5))
+
+
+def test_recovery_runs_on_a_small_slice(small, monkeypatch):
+    monkeypatch.setitem(nb.FINE_TUNE, "epochs", 1)
+    runs = nb.recovery_runs(seeds=(0,), fractions=(0.9,), regimes={"40 labels": 40}, dataset=small, progress=False)
+    assert list(runs.fine_tune) == list(nb.FINE_TUNINGS) and (runs.hidden == 120).all()
+    assert runs.pruned.nunique() == 1                       # both fine-tunings start from the same slim weights
+    assert (runs.test > runs.pruned).all()                  # a cut-out network recovers with either signal
+    table = nb.recovery_gains(runs)
+    assert table["slim model"].tolist() == ["2x120"]
+
+
+def test_compression_models_and_table_on_a_small_slice(small, monkeypatch):
+    monkeypatch.setitem(nb.FINE_TUNE, "epochs", 1)
+    monkeypatch.setitem(nb.STUDENT_TUNE, "epochs", 1)
+    live = nb.compression_models(0, small, method=nb.METHODS[1])
+    assert list(live) == list(nb.ROWS.values())
+    runs = pd.DataFrame([{"seed": 0, "model": k, "test": training.accuracy(m, small.test)} for k, m in live.items()])
+    table = nb.compression_table(runs, live, timing=False)
+    R = nb.ROWS
+    assert table.loc[R["unstructured"], "non-zero"] < 0.11 * table.loc[R["teacher"], "non-zero"]
+    assert abs(table.loc[R["unstructured"], "bytes on disk"] / table.loc[R["teacher"], "bytes on disk"] - 1) < 0.01
+    assert table.loc[R["structured"], "parameters"] < 0.2 * table.loc[R["teacher"], "parameters"]
+    assert 3.5 < table.loc[R["int8"], "times smaller"] < 4.1
+    assert table.loc[R["all three"], "bytes on disk"] == table["bytes on disk"].min()
