@@ -493,12 +493,9 @@ class PruningExplorer:
         self.abs_sorted = np.sort(np.abs(np.concatenate(weights)))
         self.layer_abs = [np.sort(np.abs(w)) for w in weights]
         self.signed = np.sort(np.concatenate(weights))
-        lim = float(np.quantile(self.abs_sorted, 0.999))
+        lim = float(self.abs_sorted[-1]) * 1.001  # every weight falls in a bin (the log scale shows the tails)
         self.edges = np.linspace(-lim, lim, bins + 1)
         self.counts = np.diff(np.searchsorted(self.signed, self.edges))
-
-    def _count(self, lo, hi):
-        return np.searchsorted(self.signed, hi) - np.searchsorted(self.signed, lo)
 
     def state_at(self, percent: float) -> dict:
         """What the explorer shows at ``percent`` % sparsity (0 to 99)."""
@@ -508,8 +505,11 @@ class PruningExplorer:
         k = int(round(percent / 100 * n))
         threshold = float(self.abs_sorted[k - 1]) if k else 0.0
         lo, hi = self.edges[:-1], self.edges[1:]
-        inner_lo, inner_hi = np.maximum(lo, -threshold), np.minimum(hi, threshold)
-        pruned_in_bin = np.where(inner_lo < inner_hi, self._count(inner_lo, inner_hi), 0) if k else 0
+        # weights in [lo, hi) that are also in [-threshold, threshold]: the pruned ones (up to ties in |w|)
+        start = np.searchsorted(self.signed, np.maximum(lo, -threshold), side="left")
+        stop = np.where(hi <= threshold, np.searchsorted(self.signed, hi, side="left"),
+                        np.searchsorted(self.signed, threshold, side="right"))
+        pruned_in_bin = np.maximum(stop - start, 0) if k else 0
         surviving = self.counts - pruned_in_bin
         per_layer = [100 * np.searchsorted(a, threshold, side="right") / len(a) if k else 0.0 for a in self.layer_abs]
         idx = int(np.abs(self.curve.sparsity.to_numpy() - percent / 100).argmin())
@@ -532,17 +532,19 @@ class PruningExplorer:
         vline = ax_acc.axvline(0, color=DISTILLED, lw=1, ls=":")
         label = ax_acc.text(0.03, 0.5, "", transform=ax_acc.transAxes, fontsize=12, fontweight="bold", color=DISTILLED,
                             bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "none"})
-        width = np.diff(self.edges)
-        centres = self.edges[:-1] + width / 2
-        ax_hist.bar(centres, self.counts, width=width, color="#dddddd", label="pruned (set to zero)")
-        kept = ax_hist.bar(centres, self.counts, width=width, color=TEACHER, label="kept")
+        # One filled step outline per histogram (a single artist to move, not one bar per bin).
         ax_hist.set_yscale("log")
-        ax_hist.set_ylim(0.8, 3 * max(self.counts.max(), 1))
+        floor = 0.8
+        ax_hist.stairs(np.maximum(self.counts, floor), self.edges, baseline=floor, fill=True, color="#dddddd",
+                       label="pruned (set to zero)")
+        kept = ax_hist.stairs(np.maximum(self.counts, floor), self.edges, baseline=floor, fill=True, color=TEACHER,
+                              label="kept")
+        ax_hist.set_ylim(floor, 3 * max(self.counts.max(), 1))
         ax_hist.xaxis.set_major_locator(plt.MaxNLocator(5))
         ax_hist.set(xlabel="weight value", ylabel="weights per bin (log scale)")
         ax_hist.set_title("the weights that survive", loc="left")
-        ax_hist.legend(loc="upper right", fontsize=10)
-        hist_text = ax_hist.text(0.03, 0.95, "", transform=ax_hist.transAxes, fontsize=11, va="top")
+        ax_hist.legend(loc="upper right", fontsize=9.5, handlelength=1.2)
+        hist_text = ax_hist.text(0.02, 0.97, "", transform=ax_hist.transAxes, fontsize=10.5, va="top")
         x = np.arange(len(self.layers))
         layer_bars = ax_layer.bar(x, np.zeros(len(x)), color=HARD, width=0.6)
         ax_layer.set_xticks(x, self.layers)
@@ -562,17 +564,19 @@ class PruningExplorer:
         artists["marker"].set_data([s], [acc])
         artists["vline"].set_xdata([s, s])
         artists["label"].set_text(f"{s:.0f}% pruned\ntest accuracy {acc:.1f}%")
-        for bar, h in zip(artists["kept"].patches, state["surviving"]):
-            bar.set_height(float(h))
-        artists["hist_text"].set_text(f"kept: {state['kept']:,} weights\n|w| ≤ {state['threshold']:.3g} set to zero")
+        artists["kept"].set_data(np.maximum(state["surviving"], 0.8))
+        artists["hist_text"].set_text(f"kept {state['kept']:,}\nzeroed: |w| ≤ {state['threshold']:.3g}")
         for bar, txt, v in zip(artists["layer_bars"].patches, artists["layer_text"], state["layer_sparsity"]):
             bar.set_height(v)
-            txt.set_position((bar.get_x() + bar.get_width() / 2, v + 1))
+            inside = v > 15  # inside the bar, clear of the dashed overall line
+            txt.set_position((bar.get_x() + bar.get_width() / 2, v - 3 if inside else v + 1))
+            txt.set_verticalalignment("top" if inside else "bottom")
+            txt.set_color("white" if inside else "black")
             txt.set_text(f"{v:.0f}%")
         artists["target"].set_ydata([s, s])
 
     def dynamic(self, artists: dict) -> list:
-        return ([artists[k] for k in ("marker", "vline", "label", "hist_text", "target")] + list(artists["kept"].patches)
+        return ([artists[k] for k in ("marker", "vline", "label", "hist_text", "target", "kept")]
                 + list(artists["layer_bars"].patches) + list(artists["layer_text"]))
 
 
@@ -804,14 +808,23 @@ def sparse_model(model: nn.Sequential) -> nn.Sequential:
 
 
 def latency_table(named_models: dict, in_shape=(1, 28, 28), batch_sizes=(1, 256), rounds: int = 3,
-                  repeats: int = 60) -> pd.DataFrame:
+                  repeats: int = 200, threads: int = 1) -> pd.DataFrame:
     """Milliseconds per forward pass of each model at each batch size (:func:`kdnb.evaluation.latencies`:
     the best of ``rounds`` medians, models in turn), and the speed-up against the first model.
-    Sub-millisecond passes are noisy on a shared machine, hence more rounds and repeats than
-    :func:`kdnb.evaluation.evaluate` uses."""
+
+    On one thread by default, as an app's inference thread runs: sub-millisecond passes on
+    two threads mostly measure how fast the second thread wakes up, which varies from call to
+    call on a shared machine. A single image gets ``repeats`` passes per round, a batch 30.
+    """
     from .evaluation import latencies
 
-    table = latencies(named_models, in_shape, batch_sizes, repeats=repeats, rounds=rounds)
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:  # many repeats of the sub-millisecond single image, fewer of the large batch
+        table = pd.concat([latencies(named_models, in_shape, (b,), repeats=repeats if b == 1 else 30, rounds=rounds)
+                           for b in batch_sizes], axis=1)
+    finally:
+        torch.set_num_threads(before)
     for b in batch_sizes:
         col = f"latency, batch {b} (ms)"
         table[f"speed-up, batch {b}"] = table[col].iloc[0] / table[col]
