@@ -48,15 +48,14 @@ from torch.nn.utils import prune
 from . import data as kdata
 from . import models
 from .exercises import Verdict, check
-from .losses import hard_loss, kd_loss
 from .plots import ALONE, DISTILLED, HARD, SMOOTHED, TEACHER, subplots
 from .recipe import DEFAULT, train_pair
-from .teachers import TEACHERS, load_teacher
-from .training import accuracy, fit, predict_logits, seed_everything, train_with
+from .teachers import TEACHERS, load_teacher, train_teacher
+from .training import accuracy, distill, fit, predict_logits, seed_everything
 
 __all__ = [
     "BASE", "SPARSITIES", "METHODS", "FINE_TUNE", "SEEDS",
-    "linear_layers", "clone", "prunable", "prune_global", "prune_neurons", "adjust_dropout", "anatomy", "sparsity_table", "nonzero_params",
+    "linear_layers", "clone", "prunable", "prune_global", "prune_neurons", "adjust_dropout", "dropout_rates", "anatomy", "sparsity_table", "nonzero_params",
     "L2Unstructured", "mask_comparison", "slim", "finalize",
     "one_shot_curve", "pruning_explorer", "plot_pruning",
     "dense_teacher", "schedule", "prune_and_train", "retrain_runs", "retrain_table", "plot_retraining",
@@ -110,9 +109,9 @@ def prunable(model: nn.Module) -> list[tuple[nn.Linear, str]]:
     return [(m, "weight") for _, m in linear_layers(model)]
 
 
-def _check_fraction(value, what: str, upper_open: bool = True) -> float:
+def _check_fraction(value, what: str) -> float:
     value = float(value)
-    if not (0.0 <= value < 1.0 if upper_open else 0.0 <= value <= 1.0) or value != value:
+    if not 0.0 <= value < 1.0:  # NaN fails this too
         raise ValueError(f"{what} is a fraction in [0, 1), got {value!r}: 0.9 prunes 90% of the weights")
     return value
 
@@ -157,20 +156,27 @@ def prune_neurons(model: nn.Module, fraction: float, n: float = 2) -> nn.Module:
     return model
 
 
-def adjust_dropout(model: nn.Sequential, original: dict[int, float]) -> None:
+def adjust_dropout(model: nn.Sequential, original: dict[int, float], dense: nn.Sequential | None = None) -> None:
     """Han et al. (2015, section 3.5): after pruning, lower each dropout rate to
     ``D_r = D_o * sqrt(C_r / C_o)``, with ``C`` the connections of the Linear layer it feeds.
 
     A sparse layer has fewer weights to co-adapt, and dropping half of the few inputs it still
     uses would starve it. ``original`` maps a Dropout's index in ``model`` to its rate before
-    pruning.
+    pruning (:func:`dropout_rates`). ``C_r`` counts the non-zero weights; ``C_o`` is the layer's
+    size, or the same layer's size in ``dense`` for a model rebuilt smaller by :func:`slim`
+    (which keeps every layer at its index).
     """
-    layers = list(model)
+    layers, before = list(model), list(dense if dense is not None else model)
     for i, p in original.items():
-        nxt = next((m for m in layers[i + 1:] if isinstance(m, nn.Linear)), None)
+        nxt = next((j for j in range(i + 1, len(layers)) if isinstance(layers[j], nn.Linear)), None)
         if nxt is not None:
-            kept = float((nxt.weight != 0).float().mean())
+            kept = int((layers[nxt].weight != 0).sum()) / before[nxt].weight.numel()
             layers[i].p = p * kept ** 0.5
+
+
+def dropout_rates(model: nn.Module) -> dict[int, float]:
+    """Each Dropout's rate, by its index in an ``nn.Sequential`` (empty for other models)."""
+    return {i: m.p for i, m in enumerate(model) if isinstance(m, nn.Dropout)} if isinstance(model, nn.Sequential) else {}
 
 
 def finalize(model: nn.Module) -> nn.Module:
@@ -274,7 +280,7 @@ def mask_comparison(layer: nn.Linear, amount: float = 0.5) -> pd.DataFrame:
     """
     rows = {}
     l1 = _mask(layer, prune.l1_unstructured, amount=amount)
-    l2 = _mask(layer, lambda m, name, amount: L2Unstructured.apply(m, name, amount=amount), amount=amount)
+    l2 = _mask(layer, L2Unstructured.apply, amount=amount)
     rows["single weights (unstructured)"] = (l1, l2)
     r1 = _mask(layer, prune.ln_structured, amount=amount, n=1, dim=0)
     r2 = _mask(layer, prune.ln_structured, amount=amount, n=2, dim=0)
@@ -350,13 +356,7 @@ def dense_teacher(seed: int = 0, dataset: kdata.Dataset | None = None, progress:
         model = models.build(TEACHERS[BASE]["model"])
         model.load_state_dict(_DENSE[seed])
     else:
-        spec = TEACHERS[BASE]
-        ds = dataset or kdata.load_mnist_subset()
-        threads = torch.get_num_threads()
-        seed_everything(seed, spec.get("threads", 1))
-        model = models.build(spec["model"])
-        fit(model, ds.train, progress=progress, desc=f"dense teacher, seed {seed}", **dict(spec["train"], seed=seed))
-        torch.set_num_threads(threads)
+        model, _, _ = train_teacher(BASE, seed=seed, dataset=dataset, progress=progress)
         _DENSE[seed] = copy.deepcopy(model.state_dict())
     model = clone(model)
     for p in model.parameters():
@@ -404,51 +404,37 @@ def prune_and_train(model: nn.Module, train: kdata.Split, method: str, sparsity:
     its logits on ``train.X`` computed once (then ``augment`` must be 0). Returns the per-epoch
     history with the sparsity reached; the model ends with its masks in place.
     """
-    if isinstance(teacher, torch.Tensor) and augment:
-        raise ValueError("cached teacher logits belong to the un-shifted images: pass augment=0, or the teacher model")
+    if isinstance(teacher, torch.Tensor) and (augment or len(teacher) != len(train)):  # before any weight is pruned
+        raise ValueError(f"cached teacher logits ({len(teacher)} rows for {len(train)} images) must match the "
+                         f"un-shifted training images: pass augment=0 and one row per image, or the teacher model")
     seed_everything(seed, threads=None)  # dropout draws from the global generator: same seed, same run
     if method == METHODS[0]:
         prune_global(model, sparsity)
-        return pd.DataFrame([{"epoch": 0, "sparsity": _zeros(model)[0] / _zeros(model)[1]}]).set_index("epoch")
+        zero, total = _zeros(model)
+        return pd.DataFrame([{"epoch": 0, "sparsity": zero / total}]).set_index("epoch")
     steps = epochs * -(-len(train) // batch_size)
     target = schedule(method, sparsity, steps)
-    dropout = {i: m.p for i, m in enumerate(model) if isinstance(m, nn.Dropout)} if isinstance(model, nn.Sequential) else {}
+    dropout = dropout_rates(model)
     prune_global(model, target(0))
     adjust_dropout(model, dropout)
-    y = train.y
 
     def after_step(t):
         prune_global(model, target(t))
         adjust_dropout(model, dropout)
 
+    common = {"epochs": epochs, "lr": lr, "batch_size": batch_size, "augment": augment, "seed": seed, "progress": progress,
+              "desc": f"{method} to {sparsity:.0%}", "after_step": after_step}
     if teacher is None:
-        def step_loss(idx, xb, logits):
-            return hard_loss(logits, y[idx])
+        history = fit(model, train, **common)
     elif isinstance(teacher, torch.Tensor):
-        if len(teacher) != len(train):
-            raise ValueError(f"teacher logits have {len(teacher)} rows for {len(train)} training images")
-
-        def step_loss(idx, xb, logits):
-            return kd_loss(logits, teacher[idx], y[idx], T=T, alpha=alpha)
+        history = distill(model, train, teacher_logits=teacher, T=T, alpha=alpha, **common)
     else:
-        teacher.eval()
-
-        def step_loss(idx, xb, logits):
-            with torch.no_grad():
-                t_logits = teacher(xb)
-            return kd_loss(logits, t_logits, y[idx], T=T, alpha=alpha)
-
-    history = train_with(model, train, step_loss, epochs=epochs, lr=lr, batch_size=batch_size, augment=augment, seed=seed,
-                         progress=progress, desc=f"{method} to {sparsity:.0%}", after_step=after_step)
+        history = distill(model, train, teacher=teacher, T=T, alpha=alpha, **common)
     prune_global(model, sparsity)  # a rounding step short of the target at most; now exact
     for i, p in dropout.items():  # the rates go back: the model is used in eval mode, or pruned further
         model[i].p = p
     zero, total = _zeros(model)
     return history.assign(sparsity=zero / total)
-
-
-def _drop_rates(model: nn.Module) -> dict[int, float]:
-    return {i: m.p for i, m in enumerate(model) if isinstance(m, nn.Dropout)} if isinstance(model, nn.Sequential) else {}
 
 
 # --------------------------------------------------------------------------- the one-shot curve and the explorer
@@ -703,18 +689,20 @@ def retrain_verdicts(runs: pd.DataFrame) -> dict[str, bool]:
 
 # --------------------------------------------------------------------------- size on disk, latency, int8
 
-def saved_bytes(obj) -> int:
-    """Bytes of ``torch.save(obj)``: what a checkpoint file of a state_dict (or tensor) takes."""
+def _checkpoint(obj) -> bytes:
     buf = io.BytesIO()
     torch.save(obj.state_dict() if isinstance(obj, nn.Module) else obj, buf)
-    return len(buf.getvalue())
+    return buf.getvalue()
+
+
+def saved_bytes(obj) -> int:
+    """Bytes of ``torch.save(obj)``: what a checkpoint file of a model's state_dict (or a dict of tensors) takes."""
+    return len(_checkpoint(obj))
 
 
 def zipped_bytes(obj) -> int:
     """Bytes of the same checkpoint compressed with zlib at its default level (6), as zip and gzip store it."""
-    buf = io.BytesIO()
-    torch.save(obj.state_dict() if isinstance(obj, nn.Module) else obj, buf)
-    return len(zlib.compress(buf.getvalue(), 6))
+    return len(zlib.compress(_checkpoint(obj), 6))
 
 
 def sparse_state(model: nn.Module) -> dict:
@@ -852,7 +840,6 @@ def recovery_runs(seeds=SEEDS, fractions=RECOVERY_FRACTIONS, regimes=None, datas
     from tqdm.auto import tqdm
 
     from .recipe import labelled_subset
-    from .training import distill
 
     regimes = RECOVERY_REGIMES if regimes is None else regimes
     ds = dataset or kdata.load_mnist_subset()
@@ -865,7 +852,7 @@ def recovery_runs(seeds=SEEDS, fractions=RECOVERY_FRACTIONS, regimes=None, datas
             train = kdata.Split(ds.train.X, labelled_subset(ds.train.y, labels, seed))
             for f in fractions:
                 base = slim(prune_neurons(clone(dense), f))
-                _fine_tune_slim(base, dense)
+                adjust_dropout(base, dropout_rates(dense), dense)
                 before = accuracy(base, ds.test)
                 for how in FINE_TUNINGS:
                     model = clone(base)
@@ -873,7 +860,7 @@ def recovery_runs(seeds=SEEDS, fractions=RECOVERY_FRACTIONS, regimes=None, datas
                     if how == FINE_TUNINGS[0]:
                         fit(model, train, seed=seed, progress=False, **FINE_TUNE)
                     else:
-                        distill(model, train, teacher=clone(dense), T=DEFAULT["T"], alpha=DEFAULT["alpha"], seed=seed,
+                        distill(model, train, teacher=dense, T=DEFAULT["T"], alpha=DEFAULT["alpha"], seed=seed,
                                 progress=False, **FINE_TUNE)
                     rows.append({"regime": regime, "seed": seed, "fraction": f, "hidden": linear_layers(base)[0][1].out_features,
                                  "fine_tune": how, "dense": dense_acc, "pruned": before, "val": accuracy(model, ds.val),
@@ -962,18 +949,6 @@ def best_method(runs: pd.DataFrame, sparsity: float = COMPRESSION["unstructured"
     return str(means.idxmax())
 
 
-def _fine_tune_slim(model: nn.Sequential, dense: nn.Sequential) -> None:
-    """Han et al.'s dropout rule for a slimmed MLP: each rate scaled by the square root of the
-    share of connections its next Linear layer kept."""
-    new_lin = [m for m in model if isinstance(m, nn.Linear)]
-    old_lin = [m for m in dense if isinstance(m, nn.Linear)]
-    lin_pos = [i for i, m in enumerate(model) if isinstance(m, nn.Linear)]
-    for i, m in enumerate(model):
-        if isinstance(m, nn.Dropout):
-            k = next(j for j, pos in enumerate(lin_pos) if pos > i)
-            m.p = dense[i].p * (new_lin[k].weight.numel() / old_lin[k].weight.numel()) ** 0.5
-
-
 def compression_models(seed: int = 0, dataset: kdata.Dataset | None = None, method: str = METHODS[3],
                        teacher_logits: torch.Tensor | None = None, unstructured: nn.Module | None = None,
                        progress: bool = False) -> dict[str, nn.Module]:
@@ -1006,12 +981,10 @@ def compression_models(seed: int = 0, dataset: kdata.Dataset | None = None, meth
         prune_and_train(unstructured, ds.train, method, COMPRESSION["unstructured"], seed=seed, progress=progress)
     finalize(unstructured).eval()
     structured = slim(prune_neurons(clone(dense), COMPRESSION["structured"]))
-    _fine_tune_slim(structured, dense)
+    adjust_dropout(structured, dropout_rates(dense), dense)
     seed_everything(seed, threads=None)
     fit(structured, ds.train, seed=seed, progress=progress, desc="structured, fine-tune", **FINE_TUNE)
     small = slim(prune_neurons(clone(distilled), COMPRESSION["student_neurons"]))
-    from .training import distill
-
     seed_everything(seed, threads=None)
     distill(small, ds.train, teacher_logits=logits, T=spec["T"], alpha=spec["alpha"], seed=seed, progress=progress,
             desc="student, pruned, fine-tune", **STUDENT_TUNE)
@@ -1058,7 +1031,7 @@ def compression_table(runs: pd.DataFrame, live: dict[str, nn.Module], timing: bo
     return out.rename_axis("model")
 
 
-def backend_runs(repeats: int = 3) -> pd.DataFrame:
+def backend_runs(rounds: int = 3) -> pd.DataFrame:
     """int8 on this CPU, two ways: ``torch.ao.quantization.quantize_dynamic`` and the ``torchao``
     package (int8 weight-only, and int8 dynamic activations with int8 weights), against float32,
     on the shipped 2x1200 teacher with one thread. Needs ``pip install torchao``; not a
@@ -1070,16 +1043,13 @@ def backend_runs(repeats: int = 3) -> pd.DataFrame:
         raise SystemExit(f"this measurement needs torchao ({exc}); `pip install torchao`, run it, uninstall it") from exc
     ds = kdata.load_mnist_subset()
     teacher = load_teacher(BASE)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
     named = {"float32": teacher, "torch.ao quantize_dynamic (int8)": quantize_int8(teacher)}
     for label, config in (("torchao int8 weight-only", Int8WeightOnlyConfig()),
                           ("torchao int8 dynamic activations + int8 weights", Int8DynamicActivationInt8WeightConfig())):
         m = clone(teacher)
         quantize_(m, config)
         named[label] = m
-    table = latency_table(named, rounds=repeats)
-    torch.set_num_threads(threads)
+    table = latency_table(named, rounds=rounds)  # one thread
     ref = predict_logits(teacher, ds.test.X)
     table["bytes on disk"] = [saved_bytes(m) for m in named.values()]
     table["max |logit difference|"] = [float((predict_logits(m, ds.test.X) - ref).abs().max()) for m in named.values()]

@@ -30,7 +30,7 @@ from . import models
 from ._io import atomic_write_bytes, atomic_write_text, sha256_bytes
 from .training import DEFAULT_THREADS, accuracy, fit, seed_everything
 
-__all__ = ["TEACHERS", "CheckpointError", "default_dir", "read_manifest", "build", "load_teacher"]
+__all__ = ["TEACHERS", "CheckpointError", "default_dir", "read_manifest", "train_teacher", "build", "load_teacher"]
 
 #: What each teacher is and how it is trained. The keys of "train" are passed to :func:`kdnb.training.fit`;
 #: "threads" is torch's thread count during training (the order of floating-point sums depends on it,
@@ -99,6 +99,32 @@ def _write_manifest(entries: dict, root: Path) -> None:
     atomic_write_text(root / "manifest.json", text)
 
 
+def train_teacher(name: str, seed: int | None = None, dataset: kdata.Dataset | None = None, progress: bool = True):
+    """Train teacher ``name`` with its recipe in :data:`TEACHERS`; returns ``(model, dataset, seconds)``.
+
+    ``seed`` replaces the recipe's seed: another draw of the same recipe (notebook 06 prunes
+    three). ``dataset`` saves reloading the recipe's data when the caller has it already.
+    """
+    spec = TEACHERS[name]
+    ds = dataset or kdata.load(spec["dataset"]["name"], seed=spec["dataset"]["seed"])
+    seed = spec["train"]["seed"] if seed is None else seed
+    threads = torch.get_num_threads()
+    seed_everything(seed, spec.get("threads", DEFAULT_THREADS))
+    try:
+        model = models.build(spec["model"], in_shape=ds.image_shape, num_classes=ds.num_classes)
+        train = ds.train
+        if "labels" in spec:  # a teacher that sees only some of the training labels
+            keep = kdata.stratified_split(train.y.numpy(), (spec["labels"]["n"],), spec["labels"]["seed"])[0]
+            train = train.subset(keep)
+        start = time.perf_counter()
+        desc = f"teacher {name}" if seed == spec["train"]["seed"] else f"teacher {name}, seed {seed}"
+        fit(model, train, None, progress=progress, desc=desc, **dict(spec["train"], seed=seed))
+        seconds = time.perf_counter() - start
+    finally:
+        torch.set_num_threads(threads)
+    return model, ds, seconds
+
+
 def build(names=None, root=None, progress: bool = True) -> dict:
     """Train the named teachers (default: all), write them atomically, update the manifest."""
     root = Path(root or default_dir())
@@ -109,18 +135,7 @@ def build(names=None, root=None, progress: bool = True) -> dict:
     manifest = read_manifest(root) if (root / "manifest.json").exists() else {}
     for name in names:
         spec = TEACHERS[name]
-        ds = kdata.load(spec["dataset"]["name"], seed=spec["dataset"]["seed"])
-        threads = torch.get_num_threads()
-        seed_everything(spec["train"]["seed"], spec.get("threads", DEFAULT_THREADS))
-        model = models.build(spec["model"], in_shape=ds.image_shape, num_classes=ds.num_classes)
-        train = ds.train
-        if "labels" in spec:  # a teacher that sees only some of the training labels
-            keep = kdata.stratified_split(train.y.numpy(), (spec["labels"]["n"],), spec["labels"]["seed"])[0]
-            train = train.subset(keep)
-        start = time.perf_counter()
-        fit(model, train, None, progress=progress, desc=f"teacher {name}", **spec["train"])
-        seconds = time.perf_counter() - start
-        torch.set_num_threads(threads)
+        model, ds, seconds = train_teacher(name, progress=progress)
         buffer = io.BytesIO()
         torch.save(model.state_dict(), buffer)
         blob = buffer.getvalue()

@@ -176,13 +176,13 @@ def train_with(model: nn.Module, train: Split, step_loss: Callable, val: Split |
 def fit(model: nn.Module, train: Split, val: Split | None = None, *, epochs: int = 20, lr: float = 1e-3,
         batch_size: int = 128, weight_decay: float = 0.0, augment: int = 0, seed: int = 0,
         callback: Callable[[dict], None] | None = None, progress: bool = True, restore_best: bool = False,
-        label_smoothing: float = 0.0, desc: str = "fit") -> pd.DataFrame:
+        label_smoothing: float = 0.0, desc: str = "fit", after_step: Callable[[int], None] | None = None) -> pd.DataFrame:
     """Train ``model`` on hard labels with cross-entropy (Adam, cosine learning-rate decay).
 
     ``augment=k`` shifts each training image by up to k pixels. ``restore_best`` keeps the
     weights of the epoch with the best validation accuracy. ``label_smoothing=eps`` trains on
     ``(1 - eps) * one_hot + eps / C`` instead of the one-hot labels (Szegedy et al. 2016).
-    Returns the history DataFrame.
+    ``after_step(n)`` runs after each optimizer step (:func:`iter_train`). Returns the history DataFrame.
     """
     if not 0.0 <= label_smoothing < 1.0:
         raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
@@ -194,21 +194,23 @@ def fit(model: nn.Module, train: Split, val: Split | None = None, *, epochs: int
         return hard_loss(logits, y[idx])
 
     return train_with(model, train, step_loss, val=val, epochs=epochs, lr=lr, batch_size=batch_size, weight_decay=weight_decay,
-                 augment=augment, seed=seed, callback=callback, progress=progress, desc=desc, restore_best=restore_best)
+                 augment=augment, seed=seed, callback=callback, progress=progress, desc=desc, restore_best=restore_best,
+                 after_step=after_step)
 
 
 def distill(student: nn.Module, train: Split, val: Split | None = None, *, teacher: nn.Module | None = None,
             teacher_logits: torch.Tensor | None = None, T: float = 4.0, alpha: float = 0.9, epochs: int = 20,
             lr: float = 1e-3, batch_size: int = 128, weight_decay: float = 0.0, augment: int = 0, seed: int = 0,
             callback: Callable[[dict], None] | None = None, progress: bool = True, restore_best: bool = False,
-            cache_teacher: bool = True, desc: str = "distill") -> pd.DataFrame:
+            cache_teacher: bool = True, desc: str = "distill", after_step: Callable[[int], None] | None = None) -> pd.DataFrame:
     """Train ``student`` on :func:`kdnb.losses.kd_loss` against a frozen teacher.
 
     Give either ``teacher`` (a model; it is put in eval mode and never updated) or precomputed
     ``teacher_logits`` for ``train.X``. Without augmentation the teacher's logits are computed
     once, before the first epoch (``cache_teacher=False`` runs it on every batch instead, to
     measure what the cache saves). Labels equal to ``IGNORE_INDEX`` mark unlabelled examples,
-    which learn from the soft targets alone. Returns the history DataFrame.
+    which learn from the soft targets alone. ``after_step(n)`` runs after each optimizer step
+    (:func:`iter_train`). Returns the history DataFrame.
     """
     T = check_temperature(T)
     alpha = check_alpha(alpha)
@@ -241,4 +243,5 @@ def distill(student: nn.Module, train: Split, val: Split | None = None, *, teach
         return kd_loss(logits, t_logits, y[idx], T=T, alpha=alpha)
 
     return train_with(student, train, step_loss, val=val, epochs=epochs, lr=lr, batch_size=batch_size, weight_decay=weight_decay,
-                 augment=augment, seed=seed, callback=callback, progress=progress, desc=desc, restore_best=restore_best)
+                 augment=augment, seed=seed, callback=callback, progress=progress, desc=desc, restore_best=restore_best,
+                 after_step=after_step)
