@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: lab test unit nbval nbval-other-kernels bench teachers results clean
+.PHONY: lab test unit nbval nbval-other-kernels bench teachers results cheatsheet clean
 
 # Re-install only when pyproject.toml or this Makefile changes; otherwise the set-up is a no-op.
 $(STAMP): pyproject.toml Makefile
@@ -39,6 +39,10 @@ nbval: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m kdnb.bench
+
+# The printable cheat sheet (Markdown and HTML, English and Chinese), rendered from data/questions.yaml.
+cheatsheet: $(STAMP)
+	$(BIN)/python -m kdnb.cheatsheet
 
 teachers: $(STAMP)
 	$(BIN)/python -m kdnb.teachers build

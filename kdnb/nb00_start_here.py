@@ -1,8 +1,9 @@
 """Notebook 00, start here: the map of the workbook, the teaser, and the first exercise.
 
-* :func:`question_map` reads every notebook's section headings and lists the seed question IDs
-  each one answers, so the map in notebook 00 cannot drift from the notebooks themselves;
-  :func:`unanswered` lists the IDs no notebook answers yet.
+* :func:`seed_index_html` is the index of every seed question ID, generated from the question
+  bank (``data/questions.yaml``): the question in English and Chinese, and a link to the section
+  that answers it. :func:`question_map` reads the notebooks' own section headings, and
+  :func:`unanswered` lists the IDs no heading names, so the two can be checked against each other.
 * :func:`teaser` loads the shipped 2x1200 teacher, trains the default recipe's student twice
   from the same initial weights (labels alone, and distilled), and measures all three with
   :func:`kdnb.evaluation.evaluate`.
@@ -12,6 +13,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from pathlib import Path
@@ -19,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from . import bank
 from . import data as kdata
 from . import models
 from .evaluation import evaluate
@@ -28,15 +31,14 @@ from .recipe import DEFAULT, SETTINGS, summarize, train_pair
 from .teachers import TEACHERS, load_teacher, read_manifest
 from .training import predict_logits
 
-__all__ = ["SEED_IDS", "question_map", "unanswered", "recipe_card", "teacher_card", "teaser",
+__all__ = ["SEED_IDS", "question_map", "unanswered", "seed_index_html", "recipe_card", "teacher_card", "teaser",
            "check_alpha_for_labels_only", "check_which_setting"]
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
 #: Every seed question ID (seed file, dash, question number as printed in that file; file 002
 #: numbers its FAQ Q1-Q5 and its question-posing sections S2-S7).
-SEED_IDS = ([f"000-{i}" for i in range(1, 8)] + [f"001-{i}" for i in range(1, 8)] + [f"002-Q{i}" for i in range(1, 6)]
-            + [f"002-S{i}" for i in range(2, 8)] + [f"003-{i}" for i in range(1, 31)] + [f"004-{i}" for i in range(1, 7)])
+SEED_IDS = bank.SEED_IDS
 _ID = re.compile(r"\b00[0-4]-(?:Q[1-5]|S[2-7]|[1-9]\d?)\b")
 _SECTION = re.compile(r"^##\s+(.*)$", re.MULTILINE)
 
@@ -61,6 +63,24 @@ def unanswered(folder=None) -> list[str]:
     """Seed IDs that no notebook heading names yet (their notebooks are still to come)."""
     seen = {i for ids in question_map(folder)["seed IDs"] for i in ids.split(", ")}
     return [i for i in SEED_IDS if i not in seen]
+
+
+def seed_index_html(entries=None) -> str:
+    """The index of seed question IDs as an HTML table: ID, the question in both languages, the section.
+
+    Generated from the question bank; an ID that several entries answer gets a row per entry.
+    """
+    index = bank.seed_index(entries)
+    zh = bank.seed_index(entries, lang="zh")["question"]
+    links = {e.id: e.link for e in (bank.load() if entries is None else entries)}
+    rows = []
+    for (_, r), q_zh in zip(index.iterrows(), zh):
+        link = links[r["entry"]]
+        rows.append(f"<tr><td><b>{r['seed ID']}</b></td><td>{bank.inline_html(r['question'])}<br>"
+                    f"<span style='color:#444'>{bank.inline_html(q_zh)}</span></td>"
+                    f"<td><a href='{html.escape(link.href())}'>{html.escape(link.label)}</a></td></tr>")
+    return ("<table style='text-align:left'><tr><th>seed ID</th><th>question · 问题</th><th>answered in</th></tr>"
+            + "".join(rows) + "</table>")
 
 
 def recipe_card(name: str = "default") -> pd.Series:

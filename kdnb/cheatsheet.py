@@ -1,0 +1,489 @@
+"""The printable cheat sheet: the whole question bank on paper, in English and in Chinese.
+
+``data/cheatsheet/`` holds four files rendered from ``data/questions.yaml``: ``cheatsheet.en.md``
+and ``cheatsheet.zh.md`` (GitHub shows them, formulas included) and ``cheatsheet.en.html`` and
+``cheatsheet.zh.html`` (one self-contained page each, made to be printed on A4). Each has three
+parts:
+
+* **Formulas**: every entry's key formula under its question. The Markdown keeps the LaTeX in
+  ``$$ … $$`` blocks; the HTML draws it in display style with matplotlib's mathtext into an inline
+  SVG, so the page needs neither the internet nor MathJax.
+* **30-second answers**, grouped by topic in the order the workbook teaches them: the question,
+  the short answer, the seed IDs it answers and the notebook section that demonstrates it (the
+  label, such as ``03 §4``, links to that section).
+* **Traps**: the wrong claim, the correct statement, where the claim comes from and the section
+  that disproves it.
+
+:func:`render_markdown` and :func:`render_html` build one sheet from a list of
+:class:`kdnb.bank.Entry`; :func:`write` renders all four files. The output depends on the bank
+alone (and on the matplotlib version that draws the formulas), never on the date or the caller's
+matplotlib style: the same bank gives the same bytes, so ``python -m kdnb.cheatsheet --check`` (and
+the test suite) can tell a sheet that is out of date, or edited by hand, from a fresh one.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import io
+import re
+import sys
+from pathlib import Path
+
+from . import bank
+from ._io import atomic_write_text
+
+__all__ = ["FOLDER", "FILES", "render_markdown", "render_html", "render", "formula_svg", "section_label",
+           "write", "stale", "main"]
+
+FOLDER = bank.ROOT / "data" / "cheatsheet"
+#: The rendered files, in the order :func:`write` writes them.
+FILES = ("cheatsheet.en.md", "cheatsheet.zh.md", "cheatsheet.en.html", "cheatsheet.zh.html")
+#: Links go from data/cheatsheet/ up to the repository, then into notebooks/.
+NOTEBOOK_PREFIX = "../../notebooks/"
+
+_TEXT = {
+    "en": {
+        "title": "Knowledge distillation: interview cheat sheet",
+        "counts": ("question", "formula", "trap"),
+        "intro": "Each answer names the notebook section that demonstrates it: 03 §4 is notebook 03, section 4.",
+        "formulas": "Formulas",
+        "answers": "30-second answers",
+        "traps": "Interview traps",
+        "seeds": "Seeds: ",
+        "no_seeds": "beyond the seeds",
+        "wrong": "Wrong",
+        "right": "Right",
+        "source": "Source",
+        "common": "common belief",
+        "disproved": "disproved in",
+        "sep": ", ",
+        "footer": "Rendered from data/questions.yaml by `make cheatsheet`; do not edit by hand.",
+    },
+    "zh": {
+        "title": "知识蒸馏面试速查表",
+        "counts": ("道题", "个公式", "个陷阱"),
+        "intro": "每道题都标出演示答案的 notebook 小节：03 §4 即 notebook 03 的第 4 节。",
+        "formulas": "公式",
+        "answers": "30 秒回答",
+        "traps": "面试陷阱",
+        "seeds": "题号：",
+        "no_seeds": "扩展题",
+        "wrong": "错误说法",
+        "right": "正确说法",
+        "source": "出处",
+        "common": "常见误解",
+        "disproved": "反驳见",
+        "sep": "、",
+        "footer": "由 `make cheatsheet` 从 data/questions.yaml 生成，请勿手工编辑。",
+    },
+}
+#: Activity headings in the notebooks, and what the Chinese sheet calls them.
+_ACTIVITIES_ZH = {"Try it": "动手试", "Check yourself": "自测", "Spot the bug": "找错"}
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+_CODE = re.compile(r"(`[^`]+`)")
+
+
+def _check_lang(lang: str) -> None:
+    if lang not in bank.LANGUAGES:
+        raise ValueError(f"lang is one of {bank.LANGUAGES}, not {lang!r}")
+
+
+def _ordered(entries) -> list[tuple[str, list]]:
+    """The non-empty topics in the workbook's order, each with its entries in bank order."""
+    return [(topic, group) for topic, group in bank.by_topic(list(entries)).items() if group]
+
+
+def section_label(link: bank.Link, lang: str = "en") -> str:
+    """The section's short label: ``link.label`` in English; in Chinese the same, activities translated.
+
+    ``03 §4`` stays ``03 §4``; ``05 Check yourself 4.1`` becomes ``05 自测 4.1``; a section named
+    by its title (``A label-smoothed teacher``) is labelled by the numbered section it sits in.
+    """
+    _check_lang(lang)
+    if lang == "en" or _NUMBER.fullmatch(link.section):
+        return link.label
+    number = link.notebook[:2]
+    for en, zh in _ACTIVITIES_ZH.items():
+        if link.section.startswith(en):
+            return f"{number} {zh}{link.section[len(en):]}"
+    heads = bank.headings().get(link.notebook, [])
+    heading = link.heading()
+    if heading.startswith("Summary"):
+        return f"{number} 小结"
+    if heading.startswith("References"):
+        return f"{number} 参考文献"
+    for above in reversed(heads[:heads.index(heading) + 1]):
+        if m := re.match(r"(\d+) · ", above):
+            return f"{number} §{m.group(1)}"
+    return number
+
+
+def _counts(flat: list, lang: str) -> str:
+    """``12 questions · 5 formulas · 7 traps``, or the Chinese equivalent."""
+    numbers = (len(flat), sum(1 for e in flat if e.formula), sum(1 for e in flat if e.trap))
+    words = _TEXT[lang]["counts"]
+    if lang == "en":
+        return " · ".join(f"{n} {w}{'' if n == 1 else 's'}" for n, w in zip(numbers, words))
+    return "共 " + " · ".join(f"{n} {w}" for n, w in zip(numbers, words))
+
+
+_CJK = "\u3000-\u303f\u3400-\u9fff\uff00-\uffef"
+_CJK_GAP = re.compile(f"(?<=[{_CJK}])\\s+(?=[{_CJK}])")
+
+
+def _text(entry_field: dict, lang: str) -> str:
+    """One language of a bilingual field; in Chinese, a line fold between two characters leaves no space."""
+    text = entry_field[lang]
+    return _CJK_GAP.sub("", text) if lang == "zh" else text
+
+
+def _seeds(entry: bank.Entry, lang: str) -> str:
+    t = _TEXT[lang]
+    return f"{t['seeds']}{t['sep'].join(entry.seeds)}" if entry.seeds else t["no_seeds"]
+
+
+def _source(trap: bank.Trap, lang: str) -> str:
+    t = _TEXT[lang]
+    return f"{t['source']}: {t['common'] if trap.source == 'common' else trap.source}" if lang == "en" else \
+        f"{t['source']}：{t['common'] if trap.source == 'common' else trap.source}"
+
+
+# -------------------------------------------------------------------------------------- Markdown
+
+
+def _md(text: str) -> str:
+    """Plain text for Markdown: code spans kept, the characters Markdown would act on escaped."""
+    out = []
+    for part in _CODE.split(text):
+        if part.startswith("`") and part.endswith("`") and len(part) > 1:
+            out.append(part)
+            continue
+        part = re.sub(r"([\\*\[\]$~])", r"\\\1", part)
+        part = re.sub(r"(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])", r"\\_", part)  # only where it could emphasise
+        part = re.sub(r"&(?=#?\w+;)", "&amp;", part)                       # only where it reads as an entity
+        part = re.sub(r"<(?=[A-Za-z/!?])", "&lt;", part)                    # only where it reads as a tag
+        out.append(part)
+    text = "".join(out)
+    # A line may not start a heading, a quote or a list.
+    return re.sub(r"^(\d+)([.)])", r"\1\\\2", re.sub(r"^([#>+-])", r"\\\1", text))
+
+
+def _parts(entries, lang: str):
+    """What both renderings start from: the language's words, the topic groups, and the entries in order."""
+    _check_lang(lang)
+    groups = _ordered(entries)
+    flat = [e for _, group in groups for e in group]
+    return _TEXT[lang], groups, flat, [e for e in flat if e.formula], [e for e in flat if e.trap]
+
+
+def _md_link(link: bank.Link, lang: str) -> str:
+    href = link.href(prefix=NOTEBOOK_PREFIX)
+    if re.search(r"[\s()<>]", href):
+        href = f"<{href}>"
+    return f"[{section_label(link, lang)}]({href})"
+
+
+def render_markdown(entries, lang: str = "en") -> str:
+    """The cheat sheet in one language as GitHub Markdown (formulas in ``$$`` blocks)."""
+    t, groups, flat, with_formula, with_trap = _parts(entries, lang)
+    dot = " · "
+    lines = [f"# {t['title']}", "",
+             f"{_counts(flat, lang)}{'. ' if lang == 'en' else '。'}{t['intro']}",
+             ""]
+    if with_formula:
+        lines += [f"## {t['formulas']}", ""]
+        for e in with_formula:
+            lines += [f"**{_md(_text(e.question, lang))}** {_md_link(e.link, lang)}", "",
+                      "$$", e.formula.strip(), "$$", ""]
+    lines += [f"## {t['answers']}", ""]
+    for topic, group in groups:
+        lines += [f"### {bank.TOPICS[topic][0 if lang == 'en' else 1]}", ""]
+        for e in group:
+            meta = dot.join([_seeds(e, lang), bank.DIFFICULTY[e.difficulty][0 if lang == "en" else 1],
+                             _md_link(e.link, lang)])
+            lines += [f"**{_md(_text(e.question, lang))}**\\", f"{_md(_text(e.short, lang))}\\", meta, ""]
+    if with_trap:
+        lines += [f"## {t['traps']}", ""]
+        for e in with_trap:
+            # The colon outside the bold: CommonMark will not close ** between "：" and a Chinese character.
+            mark = (lambda word: f"**{word}:** ") if lang == "en" else (lambda word: f"**{word}**：")
+            lines += [f"✗ {mark(t['wrong'])}{_md(_text(e.trap.claim, lang))}\\",
+                      f"✓ {mark(t['right'])}{_md(_text(e.trap.truth, lang))}\\",
+                      dot.join([_source(e.trap, lang), f"{t['disproved']} {_md_link(e.trap_link, lang)}"]), ""]
+    lines += ["---", "", t["footer"], ""]
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------------ HTML
+
+
+def _h(text: str) -> str:
+    """Plain text for HTML: escaped, with `code` spans set as code."""
+    return _CODE.sub(lambda m: f"<code>{m.group(1)[1:-1]}</code>", html.escape(text, quote=False))
+
+
+def _a(link: bank.Link, lang: str) -> str:
+    return (f'<a class="section" href="{html.escape(link.href(prefix=NOTEBOOK_PREFIX))}">'
+            f"{html.escape(section_label(link, lang))}</a>")
+
+
+_INK = "#1d232b"
+
+
+@functools.lru_cache(maxsize=256)
+def _svg(formula: str, size: float) -> str:
+    import matplotlib
+    import matplotlib.style
+    from matplotlib.figure import Figure
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.mathtext import MathTextParser
+
+    text = f"${formula.strip()}$"
+    # A fixed style (whatever the caller's rcParams), and a fixed salt for the ids the SVG writer makes.
+    with matplotlib.style.context("default"), matplotlib.rc_context(
+            {"svg.hashsalt": "kdnb-cheatsheet", "svg.fonttype": "path", "mathtext.fontset": "cm"}):
+        prop = FontProperties(size=size)
+        width, height, depth, _, _ = MathTextParser("path").parse(text, dpi=72, prop=prop)
+        fig = Figure(figsize=(width / 72, height / 72))
+        fig.text(0, depth / height, text, fontproperties=prop, color=_INK)
+        buffer = io.StringIO()
+        fig.savefig(buffer, format="svg", dpi=72, transparent=True,
+                    metadata={"Date": None, "Creator": None, "Format": None, "Type": None})
+    svg = buffer.getvalue()
+    svg = svg[svg.index("<svg"):]                                   # no XML declaration or DOCTYPE
+    svg = re.sub(r"\s*<!--.*?-->", "", svg, flags=re.DOTALL)         # the comment repeats the LaTeX
+    svg = re.sub(r"\s*<metadata>.*?</metadata>", "", svg, flags=re.DOTALL)
+    svg = re.sub(r"\s*<defs>\s*<style[^>]*>.*?</style>\s*</defs>", "", svg, flags=re.DOTALL)  # it would style the page
+    return re.sub(r"[ \t]+\n", "\n", svg).strip()                   # no trailing spaces in the page
+
+
+def _display(formula: str) -> str:
+    r"""Display style, as ``$$`` gives in Markdown: ``\frac`` becomes ``\dfrac`` outside sub- and superscripts."""
+    out, groups, i = [], [], 0          # groups: for each open brace, whether it is a script's argument
+    while i < len(formula):
+        c = formula[i]
+        if c == "\\" and formula.startswith("\\frac", i) and not formula[i + 5:i + 6].isalpha():
+            script = any(groups) or "".join(out).rstrip().endswith(("^", "_"))
+            out.append("\\frac" if script else "\\dfrac")
+            i += 5
+            continue
+        if c == "\\":                   # any other command, or an escaped brace, passes unchanged
+            m = re.match(r"\\(?:[A-Za-z]+|.)?", formula[i:], re.DOTALL)
+            out.append(m.group(0))
+            i += len(m.group(0))
+            continue
+        if c == "{":
+            before = formula[:i].rstrip()
+            groups.append(before.endswith(("^", "_")) or bool(groups and groups[-1]))
+        elif c == "}" and groups:
+            groups.pop()
+        out.append(c)
+        i += 1
+    return "".join(out)
+
+
+def formula_svg(formula: str, prefix: str = "f", size: float = 13.0) -> str:
+    """``formula`` (mathtext LaTeX, without the dollars) drawn as an inline ``<svg>`` element.
+
+    Every id in it starts with ``prefix``, so several formulas can share one page; the bytes depend
+    on the formula, the prefix and the size only.
+    """
+    try:
+        svg = _svg(_display(formula), size)
+    except ValueError:                  # mathtext could not take the display form: draw it as written
+        svg = _svg(formula, size)
+    ids = re.findall(r'\bid="([^"]+)"', svg)
+    if ids:
+        names = "|".join(re.escape(i) for i in sorted(set(ids), key=len, reverse=True))
+        svg = re.sub(rf'(\bid="|#)({names})(?=[")])', rf"\1{prefix}-\2", svg)
+    label = html.escape(formula.strip())
+    return svg.replace("<svg ", f'<svg class="formula" role="img" aria-label="{label}" ', 1)
+
+
+_FONTS_ZH = '"Noto Sans CJK SC", "Noto Serif CJK SC", "PingFang SC", "Microsoft YaHei", sans-serif'
+_FONTS_EN = f'"Segoe UI", "Helvetica Neue", "Liberation Sans", Arial, "DejaVu Sans", {_FONTS_ZH}'
+
+_CSS = """
+:root {
+  --ink: #1d232b; --muted: #58626e; --rule: #d5dbe2; --accent: #2f5d8a; --card: #f6f8fa;
+  --wrong: #a8322b; --right: #23683d;
+  --fs-base: 15px; --fs-small: 13.5px; --fs-h1: 26px; --fs-h2: 20px; --fs-h3: 16px; --fs-q: 15px;
+}
+* { box-sizing: border-box; }
+html { -webkit-text-size-adjust: 100%; }
+body { margin: 0; font-family: FONTS; font-size: var(--fs-base); line-height: 1.5; color: var(--ink);
+       background: #fff; }
+header, main, footer { max-width: 74rem; margin: 0 auto; padding: 0 1.5rem; }
+header { padding-top: 1.6rem; }
+h1 { font-size: var(--fs-h1); margin: 0 0 .3rem; letter-spacing: -.01em; }
+.lede { margin: 0 0 .2rem; color: var(--muted); font-size: var(--fs-small); }
+nav { font-size: var(--fs-small); margin: .2rem 0 0; }
+nav a { margin-right: 1rem; }
+h2 { font-size: var(--fs-h2); margin: 1.6rem 0 .7rem; padding-bottom: .2rem;
+     border-bottom: 2px solid var(--accent); color: var(--accent); }
+h3 { font-size: var(--fs-h3); margin: 0 0 .5rem; padding-top: .35rem; color: var(--accent);
+     break-after: avoid; page-break-after: avoid; }
+.topic + .topic h3 { padding-top: .6rem; }
+h4 { font-size: var(--fs-q); margin: 0 0 .25rem; line-height: 1.35; }
+p { margin: 0; }
+a { color: var(--accent); text-decoration: none; }
+a:hover { text-decoration: underline; }
+code { font-family: "DejaVu Sans Mono", "Noto Sans Mono CJK SC", Menlo, Consolas, monospace; font-size: .92em;
+       background: #eef1f4; padding: 0 .2em; border-radius: 3px; overflow-wrap: anywhere; }
+.cards { columns: 2 24rem; column-gap: 1.5rem; }
+.card { break-inside: avoid; page-break-inside: avoid; display: block; margin: 0 0 .75rem;
+        padding: .5rem .75rem .55rem; background: var(--card); border-left: 3px solid var(--accent);
+        border-radius: 0 4px 4px 0; }
+.meta { margin-top: .3rem; color: var(--muted); font-size: var(--fs-small); }
+.meta a.section { font-weight: 600; }
+.sep { font-family: "Liberation Sans", Arial, sans-serif; margin: 0 .12em; color: #8a95a1; }
+.formulas { display: grid; grid-template-columns: repeat(auto-fill, minmax(24rem, 1fr)); gap: .75rem 1.5rem; }
+.formulas .card { margin: 0; }
+.formulas h4 { font-weight: 600; }
+.formulas h4 a { color: var(--ink); }
+.math { margin: .45rem 0 .1rem; text-align: center; overflow-x: auto; }
+svg.formula { max-width: 100%; height: auto; vertical-align: middle; }
+.trap { border-left-color: var(--wrong); }
+.trap p + p { margin-top: .25rem; }
+.mark { font-weight: 700; white-space: nowrap; }
+.claim .mark { color: var(--wrong); }
+.truth .mark { color: var(--right); }
+footer { margin-top: 1.8rem; padding-top: .5rem; padding-bottom: 1.5rem; border-top: 1px solid var(--rule);
+         color: var(--muted); font-size: var(--fs-small); }
+@media print {
+  @page { size: A4; margin: 11mm 11mm 12mm; }
+  :root { --fs-base: 10pt; --fs-small: 10pt; --fs-h1: 16pt; --fs-h2: 13pt; --fs-h3: 11.5pt; --fs-q: 10pt; }
+  body { line-height: 1.32; -webkit-print-color-adjust: exact; print-color-adjust: exact; }
+  header, main, footer { max-width: none; padding: 0; }
+  header { padding-top: 0; }
+  nav { display: none; }
+  h2 { margin: 4mm 0 2.5mm; break-after: avoid; page-break-after: avoid; }
+  h3 { margin: 0 0 1.5mm; padding-top: 1mm; }
+  .topic + .topic h3 { padding-top: 2mm; }
+  .cards { columns: 2; column-gap: 6mm; }
+  .card { margin: 0 0 1.8mm; padding: 1.3mm 2.4mm 1.4mm; }
+  .meta { margin-top: .15rem; }
+  h4 { margin-bottom: .1rem; }
+  .trap p + p { margin-top: .1rem; }
+  .formulas { grid-template-columns: 1fr 1fr; gap: 1.8mm 6mm; }
+  .math { margin: .2rem 0 0; }
+  a { color: inherit; }
+  .meta a.section { color: var(--accent); }
+  footer { margin-top: 5mm; padding: 1.5mm 0 0; }
+}
+"""
+
+
+def _cite(cite: str) -> str:
+    """Authors and year on the sheet, the title on hover: ``Hinton, Vinyals & Dean 2015``."""
+    m = re.match(r"(.*?\b(?:19|20)\d\d[a-z]?)\b", cite)
+    short = m.group(1) if m else cite
+    return f'<span class="cite" title="{html.escape(cite)}">{html.escape(short)}</span>'
+
+
+def render_html(entries, lang: str = "en") -> str:
+    """The cheat sheet in one language as a self-contained HTML page (formulas as inline SVG)."""
+    t, groups, flat, with_formula, with_trap = _parts(entries, lang)
+    colon = ": " if lang == "en" else "："
+    dot = ' <span class="sep" aria-hidden="true">·</span> '
+    fonts = _FONTS_EN if lang == "en" else _FONTS_ZH
+    counts = _counts(flat, lang)
+    shown = [key for key, show in (("formulas", with_formula), ("answers", True), ("traps", with_trap)) if show]
+    parts = ["<!DOCTYPE html>", f'<html lang="{"en" if lang == "en" else "zh-CN"}">', "<head>",
+             '<meta charset="utf-8">', '<meta name="viewport" content="width=device-width, initial-scale=1">',
+             f"<title>{html.escape(t['title'])}</title>", f"<style>{_CSS.replace('FONTS', fonts)}</style>",
+             "</head>", "<body>", "<header>", f"<h1>{html.escape(t['title'])}</h1>",
+             f'<p class="lede">{html.escape(counts)}{". " if lang == "en" else "。"}{html.escape(t["intro"])}</p>',
+             "<nav>" + "".join(f'<a href="#{key}">{html.escape(t[key])}</a>' for key in shown) + "</nav>",
+             "</header>", "<main>"]
+    if with_formula:
+        parts += ['<section id="formulas">', f"<h2>{html.escape(t['formulas'])}</h2>", '<div class="formulas">']
+        for e in with_formula:
+            parts += [f'<div class="card" id="f-{e.id}">',
+                      f'<h4><a href="#q-{e.id}">{_h(_text(e.question, lang))}</a></h4>',
+                      f'<div class="math">{formula_svg(e.formula, prefix=f"f-{e.id}")}</div>',
+                      f'<p class="meta">{_a(e.link, lang)}{dot + _cite(e.cite) if e.cite else ""}</p>',
+                      "</div>"]
+        parts += ["</div>", "</section>"]
+    # One flow of two columns for all topics: a topic's heading sits in the column, as in a dictionary.
+    parts += ['<section id="answers">', f"<h2>{html.escape(t['answers'])}</h2>", '<div class="cards">']
+    for topic, group in groups:
+        parts += [f'<section class="topic" id="t-{topic}">',
+                  f"<h3>{html.escape(bank.TOPICS[topic][0 if lang == 'en' else 1])}</h3>"]
+        for e in group:
+            meta = dot.join([html.escape(_seeds(e, lang)),
+                             html.escape(bank.DIFFICULTY[e.difficulty][0 if lang == "en" else 1]), _a(e.link, lang)])
+            parts += [f'<article class="card qa" id="q-{e.id}">', f"<h4>{_h(_text(e.question, lang))}</h4>",
+                      f"<p>{_h(_text(e.short, lang))}</p>", f'<p class="meta">{meta}</p>', "</article>"]
+        parts += ["</section>"]
+    parts += ["</div>", "</section>"]
+    if with_trap:
+        parts += ['<section id="traps">', f"<h2>{html.escape(t['traps'])}</h2>", '<div class="cards">']
+        for e in with_trap:
+            meta = dot.join([html.escape(_source(e.trap, lang)),
+                             f"{html.escape(t['disproved'])} {_a(e.trap_link, lang)}"])
+            wrong = f'<span class="mark">✗ {html.escape(t["wrong"])}{colon}</span>'
+            right = f'<span class="mark">✓ {html.escape(t["right"])}{colon}</span>'
+            parts += [f'<article class="card trap" id="x-{e.id}">',
+                      f'<p class="claim">{wrong}{_h(_text(e.trap.claim, lang))}</p>',
+                      f'<p class="truth">{right}{_h(_text(e.trap.truth, lang))}</p>',
+                      f'<p class="meta">{meta}</p>', "</article>"]
+        parts += ["</div>", "</section>"]
+    parts += ["</main>", f"<footer>{_h(t['footer'])}</footer>", "</body>", "</html>", ""]
+    return "\n".join(parts)
+
+
+# ---------------------------------------------------------------------------------------- files
+
+
+def render(entries=None) -> dict[str, str]:
+    """File name -> text for all four files (``entries=None``: the bank)."""
+    entries = bank.load() if entries is None else list(entries)
+    return {"cheatsheet.en.md": render_markdown(entries, "en"), "cheatsheet.zh.md": render_markdown(entries, "zh"),
+            "cheatsheet.en.html": render_html(entries, "en"), "cheatsheet.zh.html": render_html(entries, "zh")}
+
+
+def write(entries=None, folder=None) -> list[Path]:
+    """Render the four files into ``folder`` (default :data:`FOLDER`; ``entries=None``: the bank)."""
+    folder = Path(FOLDER if folder is None else folder)
+    return [atomic_write_text(folder / name, text) for name, text in render(entries).items()]
+
+
+def stale(entries=None, folder=None) -> list[Path]:
+    """The files in ``folder`` (default :data:`FOLDER`) that are missing or differ from a fresh render."""
+    folder = Path(FOLDER if folder is None else folder)
+    out = []
+    for name, text in render(entries).items():
+        path = folder / name
+        if not path.exists() or path.read_bytes() != text.encode("utf-8"):
+            out.append(path)
+    return out
+
+
+def main(argv=None) -> int:
+    """``python -m kdnb.cheatsheet``: render the sheets; ``--check``: exit 1 if the committed ones are stale."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if set(args) - {"--check"}:
+        print("usage: python -m kdnb.cheatsheet [--check]", file=sys.stderr)
+        return 2
+    entries = bank.load()
+    if "--check" in args:
+        old = stale(entries)
+        for path in old:
+            print(f"stale: {path.relative_to(bank.ROOT) if path.is_relative_to(bank.ROOT) else path}")
+        if old:
+            print("the cheat sheet does not match data/questions.yaml: "
+                  "run `make cheatsheet` (python -m kdnb.cheatsheet)")
+            return 1
+        print(f"cheat sheet up to date ({len(FILES)} files, {len(entries)} entries)")
+        return 0
+    for path in write(entries):
+        print(f"wrote {path.relative_to(bank.ROOT) if path.is_relative_to(bank.ROOT) else path}")
+    print(f"{len(entries)} entries in {len(_ordered(entries))} topics: "
+          f"{sum(1 for e in entries if e.formula)} formulas, {len(bank.traps(entries))} traps")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
