@@ -277,7 +277,7 @@ def read(path) -> list[Entry]:
 
 
 @functools.lru_cache(maxsize=4)
-def _load(path: str) -> tuple:
+def _load(path: str, stamp: tuple) -> tuple:
     entries = read(path)
     found = problems(entries)
     if found:
@@ -286,8 +286,14 @@ def _load(path: str) -> tuple:
 
 
 def load(path=None) -> list[Entry]:
-    """The validated bank, in file order."""
-    return list(_load(str(path or BANK)))
+    """The validated bank, in file order (read again when the file has changed since the last call)."""
+    path = Path(path or BANK)
+    try:
+        stat = path.stat()
+        stamp = (stat.st_mtime_ns, stat.st_size)
+    except FileNotFoundError:
+        raise BankError(f"no question bank at {path}: the workbook ships it as data/questions.yaml") from None
+    return list(_load(str(path), stamp))
 
 
 # ------------------------------------------------------------------------------------ validation

@@ -34,6 +34,9 @@ from .training import predict_logits
 __all__ = ["SEED_IDS", "question_map", "unanswered", "seed_index_html", "recipe_card", "teacher_card", "teaser",
            "check_alpha_for_labels_only", "check_which_setting"]
 
+#: Table cells of the HTML tables, left-aligned and top-aligned (JupyterLab right-aligns cells by default).
+_TD, _TH = '<td style="text-align:left;vertical-align:top">', '<th style="text-align:left">'
+
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
 #: Every seed question ID (seed file, dash, question number as printed in that file; file 002
@@ -76,10 +79,10 @@ def seed_index_html(entries=None) -> str:
     rows = []
     for (_, r), q_zh in zip(index.iterrows(), zh):
         link = links[r["entry"]]
-        rows.append(f"<tr><td><b>{r['seed ID']}</b></td><td>{bank.inline_html(r['question'])}<br>"
+        rows.append(f"<tr>{_TD}<b>{r['seed ID']}</b></td>{_TD}{bank.inline_html(r['question'])}<br>"
                     f"<span style='color:#444'>{bank.inline_html(q_zh)}</span></td>"
-                    f"<td><a href='{html.escape(link.href())}'>{html.escape(link.label)}</a></td></tr>")
-    return ("<table style='text-align:left'><tr><th>seed ID</th><th>question · 问题</th><th>answered in</th></tr>"
+                    f"{_TD}<a href='{html.escape(link.href())}'>{html.escape(link.label)}</a></td></tr>")
+    return (f"<table style='text-align:left'><tr>{_TH}seed ID</th>{_TH}question · 问题</th>{_TH}answered in</th></tr>"
             + "".join(rows) + "</table>")
 
 

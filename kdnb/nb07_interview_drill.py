@@ -47,6 +47,8 @@ __all__ = ["LANG_CHOICES", "card_html", "Flashcards", "QuizItem", "GENERATORS", 
            "MockInterview", "trap_table", "trap_gallery", "formula_sheet", "bank_summary", "references",
            "check_entropy_at_T", "most_asked"]
 
+#: Table cells of the HTML tables, left-aligned and top-aligned (JupyterLab right-aligns cells by default).
+_TD, _TH = '<td style="text-align:left;vertical-align:top">', '<th style="text-align:left">'
 #: The language toggle: label -> languages shown.
 LANG_CHOICES = {"English": ("en",), "中文": ("zh",), "both": ("en", "zh")}
 _UI = {  # the few interface words, in both languages
@@ -776,9 +778,9 @@ def trap_gallery(entries=None, lang: str = "both", topic: str = "all") -> str:
             continue
         claim = "<br>".join(f"✗ {_h(e.trap.claim[g])}" for g in langs)
         truth = "<br>".join(f"✓ {_h(e.trap.truth[g])}" for g in langs)
-        rows.append(f"<tr><td>{html.escape(e.trap.source)}</td><td>{claim}</td><td>{truth}</td>"
-                    f"<td>{_link_html(e.trap_link)}</td></tr>")
-    head = "<tr><th>source</th><th>claim</th><th>what holds</th><th>shown in</th></tr>"
+        rows.append(f"<tr>{_TD}{html.escape(e.trap.source)}</td>{_TD}{claim}</td>{_TD}{truth}</td>"
+                    f"{_TD}{_link_html(e.trap_link)}</td></tr>")
+    head = f"<tr>{_TH}source</th>{_TH}claim</th>{_TH}what holds</th>{_TH}shown in</th></tr>"
     return (f'<table style="text-align:left;border-collapse:collapse" class="kdnb-traps">{head}'
             + "".join(rows) + "</table>")
 
@@ -850,8 +852,8 @@ def most_asked(entries=None, lang: str = "both") -> str:
         e = max(es, key=lambda e: (len(e.seeds), -entries.index(e)))
         q = "<br>".join(f"<b>{_h(e.question[g])}</b>" for g in langs)
         a = "<br>".join(_h(e.short[g]) for g in langs)
-        rows.append(f"<tr><td>{html.escape(bank.TOPICS[t][0])}</td><td>{q}<br><span style='color:#555'>"
-                    f"{html.escape(', '.join(e.seeds) or 'beyond the seeds')}</span></td><td>{a}</td>"
-                    f"<td>{_link_html(e.link)}</td></tr>")
-    return ("<table style='text-align:left'><tr><th>topic</th><th>question</th><th>30-second answer</th><th>section</th></tr>"
+        rows.append(f"<tr>{_TD}{html.escape(bank.TOPICS[t][0])}</td>{_TD}{q}<br><span style='color:#555'>"
+                    f"{html.escape(', '.join(e.seeds) or 'beyond the seeds')}</span></td>{_TD}{a}</td>"
+                    f"{_TD}{_link_html(e.link)}</td></tr>")
+    return (f"<table style='text-align:left'><tr>{_TH}topic</th>{_TH}question</th>{_TH}30-second answer</th>{_TH}section</th></tr>"
             + "".join(rows) + "</table>")

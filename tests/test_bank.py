@@ -180,3 +180,16 @@ def test_notebooks_use_the_standard_chinese_terms():
 
 def test_inline_html_escapes_and_renders_code():
     assert bank.inline_html("use `F.kl_div(a, b)` & <b>") == "use <code>F.kl_div(a, b)</code> &amp; &lt;b&gt;"
+
+
+def test_load_rereads_an_edited_file(tmp_path):
+    import yaml
+
+    path = tmp_path / "bank.yaml"
+    raw = yaml.safe_load(bank.BANK.read_text(encoding="utf-8"))
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    assert len(bank.load(path)) == len(raw)
+    path.write_text(yaml.safe_dump(raw + [RAW], allow_unicode=True), encoding="utf-8")
+    assert len(bank.load(path)) == len(raw) + 1  # the edit is seen, not a cached copy
+    with pytest.raises(bank.BankError, match="no question bank at"):
+        bank.load(tmp_path / "missing.yaml")
