@@ -73,14 +73,17 @@ NONSTANDARD = {
 #: Every seed question ID (GUIDE §2).
 SEED_IDS = ([f"000-{i}" for i in range(1, 8)] + [f"001-{i}" for i in range(1, 8)] + [f"002-Q{i}" for i in range(1, 6)]
             + [f"002-S{i}" for i in range(2, 8)] + [f"003-{i}" for i in range(1, 31)] + [f"004-{i}" for i in range(1, 7)])
+#: A seed ID where it is cited (a heading, a trap's source).
+SEED_ID = re.compile(r"\b00[0-4]-(?:Q[1-5]|S[2-7]|[1-9]\d?)\b")
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _HEADING = re.compile(r"^(#{2,3})\s+(.*?)\s*$", re.MULTILINE)
 _CJK = re.compile(r"[\u4e00-\u9fff]")
-_CJK_OR_PUNCT = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
+_WIDE = "\u3000-\u303f\u4e00-\u9fff\uff00-\uffef"  # CJK characters and full-width punctuation
+_CJK_OR_PUNCT = re.compile(f"[{_WIDE}]")
+_WIDE_GAP = re.compile(f"(?<=[{_WIDE}])\\s+(?=[{_WIDE}])")
 _ABBREVIATIONS = re.compile(r"\b(?:et al|e\.g|i\.e|vs|cf)\.")
 #: A 30-second answer, said aloud: at most this many English words and sentences, Chinese characters.
 SHORT_WORDS, SHORT_SENTENCES, SHORT_ZH_CHARS = 80, 3, 170
-_TRAP_SOURCE = re.compile(r"^(?:00[0-4]-(?:Q[1-5]|S[2-7]|[1-9]\d?)|common)$")
 
 
 class BankError(ValueError):
@@ -109,6 +112,12 @@ class Link:
             if _matches(text, self.section):
                 return text
         raise BankError(f"{self.notebook} has no section {self.section!r}: its headings are {found}")
+
+    def parent(self, folder=None) -> str | None:
+        """The numbered section (``N · …``) the heading is, or sits in; None above the first one."""
+        heads = headings(folder)[self.notebook]
+        heading = self.heading(folder)
+        return next((h for h in reversed(heads[:heads.index(heading) + 1]) if re.match(r"\d+ · ", h)), None)
 
     def href(self, folder=None, prefix: str = "") -> str:
         """A relative link JupyterLab follows: the file, then the heading's id (spaces become '-')."""
@@ -199,9 +208,7 @@ def _bilingual(raw, where: str, field: str) -> dict:
 
 def _join_lines(text: str) -> str:
     """Collapse a folded field's whitespace; a line break between two Chinese characters leaves no space."""
-    text = re.sub(r"(?<=[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef])\s+(?=[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef])", "",
-                  text.strip())
-    return " ".join(text.split())
+    return " ".join(_WIDE_GAP.sub("", text.strip()).split())
 
 
 def sentences(text: str) -> int:
@@ -246,7 +253,7 @@ def _entry(raw, index: int) -> Entry:
         t = raw["trap"]
         if not isinstance(t, dict) or not {"source", "claim", "truth"} <= set(t) <= {"source", "claim", "truth", "link"}:
             raise BankError(f"{where}: a trap has source, claim, truth and optionally link")
-        if not _TRAP_SOURCE.match(str(t["source"])):
+        if t["source"] != "common" and not SEED_ID.fullmatch(str(t["source"])):
             raise BankError(f"{where}: trap.source is the seed ID that makes the claim, or 'common'")
         trap = Trap(str(t["source"]), _bilingual(t["claim"], where, "trap.claim"), _bilingual(t["truth"], where, "trap.truth"),
                     _link(t["link"], where) if t.get("link") else None)
@@ -379,20 +386,10 @@ def problems(entries: list[Entry], folder=None, require_coverage: bool = True) -
                 heading = e.link.heading(folder)
             except BankError:
                 continue
-            enclosing = _enclosing_section(heads[e.link.notebook], heading)
-            named = set(re.findall(r"00[0-4]-(?:Q[1-5]|S[2-7]|\d+)", " ".join(enclosing)))
+            named = set(SEED_ID.findall(f"{heading} {e.link.parent(folder) or ''}"))
             if not named & set(e.seeds):
                 out.append(f"{e.id}: links to {e.link.label} ({heading!r}), whose heading names none of {list(e.seeds)}")
     return out
-
-
-def _enclosing_section(heads: list[str], heading: str) -> list[str]:
-    """The heading itself and, for a level-3 heading, the numbered section above it."""
-    i = heads.index(heading)
-    for j in range(i, -1, -1):
-        if re.match(r"\d+ · ", heads[j]):
-            return [heading, heads[j]]
-    return [heading]
 
 
 # ---------------------------------------------------------------------------------------- views
@@ -411,10 +408,13 @@ def _markdown():
 
 
 def inline_html(text: str) -> str:
-    """Escape plain text for HTML, rendering `code` spans as <code> (questions and short answers use them)."""
+    """Plain text for an HTML text node: ``<``, ``>``, ``&`` escaped, `code` spans set as <code>.
+
+    Quotes stay as they are: this is for element content, never for an attribute value.
+    """
     import html
 
-    return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(text))
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(text, quote=False))
 
 
 def by_topic(entries: list[Entry]) -> dict[str, list[Entry]]:
@@ -424,15 +424,13 @@ def by_topic(entries: list[Entry]) -> dict[str, list[Entry]]:
     return out
 
 
-def seed_index(entries: list[Entry] | None = None, lang: str = "en", folder=None) -> pd.DataFrame:
-    """One row per seed ID: the bank's question for it and the section that answers it."""
+def seed_index(entries: list[Entry] | None = None, folder=None) -> pd.DataFrame:
+    """One row per seed ID and entry answering it: the question in both languages and the section."""
     entries = load() if entries is None else entries
-    rows = []
-    for sid in SEED_IDS:
-        for e in (e for e in entries if sid in e.seeds):
-            rows.append({"seed ID": sid, "question": e.question[lang], "answered in": e.link.label,
-                         "section": e.link.heading(folder), "entry": e.id})
-    return pd.DataFrame(rows, columns=["seed ID", "question", "answered in", "section", "entry"])
+    rows = [{"seed ID": sid, "question": e.question["en"], "问题": e.question["zh"], "answered in": e.link.label,
+             "section": e.link.heading(folder), "href": e.link.href(folder), "entry": e.id}
+            for sid in SEED_IDS for e in entries if sid in e.seeds]
+    return pd.DataFrame(rows, columns=["seed ID", "question", "问题", "answered in", "section", "href", "entry"])
 
 
 def traps(entries: list[Entry] | None = None) -> list[Entry]:

@@ -107,16 +107,8 @@ def section_label(link: bank.Link, lang: str = "en") -> str:
     for en, zh in _ACTIVITIES_ZH.items():
         if link.section.startswith(en):
             return f"{number} {zh}{link.section[len(en):]}"
-    heads = bank.headings().get(link.notebook, [])
-    heading = link.heading()
-    if heading.startswith("Summary"):
-        return f"{number} 小结"
-    if heading.startswith("References"):
-        return f"{number} 参考文献"
-    for above in reversed(heads[:heads.index(heading) + 1]):
-        if m := re.match(r"(\d+) · ", above):
-            return f"{number} §{m.group(1)}"
-    return number
+    parent = link.parent()
+    return f"{number} §{parent.split(' · ')[0]}" if parent else number
 
 
 def _counts(flat: list, lang: str) -> str:
@@ -128,16 +120,6 @@ def _counts(flat: list, lang: str) -> str:
     return "共 " + " · ".join(f"{n} {w}" for n, w in zip(numbers, words))
 
 
-_CJK = "\u3000-\u303f\u3400-\u9fff\uff00-\uffef"
-_CJK_GAP = re.compile(f"(?<=[{_CJK}])\\s+(?=[{_CJK}])")
-
-
-def _text(entry_field: dict, lang: str) -> str:
-    """One language of a bilingual field; in Chinese, a line fold between two characters leaves no space."""
-    text = entry_field[lang]
-    return _CJK_GAP.sub("", text) if lang == "zh" else text
-
-
 def _seeds(entry: bank.Entry, lang: str) -> str:
     t = _TEXT[lang]
     return f"{t['seeds']}{t['sep'].join(entry.seeds)}" if entry.seeds else t["no_seeds"]
@@ -145,8 +127,7 @@ def _seeds(entry: bank.Entry, lang: str) -> str:
 
 def _source(trap: bank.Trap, lang: str) -> str:
     t = _TEXT[lang]
-    return f"{t['source']}: {t['common'] if trap.source == 'common' else trap.source}" if lang == "en" else \
-        f"{t['source']}：{t['common'] if trap.source == 'common' else trap.source}"
+    return f"{t['source']}{': ' if lang == 'en' else '：'}{t['common'] if trap.source == 'common' else trap.source}"
 
 
 # -------------------------------------------------------------------------------------- Markdown
@@ -194,7 +175,7 @@ def render_markdown(entries, lang: str = "en") -> str:
     if with_formula:
         lines += [f"## {t['formulas']}", ""]
         for e in with_formula:
-            lines += [f"**{_md(_text(e.question, lang))}** {_md_link(e.link, lang)}", "",
+            lines += [f"**{_md(e.question[lang])}** {_md_link(e.link, lang)}", "",
                       "$$", e.formula.strip(), "$$", ""]
     lines += [f"## {t['answers']}", ""]
     for topic, group in groups:
@@ -202,14 +183,14 @@ def render_markdown(entries, lang: str = "en") -> str:
         for e in group:
             meta = dot.join([_seeds(e, lang), bank.DIFFICULTY[e.difficulty][0 if lang == "en" else 1],
                              _md_link(e.link, lang)])
-            lines += [f"**{_md(_text(e.question, lang))}**\\", f"{_md(_text(e.short, lang))}\\", meta, ""]
+            lines += [f"**{_md(e.question[lang])}**\\", f"{_md(e.short[lang])}\\", meta, ""]
     if with_trap:
         lines += [f"## {t['traps']}", ""]
         for e in with_trap:
             # The colon outside the bold: CommonMark will not close ** between "：" and a Chinese character.
             mark = (lambda word: f"**{word}:** ") if lang == "en" else (lambda word: f"**{word}**：")
-            lines += [f"✗ {mark(t['wrong'])}{_md(_text(e.trap.claim, lang))}\\",
-                      f"✓ {mark(t['right'])}{_md(_text(e.trap.truth, lang))}\\",
+            lines += [f"✗ {mark(t['wrong'])}{_md(e.trap.claim[lang])}\\",
+                      f"✓ {mark(t['right'])}{_md(e.trap.truth[lang])}\\",
                       dot.join([_source(e.trap, lang), f"{t['disproved']} {_md_link(e.trap_link, lang)}"]), ""]
     lines += ["---", "", t["footer"], ""]
     return "\n".join(lines)
@@ -218,9 +199,7 @@ def render_markdown(entries, lang: str = "en") -> str:
 # ------------------------------------------------------------------------------------------ HTML
 
 
-def _h(text: str) -> str:
-    """Plain text for HTML: escaped, with `code` spans set as code."""
-    return _CODE.sub(lambda m: f"<code>{m.group(1)[1:-1]}</code>", html.escape(text, quote=False))
+_h = bank.inline_html  # plain text for HTML: escaped, `code` spans set as code
 
 
 def _a(link: bank.Link, lang: str) -> str:
@@ -401,7 +380,7 @@ def render_html(entries, lang: str = "en") -> str:
         parts += ['<section id="formulas">', f"<h2>{html.escape(t['formulas'])}</h2>", '<div class="formulas">']
         for e in with_formula:
             parts += [f'<div class="card" id="f-{e.id}">',
-                      f'<h4><a href="#q-{e.id}">{_h(_text(e.question, lang))}</a></h4>',
+                      f'<h4><a href="#q-{e.id}">{_h(e.question[lang])}</a></h4>',
                       f'<div class="math">{formula_svg(e.formula, prefix=f"f-{e.id}")}</div>',
                       f'<p class="meta">{_a(e.link, lang)}{dot + _cite(e.cite) if e.cite else ""}</p>',
                       "</div>"]
@@ -414,8 +393,8 @@ def render_html(entries, lang: str = "en") -> str:
         for e in group:
             meta = dot.join([html.escape(_seeds(e, lang)),
                              html.escape(bank.DIFFICULTY[e.difficulty][0 if lang == "en" else 1]), _a(e.link, lang)])
-            parts += [f'<article class="card qa" id="q-{e.id}">', f"<h4>{_h(_text(e.question, lang))}</h4>",
-                      f"<p>{_h(_text(e.short, lang))}</p>", f'<p class="meta">{meta}</p>', "</article>"]
+            parts += [f'<article class="card qa" id="q-{e.id}">', f"<h4>{_h(e.question[lang])}</h4>",
+                      f"<p>{_h(e.short[lang])}</p>", f'<p class="meta">{meta}</p>', "</article>"]
         parts += ["</section>"]
     parts += ["</div>", "</section>"]
     if with_trap:
@@ -426,8 +405,8 @@ def render_html(entries, lang: str = "en") -> str:
             wrong = f'<span class="mark">✗ {html.escape(t["wrong"])}{colon}</span>'
             right = f'<span class="mark">✓ {html.escape(t["right"])}{colon}</span>'
             parts += [f'<article class="card trap" id="x-{e.id}">',
-                      f'<p class="claim">{wrong}{_h(_text(e.trap.claim, lang))}</p>',
-                      f'<p class="truth">{right}{_h(_text(e.trap.truth, lang))}</p>',
+                      f'<p class="claim">{wrong}{_h(e.trap.claim[lang])}</p>',
+                      f'<p class="truth">{right}{_h(e.trap.truth[lang])}</p>',
                       f'<p class="meta">{meta}</p>', "</article>"]
         parts += ["</div>", "</section>"]
     parts += ["</main>", f"<footer>{_h(t['footer'])}</footer>", "</body>", "</html>", ""]

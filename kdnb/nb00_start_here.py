@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import html
-import json
 import re
 from pathlib import Path
 
@@ -42,23 +41,17 @@ NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 #: Every seed question ID (seed file, dash, question number as printed in that file; file 002
 #: numbers its FAQ Q1-Q5 and its question-posing sections S2-S7).
 SEED_IDS = bank.SEED_IDS
-_ID = re.compile(r"\b00[0-4]-(?:Q[1-5]|S[2-7]|[1-9]\d?)\b")
-_SECTION = re.compile(r"^##\s+(.*)$", re.MULTILINE)
 
 
 def question_map(folder=None) -> pd.DataFrame:
-    """One row per numbered section of every notebook that names seed IDs in its heading."""
+    """One row per numbered section (``N · …``) of every notebook that names seed IDs in its heading."""
     rows = []
-    for path in sorted(Path(folder or NOTEBOOKS).glob("[0-9][0-9]_*.ipynb")):
-        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
-        for cell in cells:
-            if cell["cell_type"] != "markdown":
-                continue
-            for heading in _SECTION.findall("".join(cell["source"])):
-                ids = [i for i in _ID.findall(heading) if i in SEED_IDS]
-                if ids:
-                    title = re.sub(r"\s*\([^)]*\)\s*$", "", heading).strip()
-                    rows.append({"notebook": path.stem, "section": title, "seed IDs": ", ".join(dict.fromkeys(ids))})
+    for stem, heads in bank.headings(folder or NOTEBOOKS).items():
+        for heading in heads:
+            ids = [i for i in bank.SEED_ID.findall(heading) if i in SEED_IDS]
+            if ids and re.match(r"\d+ · ", heading):
+                title = re.sub(r"\s*\([^)]*\)\s*$", "", heading).strip()
+                rows.append({"notebook": stem, "section": title, "seed IDs": ", ".join(dict.fromkeys(ids))})
     return pd.DataFrame(rows, columns=["notebook", "section", "seed IDs"])
 
 
@@ -71,17 +64,13 @@ def unanswered(folder=None) -> list[str]:
 def seed_index_html(entries=None) -> str:
     """The index of seed question IDs as an HTML table: ID, the question in both languages, the section.
 
-    Generated from the question bank; an ID that several entries answer gets a row per entry.
+    Generated from the question bank (:func:`kdnb.bank.seed_index`); an ID that several entries
+    answer gets a row per entry.
     """
-    index = bank.seed_index(entries)
-    zh = bank.seed_index(entries, lang="zh")["question"]
-    links = {e.id: e.link for e in (bank.load() if entries is None else entries)}
-    rows = []
-    for (_, r), q_zh in zip(index.iterrows(), zh):
-        link = links[r["entry"]]
-        rows.append(f"<tr>{_TD}<b>{r['seed ID']}</b></td>{_TD}{bank.inline_html(r['question'])}<br>"
-                    f"<span style='color:#444'>{bank.inline_html(q_zh)}</span></td>"
-                    f"{_TD}<a href='{html.escape(link.href())}'>{html.escape(link.label)}</a></td></tr>")
+    rows = [f"<tr>{_TD}<b>{r['seed ID']}</b></td>{_TD}{bank.inline_html(r['question'])}<br>"
+            f"<span style='color:#444'>{bank.inline_html(r['问题'])}</span></td>"
+            f"{_TD}<a href='{html.escape(r['href'])}'>{html.escape(r['answered in'])}</a></td></tr>"
+            for _, r in bank.seed_index(entries).iterrows()]
     return (f"<table style='text-align:left'><tr>{_TH}seed ID</th>{_TH}question · 问题</th>{_TH}answered in</th></tr>"
             + "".join(rows) + "</table>")
 

@@ -849,7 +849,7 @@ def most_asked(entries=None, lang: str = "both") -> str:
     for t, es in bank.by_topic(entries).items():
         if not es:
             continue
-        e = max(es, key=lambda e: (len(e.seeds), -entries.index(e)))
+        e = max(es, key=lambda e: len(e.seeds))  # the first of equals, in bank order
         q = "<br>".join(f"<b>{_h(e.question[g])}</b>" for g in langs)
         a = "<br>".join(_h(e.short[g]) for g in langs)
         rows.append(f"<tr>{_TD}{html.escape(bank.TOPICS[t][0])}</td>{_TD}{q}<br><span style='color:#555'>"

@@ -180,6 +180,7 @@ def test_notebooks_use_the_standard_chinese_terms():
 
 def test_inline_html_escapes_and_renders_code():
     assert bank.inline_html("use `F.kl_div(a, b)` & <b>") == "use <code>F.kl_div(a, b)</code> &amp; &lt;b&gt;"
+    assert bank.inline_html("reduction='mean'") == "reduction='mean'"
 
 
 def test_load_rereads_an_edited_file(tmp_path):
