@@ -1,12 +1,14 @@
 # kdnb: two commands do all the set-up.
 #   make lab   create .venv (first time), install the pinned environment, open JupyterLab
-#   make test  the same set-up, then the unit tests and nbval over every notebook
+#   make test  the same set-up, then the unit tests, nbval over every notebook, and the browser suite
+#              (tests/browser: a real JupyterLab and Voila in headless Chromium; skipped, with a message,
+#              where /usr/bin/chromium is missing)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: lab test unit nbval nbval-other-kernels bench teachers results cheatsheet clean
+.PHONY: lab present test browser unit nbval nbval-other-kernels bench teachers results cheatsheet clean
 
 # Re-install only when pyproject.toml or this Makefile changes; otherwise the set-up is a no-op.
 $(STAMP): pyproject.toml Makefile
@@ -21,7 +23,13 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 lab: $(STAMP)
 	$(BIN)/jupyter lab $(ROOT_FLAG) notebooks/00_start_here.ipynb
 
+# Classroom mode: the temperature explorer, the playground and the pruning slider as one Voila page.
+present: $(STAMP)
+	$(BIN)/python -m kdnb.classroom
+
+CHROMIUM ?= $(or $(KDNB_CHROMIUM),/usr/bin/chromium)
 test: $(STAMP)
+	@test -x "$(CHROMIUM)" || echo "make test: no Chromium at $(CHROMIUM), so the browser suite (tests/browser) is SKIPPED. To run it: sudo apt-get install chromium fonts-noto-cjk"
 	$(BIN)/python -m pytest tests notebooks --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg -p no:cacheprovider
 
 # The notebooks again, with other float kernels: a stand-in for another CPU (Intel, Apple silicon,
@@ -31,7 +39,11 @@ nbval-other-kernels: $(STAMP)
 	$(OTHER_KERNELS) $(BIN)/python -m pytest notebooks --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg -p no:cacheprovider
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest tests -m "not browser"
+
+# The browser suite alone (about 10 minutes): screenshots land in tests/browser/screenshots/.
+browser: $(STAMP)
+	$(BIN)/python -m pytest tests/browser -p no:cacheprovider
 
 # Check one notebook, e.g.  make nbval NB=notebooks/00_start_here.ipynb
 nbval: $(STAMP)

@@ -41,7 +41,7 @@ from .losses import hard_loss, kd_loss
 from .recipe import SETTINGS, grid, summarize
 from .teachers import TEACHERS, read_manifest
 from .training import accuracy, distill, fit, predict_logits, seed_everything
-from .widgets import Explorer, new_figure
+from .widgets import Explorer, new_figure, slider_layout
 
 __all__ = ["families", "epoch_seconds", "cached_vs_every_step", "side_by_side", "FEW_LABELS",
            "few_labels_table", "check_student_loss", "check_student_kb", "NEEDS_DATA", "check_needs_data",
@@ -273,7 +273,7 @@ def transfer_widget(summary: pd.DataFrame, figsize=(7.5, 4.5)) -> Explorer:
     artists = transfer_bars(summary, ax=fig.add_subplot())
     fig.tight_layout()
     slider = w.SelectionSlider(options=counts, value=counts[0], description="labels", continuous_update=True,
-                               layout=w.Layout(width="420px"))
+                               layout=slider_layout())
     return Explorer(fig, {"labels": slider}, lambda labels: update_transfer_bars(artists, summary, labels),
                     lambda: artists["dynamic"])
 

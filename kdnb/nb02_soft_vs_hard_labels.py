@@ -42,7 +42,7 @@ from .losses import hard_loss, kd_loss, soft_loss
 from .plots import ALONE, DISTILLED, HARD, SMOOTHED, TEACHER, subplots
 from .temperature import entropy, soft_targets
 from .training import DEFAULT_THREADS, distill, fit, predict_logits, seed_everything
-from .widgets import Explorer, new_figure
+from .widgets import Explorer, new_figure, slider_layout
 
 __all__ = [
     "MISSING", "FEW", "PAPER_MISSING_CLASS", "PAPER_FEW_DATA", "TEACHER_TS",
@@ -659,7 +659,7 @@ def target_explorer(logits: torch.Tensor, y: torch.Tensor, images: torch.Tensor,
     import ipywidgets as w
 
     indices = [int(i) for i in indices]
-    wide = w.Layout(width="320px")
+    wide = slider_layout()
     controls = {
         "index": w.Dropdown(options=[(f"image {i} (label {int(y[i])})", i) for i in indices], value=indices[0],
                             description="image", layout=w.Layout(width="260px")),
@@ -686,7 +686,7 @@ def bias_explorer(curves: dict[str, pd.DataFrame], val_choice: dict[str, float],
     deltas = first.index.to_numpy()
     slider = w.FloatSlider(value=float(deltas[0]), min=float(deltas.min()), max=float(deltas.max()),
                            step=float(deltas[1] - deltas[0]), description="bias +", continuous_update=True,
-                           layout=w.Layout(width="420px"))
+                           layout=slider_layout())
     fig = new_figure(figsize)
     plot_missing_class_bias(curves, val_choice, axes=fig.subplots(1, 2))
     markers = [line for ax in fig.axes for line in ax.lines if line.get_gid() == "marker"]

@@ -50,7 +50,7 @@ from .recipe import SETTINGS, grid, spread, summarize
 from .teachers import TEACHERS
 from .temperature import check_temperature, entropy, soft_targets, top2_ratio
 from .training import fit, predict_logits, seed_everything
-from .widgets import Explorer, new_figure
+from .widgets import Explorer, new_figure, slider_layout
 
 __all__ = [
     "pick_images", "explorer_inputs", "TemperatureExplorer", "temperature_explorer", "synthetic_inputs",
@@ -192,7 +192,7 @@ class TemperatureExplorer(Explorer):
         controls = {
             "T": w.FloatLogSlider(value=T, base=10, min=math.log10(T_min), max=math.log10(T_max), step=0.01,
                                   description="T", readout_format=".2f", continuous_update=True,
-                                  layout=w.Layout(width="420px")),
+                                  layout=slider_layout()),
             "key": w.Dropdown(options=list(logits_by_image), description="image", layout=w.Layout(width="420px")),
         }
         fig = new_figure(figsize)
@@ -204,8 +204,16 @@ class TemperatureExplorer(Explorer):
         self.artists = temperature_panel(ax, self.models, image_ax=image_ax, n_classes=len(first[self.models[0]]))
         fig.subplots_adjust(left=0.01 if self.has_image else 0.08, right=0.99, bottom=0.15, top=0.86)
         a = self.artists
-        dynamic = [p for c in a["bars"].values() for p in c.patches] + list(a["texts"].values()) + [a["title"]]
-        super().__init__(fig, controls, self._show, lambda: dynamic, full_redraw={"key"})
+        # A move redraws the bars only. T, the entropies and the ratios are page text above the figure
+        # (sharp at any zoom, read by a screen reader and a browser test), so the figure's own readouts
+        # are hidden here and its title does not change; the static twin shows them in the figure.
+        for text in a["texts"].values():
+            text.set_visible(False)
+        ax.set_ylim(0, 1.08)  # no headroom needed for the hidden readouts
+        dynamic = [p for c in a["bars"].values() for p in c.patches]
+        self.readout = w.HTML(layout=w.Layout(margin="2px 0 0 8px"))
+        self.readout.add_class("kdnb-readout")
+        super().__init__(fig, controls, self._show, lambda: dynamic, full_redraw={"key"}, header=self.readout)
         self.slider, self.dropdown = controls["T"], controls["key"]
 
     def state_at(self, T: float, key: str | None = None) -> dict:
@@ -225,7 +233,17 @@ class TemperatureExplorer(Explorer):
     def _show(self, T: float, key: str) -> dict:
         state = self.state_at(T, key)
         update_temperature_panel(self.artists, state)
+        self.artists["title"].set_text("softmax(z / T)")
+        self.readout.value = readout_html(state)
         return state
+
+
+def readout_html(state: dict) -> str:
+    """One line of page text: T, then each model's entropy (bits) and top-1/top-2 ratio."""
+    parts = [f"<b>T = {state['T']:.2f}</b>"] + [
+        f"{m}: entropy {state['entropy'][m]:.2f} bits, top-1/top-2 {_ratio_text(state['ratio'][m])}"
+        for m in state["entropy"]]
+    return " &nbsp;·&nbsp; ".join(parts)
 
 
 def temperature_explorer(logits_by_image: dict, T: float = 1.0, **kwargs) -> TemperatureExplorer:
@@ -470,13 +488,18 @@ def gap_and_agreement(runs: pd.DataFrame) -> pd.DataFrame:
 # ------------------------------------------------------------------ figures
 
 
-def plot_temperature_small_multiples(states: list[dict], models=("teacher", "student"), axes=None, figsize=(13, 3.6)):
-    """The explorer's panel at several fixed temperatures, side by side: its static twin."""
-    fig, axes = subplots(axes, figsize, 1, len(states), sharey=True)
-    for ax, state in zip(np.atleast_1d(axes), states):
+def plot_temperature_small_multiples(states: list[dict], models=("teacher", "student"), axes=None, figsize=(10.5, 6.6)):
+    """The explorer's panel at several fixed temperatures: its static twin (two rows from four states on)."""
+    nrows = 1 if len(states) <= 3 else 2
+    ncols = -(-len(states) // nrows)
+    fig, axes = subplots(axes, figsize, nrows, ncols, sharey=True)
+    flat = np.ravel(axes)
+    for ax in flat[len(states):]:
+        ax.set_visible(False)
+    for ax, state in zip(flat, states):
         artists = temperature_panel(ax, models)
         update_temperature_panel(artists, state, image=False)
-        if ax is not np.atleast_1d(axes)[0]:
+        if ax is not flat[0]:
             ax.legend_.remove()
         for k, m in enumerate(models):
             artists["texts"][m].set_text(f"H = {state['entropy'][m]:.2f} bits")

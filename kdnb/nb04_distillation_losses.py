@@ -301,7 +301,7 @@ def push_explorer(student_logits: torch.Tensor, teacher_logits: torch.Tensor, lo
     """Try it: pick a loss and slide T; the bars show which student logits the loss raises or lowers (one example)."""
     import ipywidgets as w
 
-    from .widgets import Explorer, new_figure
+    from .widgets import Explorer, new_figure, slider_layout
 
     fig = new_figure(figsize)
     axes = fig.subplots(1, 2)
@@ -309,7 +309,8 @@ def push_explorer(student_logits: torch.Tensor, teacher_logits: torch.Tensor, lo
     artists = _draw_push(axes, push_state(student_logits, teacher_logits, loss, T), limits[loss])
     fig.tight_layout()
     controls = {"loss": w.Dropdown(options=list(_push_losses()), value=loss, description="loss", layout=w.Layout(width="360px")),
-                "T": w.SelectionSlider(options=list(PUSH_TEMPERATURES), value=T, description="T", continuous_update=True)}
+                "T": w.SelectionSlider(options=list(PUSH_TEMPERATURES), value=T, description="T", continuous_update=True,
+                                       layout=slider_layout())}
 
     def update(loss, T):
         if axes[1].get_ylim() != (-limits[loss], limits[loss]):  # a new loss: new scale (and a full redraw)

@@ -201,13 +201,15 @@ def playground_run(dataset: kdata.Dataset, teachers, *, teacher: str = "mlp-mnis
 
 
 _PANELS = (("train_acc", "accuracy on its training labels"), ("test_acc", "test accuracy"),
-           ("test_loss", "test loss (cross-entropy, T = 1)"))
+           ("test_loss", "test loss (CE at T = 1)"))
+#: The playground figure's margins (live and static): room for three titles and the suptitle.
+_MARGINS = {"left": 0.06, "right": 0.99, "bottom": 0.15, "top": 0.8, "wspace": 0.3}
 
 
 def _playground_axes(axes, epochs: int):
     for ax, (col, title) in zip(axes, _PANELS):
-        ax.set_title(title)
-        ax.set_xlabel("epoch (passes over the 3,500 images)")
+        ax.set_title(title, fontsize=12)
+        ax.set_xlabel("epoch")
         ax.set_xlim(0.5, epochs + 0.5)
         if col == "test_loss":
             ax.set_ylim(0.0, 1.0)
@@ -238,9 +240,12 @@ def run_label(settings: dict) -> str:
     return f"T={settings['T']:g}, α={settings['alpha']:g}, {settings['student']}, {settings['teacher']}, {settings['labels']}"
 
 
-def plot_playground(histories: list[tuple[dict, pd.DataFrame]], axes=None, figsize=(13, 3.8)):
+def plot_playground(histories: list[tuple[dict, pd.DataFrame]], axes=None, figsize=(10.8, 3.8)):
     """The playground's figure for finished runs: the last one bold, earlier ones faded."""
+    new = axes is None
     fig, axes = plots.subplots(axes, figsize, ncols=3)
+    if new:
+        fig.subplots_adjust(**_MARGINS)
     epochs = max(int(h.epoch.max()) for _, h in histories)
     _playground_axes(axes, epochs)
     for i, (settings, hist) in enumerate(histories):
@@ -275,10 +280,10 @@ class Playground:
     the current run ends (tests and scripts use it); ``runs`` holds every finished run.
     """
 
-    def __init__(self, dataset: kdata.Dataset, teacher_logits: TeacherLogits | None = None, figsize=(13, 3.8), **defaults):
+    def __init__(self, dataset: kdata.Dataset, teacher_logits: TeacherLogits | None = None, figsize=(10.8, 3.8), **defaults):
         import ipywidgets as w
 
-        from .widgets import BlitView, new_figure
+        from .widgets import BlitView, button, new_figure, slider_layout
 
         self.dataset = dataset
         self.teacher_logits = teacher_logits or TeacherLogits(dataset)
@@ -286,19 +291,20 @@ class Playground:
         self.epochs = int(s["epochs"])
         self.fixed = {k: s[k] for k in ("epochs", "lr", "batch_size", "seed")}
         wide = {"layout": w.Layout(width="300px"), "style": {"description_width": "70px"}}
+        long = {"layout": slider_layout(), "style": {"description_width": "70px"}}
         self.controls = {
-            "T": w.FloatSlider(value=s["T"], min=1.0, max=20.0, step=0.5, description="T", continuous_update=False, **wide),
-            "alpha": w.FloatSlider(value=s["alpha"], min=0.0, max=1.0, step=0.05, description="α", continuous_update=False, **wide),
+            "T": w.FloatSlider(value=s["T"], min=1.0, max=20.0, step=0.5, description="T", continuous_update=False, **long),
+            "alpha": w.FloatSlider(value=s["alpha"], min=0.0, max=1.0, step=0.05, description="α", continuous_update=False, **long),
             "student": w.Dropdown(options=list(PLAYGROUND_STUDENTS), value=s["student"], description="student", **wide),
             "teacher": w.Dropdown(options=list(PLAYGROUND_TEACHERS), value=s["teacher"], description="teacher", **wide),
             "labels": w.Dropdown(options=list(PLAYGROUND_LABELS), value=s["labels"], description="labels", **wide),
         }
-        self.button = w.Button(description="Train", button_style="primary", icon="play", layout=w.Layout(width="140px"))
+        self.button = button("Train", "primary", icon="play", layout=w.Layout(width="140px"))
         self.progress = w.IntProgress(value=0, min=0, max=self.epochs, description="epoch 0", layout=w.Layout(width="300px"))
         self.status = w.HTML("Press <b>Train</b>: a distilled student and its hard-label twin train side by side.")
         self.fig = new_figure(figsize)
         self.axes = self.fig.subplots(1, 3)
-        self.fig.subplots_adjust(left=0.05, right=0.99, bottom=0.16, top=0.84, wspace=0.25)
+        self.fig.subplots_adjust(**_MARGINS)
         _playground_axes(self.axes, self.epochs)
         self._lines: list[dict] = []
         self.view = BlitView(self.fig, lambda: [line for lines in self._lines for line in lines.values()])
@@ -310,7 +316,7 @@ class Playground:
         self._lock = threading.Lock()
         self.button.on_click(lambda _: self.train())
         c = self.controls
-        self.widget = w.VBox([w.HBox([c["T"], c["alpha"], c["labels"]]), w.HBox([c["student"], c["teacher"], self.button]),
+        self.widget = w.VBox([w.HBox([c["T"], c["alpha"]]), w.HBox([c["labels"], c["student"], c["teacher"], self.button]),
                               w.HBox([self.progress, self.status]), self.view.image])
 
     def settings(self) -> dict:

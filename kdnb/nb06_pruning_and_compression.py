@@ -522,18 +522,18 @@ class PruningExplorer:
         ax_hist.set_yscale("log")
         floor = 0.8
         ax_hist.stairs(np.maximum(self.counts, floor), self.edges, baseline=floor, fill=True, color="#dddddd",
-                       label="pruned (set to zero)")
+                       label="pruned")
         kept = ax_hist.stairs(np.maximum(self.counts, floor), self.edges, baseline=floor, fill=True, color=TEACHER,
                               label="kept")
-        ax_hist.set_ylim(floor, 3 * max(self.counts.max(), 1))
+        ax_hist.set_ylim(floor, 100 * max(self.counts.max(), 1))  # headroom above the peak for the text and legend
         ax_hist.xaxis.set_major_locator(plt.MaxNLocator(5))
         ax_hist.set(xlabel="weight value", ylabel="weights per bin (log scale)")
         ax_hist.set_title("the weights that survive", loc="left")
-        ax_hist.legend(loc="upper right", fontsize=9.5, handlelength=1.2)
+        ax_hist.legend(loc="upper right", fontsize=10, handlelength=1.2)
         hist_text = ax_hist.text(0.02, 0.97, "", transform=ax_hist.transAxes, fontsize=10.5, va="top")
         x = np.arange(len(self.layers))
         layer_bars = ax_layer.bar(x, np.zeros(len(x)), color=HARD, width=0.6)
-        ax_layer.set_xticks(x, self.layers)
+        ax_layer.set_xticks(x, [name.replace("→", "→\n") for name in self.layers])
         ax_layer.set(xlabel="Linear layer (inputs→outputs)", ylabel="sparsity (%)", ylim=(0, 125))
         ax_layer.set_yticks(range(0, 101, 20))
         ax_layer.set_title("each layer's share pruned", loc="left")
@@ -566,7 +566,7 @@ class PruningExplorer:
                 + list(artists["layer_bars"].patches) + list(artists["layer_text"]))
 
 
-def pruning_explorer(model: nn.Module, curve: pd.DataFrame, percent: int = 50, figsize=(15, 4.4)):
+def pruning_explorer(model: nn.Module, curve: pd.DataFrame, percent: int = 50, figsize=(10.8, 4.4)):
     """Try it: a sparsity slider (0–99%) over ``model``; ``explorer.controls["sparsity"].value = 90``
     moves it like a mouse and ``explorer.state`` holds what it shows."""
     import ipywidgets as w
@@ -591,7 +591,7 @@ def pruning_explorer(model: nn.Module, curve: pd.DataFrame, percent: int = 50, f
     return explorer
 
 
-def plot_pruning(model: nn.Module, curve: pd.DataFrame, percent: float = 90, axes=None, figsize=(15, 4.4)):
+def plot_pruning(model: nn.Module, curve: pd.DataFrame, percent: float = 90, axes=None, figsize=(10.8, 4.4)):
     """The explorer's static twin: the same panels and the same arithmetic at ``percent`` % sparsity."""
     fig, axes = subplots(axes, figsize, 1, 3, gridspec_kw={"width_ratios": (1.15, 1.15, 0.85)})
     view = PruningExplorer(model, curve)
@@ -893,7 +893,7 @@ def recovery_gains(runs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def plot_recovery(runs: pd.DataFrame, axes=None, figsize=(13, 4.4)):
+def plot_recovery(runs: pd.DataFrame, axes=None, figsize=(10.5, 4.4)):
     """One panel per label regime: the slimmed network's test accuracy at each width, before
     fine-tuning and after each fine-tuning (mean line, worst-to-best-seed band)."""
     regimes = list(dict.fromkeys(runs.regime))

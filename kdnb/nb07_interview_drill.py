@@ -42,6 +42,7 @@ from ._io import atomic_write_text
 from .exercises import Verdict, check
 from .losses import hard_loss, kd_loss, soft_loss
 from .temperature import entropy, soft_targets
+from .widgets import button
 
 __all__ = ["LANG_CHOICES", "card_html", "Flashcards", "QuizItem", "GENERATORS", "make_quiz", "quiz_table", "Quiz",
            "MockInterview", "trap_table", "trap_gallery", "formula_sheet", "bank_summary", "references",
@@ -129,9 +130,9 @@ class Flashcards:
         self.card = W.HTMLMath(layout=W.Layout(min_height="160px", border="1px solid #ccc", padding="8px 14px"))
         self.status = W.HTML()
         self.message = W.HTML()
-        self.reveal_button = W.Button(description="reveal the answer", button_style="info", layout=W.Layout(width="170px"))
-        self.knew_button = W.Button(description="knew it ✓", button_style="success", layout=W.Layout(width="130px"))
-        self.again_button = W.Button(description="review again ↻", button_style="warning", layout=W.Layout(width="150px"))
+        self.reveal_button = button("reveal the answer", "info", layout=W.Layout(width="170px"))
+        self.knew_button = button("knew it ✓", "success", layout=W.Layout(width="130px"))
+        self.again_button = button("review again ↻", "warning", layout=W.Layout(width="150px"))
         self.path = W.Text(value=path, description="progress file", layout=W.Layout(width="420px"),
                            style={"description_width": "initial"})
         self.save_button = W.Button(description="save", layout=W.Layout(width="80px"))
@@ -500,7 +501,7 @@ class Quiz:
         self.prompt = W.HTML()
         self.choice = W.RadioButtons(layout=W.Layout(width="auto"))
         self.number = W.FloatText(description="answer", layout=W.Layout(width="220px"))
-        self.check_button = W.Button(description="check", button_style="info")
+        self.check_button = button("check", "info")
         self.next_button = W.Button(description="next question →")
         self.feedback = W.HTML()
         self.score = W.HTML()
@@ -606,10 +607,10 @@ class MockInterview:
         self.revealed = False
         self.timer = W.HTML()
         self.card = W.HTMLMath(layout=W.Layout(min_height="120px", border="1px solid #ccc", padding="8px 14px"))
-        self.start_button = W.Button(description="start the interview", button_style="primary", layout=W.Layout(width="180px"))
-        self.show_button = W.Button(description="show the answer", button_style="info", layout=W.Layout(width="160px"))
-        self.rate_buttons = [W.Button(description=k, layout=W.Layout(width="110px"),
-                                      button_style={2: "success", 1: "warning", 0: "danger"}[v]) for k, v in SCORES.items()]
+        self.start_button = button("start the interview", "primary", layout=W.Layout(width="180px"))
+        self.show_button = button("show the answer", "info", layout=W.Layout(width="160px"))
+        self.rate_buttons = [button(k, {2: "success", 1: "warning", 0: "danger"}[v], layout=W.Layout(width="110px"))
+                             for k, v in SCORES.items()]
         self.report = W.HTML()
         self.start_button.on_click(lambda _: self.start())
         self.show_button.on_click(lambda _: self.reveal())

@@ -23,7 +23,38 @@ import statistics
 import time
 from typing import Callable, Iterable
 
-__all__ = ["new_figure", "BlitView", "Explorer", "time_callback"]
+__all__ = ["SLIDER_WIDTH", "MAX_FIGURE_PX", "slider_layout", "button", "new_figure", "BlitView", "Explorer", "time_callback"]
+
+#: Sliders are at least this wide, so the track a reader drags is about 280 px long after its
+#: label and readout: easy to hit on a projector or a touchpad.
+SLIDER_WIDTH = "460px"
+#: The widest figure (in pixels at the workbook's 100 dpi) that JupyterLab shows unscaled at
+#: 1280×720 with the side panel closed; wider images are shrunk and their text with them.
+MAX_FIGURE_PX = 1100
+
+#: Button colours with white text at a contrast of at least 4.5:1 (WCAG AA); ipywidgets' own
+#: button styles are lighter (2.7:1 to 4.1:1 in JupyterLab's light theme).
+BUTTON_COLORS = {"primary": "#1565c0", "success": "#2e7d32", "warning": "#a14f00", "danger": "#c62828",
+                 "info": "#00695c"}
+
+
+def slider_layout(width: str = SLIDER_WIDTH, **kwargs):
+    """An ipywidgets Layout for a slider that is wide enough to drag precisely."""
+    import ipywidgets as w
+
+    return w.Layout(width=width, **kwargs)
+
+
+def button(description: str, kind: str = "primary", **kwargs):
+    """An ipywidgets Button with white text on a dark enough colour to read (``kind`` in :data:`BUTTON_COLORS`)."""
+    import ipywidgets as w
+
+    if kind not in BUTTON_COLORS:
+        raise ValueError(f"unknown button kind {kind!r}: use one of {sorted(BUTTON_COLORS)}")
+    b = w.Button(description=description, **kwargs)
+    b.style.button_color = BUTTON_COLORS[kind]
+    b.style.text_color = "white"
+    return b
 
 
 def new_figure(figsize=(9, 3.6), dpi: int = 100):
@@ -48,6 +79,9 @@ class BlitView:
 
         self.fig, self.dynamic = fig, dynamic
         width, height = fig.canvas.get_width_height()
+        if width > MAX_FIGURE_PX:
+            raise ValueError(f"an explorer figure of {width} px would be shrunk in JupyterLab at 1280x720 "
+                             f"(its text with it): make it at most {MAX_FIGURE_PX} px wide ({MAX_FIGURE_PX / fig.dpi:.1f} in)")
         # Shown at the size it is drawn: no browser rescaling, so text stays sharp.
         self.image = w.Image(format="png", layout=w.Layout(width=f"{width}px", height=f"{height}px"))
         self._background = None
@@ -65,15 +99,20 @@ class BlitView:
             canvas.restore_region(self._background)
         for a in artists:
             self.fig.draw_artist(a)
+        self.image.value = self.png()
+        self.renders += 1
+        return self.image.value
+
+    def png(self) -> bytes:
+        """The canvas as it is now, as PNG bytes (fast compression: the image crosses a socket, not a disk)."""
         from PIL import Image
 
+        canvas = self.fig.canvas
         width, height = canvas.get_width_height()
         buf = io.BytesIO()
         Image.frombuffer("RGBA", (width, height), canvas.buffer_rgba(), "raw", "RGBA", 0, 1).save(
             buf, format="png", compress_level=1)
-        self.image.value = buf.getvalue()
-        self.renders += 1
-        return self.image.value
+        return buf.getvalue()
 
 
 class Explorer:
@@ -95,7 +134,8 @@ class Explorer:
         self.full_redraw = set(full_redraw)
         self.view = BlitView(fig, dynamic)
         self.state: dict = {}
-        rows = [w.HBox(list(self.controls.values()))]
+        # Controls wrap onto a second line rather than shrink: a slider keeps its full length.
+        rows = [w.HBox(list(self.controls.values()), layout=w.Layout(flex_flow="row wrap"))]
         if header is not None:
             rows.append(header)
         self.widget = w.VBox(rows + [self.view.image])

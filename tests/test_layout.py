@@ -25,7 +25,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PKG = ROOT / "kdnb"
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-TOOLS = {"bench", "nbtools", "env", "cheatsheet", "__init__", "_io"}
+TOOLS = {"bench", "nbtools", "env", "cheatsheet", "classroom", "cloud", "__init__", "_io"}
 NB_MODULE = re.compile(r"^nb\d\d_")
 
 

@@ -77,8 +77,8 @@ def test_slider_updates_the_state_and_the_text(explorer, inputs):
         assert math.isclose(explorer.state["entropy"][model], temperature.entropy(expected).item(), rel_tol=1e-12)
         heights = [bar.get_height() for bar in explorer.artists["bars"][model].patches]
         assert np.allclose(heights, expected.numpy())
-        assert f"entropy {explorer.state['entropy'][model]:.2f} bits" in explorer.artists["texts"][model].get_text()
-    assert "T = 20.00" in explorer.artists["title"].get_text()
+        assert f"{model}: entropy {explorer.state['entropy'][model]:.2f} bits" in explorer.readout.value
+    assert "T = 20.00" in explorer.readout.value
     assert explorer.view.image.value[:8] == b"\x89PNG\r\n\x1a\n"  # a rendered image reached the view
 
 
@@ -308,4 +308,4 @@ def test_driving_and_restoring_the_explorer(inputs):
         assert explorer.state["T"] == T
     explorer.controls["T"].value = 1.0
     assert explorer.state["T"] == 1.0 and explorer.state["key"] == first
-    assert "T = 1.00" in explorer.artists["title"].get_text()
+    assert "T = 1.00" in explorer.readout.value

@@ -1,0 +1,158 @@
+"""Binder and Colab: the badges under each notebook's title and the Colab install cell after it.
+
+    python -m kdnb.cloud            # write the badges and the install cell into every notebook
+    python -m kdnb.cloud --check    # list notebooks whose badges or install cell are stale
+
+Both come from one address, ``[project.urls] Repository`` in ``pyproject.toml``: a fork changes
+that line and runs this module. Binder builds its image from ``environment.yml`` (CPU-only
+torch, the same pins as ``pyproject.toml``) and ``postBuild`` (installs this package). On Colab
+the install cell clones the repository, installs the package without its dependencies (Colab's
+own torch, NumPy and pandas stay) plus the two libraries Colab lacks, and turns on Colab's
+widget manager; anywhere else it does nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import tomllib
+from pathlib import Path
+
+from ._io import atomic_write_text
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+BRANCH = "main"
+BADGE_LINE = re.compile(r"^\[!\[Open in Colab\].*$", re.M)
+INSTALL_MARK = "# Colab only:"
+#: Installed on Colab beside its own packages (Colab has torch, NumPy, pandas, matplotlib, scikit-learn).
+COLAB_EXTRAS = ("mlxtend", "mistune")
+
+
+def repository() -> str:
+    """``https://github.com/owner/name`` from ``pyproject.toml`` (the one place it is written)."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    url = project.get("urls", {}).get("Repository", "")
+    if not re.fullmatch(r"https://github\.com/[\w.-]+/[\w.-]+", url):
+        raise ValueError(f"pyproject.toml [project.urls] Repository must be https://github.com/owner/name, got {url!r}")
+    return url
+
+
+def pins() -> dict[str, str]:
+    """Exact pins of ``pyproject.toml``'s dependencies, by lower-case name."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    return {name.strip().lower(): version.strip()
+            for name, _, version in (spec.partition("==") for spec in project["dependencies"])}
+
+
+def colab_url(notebook: str) -> str:
+    owner_name = repository().removeprefix("https://github.com/")
+    return f"https://colab.research.google.com/github/{owner_name}/blob/{BRANCH}/notebooks/{notebook}"
+
+
+def binder_url(notebook: str) -> str:
+    owner_name = repository().removeprefix("https://github.com/")
+    return f"https://mybinder.org/v2/gh/{owner_name}/{BRANCH}?urlpath=lab/tree/notebooks/{notebook}"
+
+
+def badges(notebook: str) -> str:
+    """The Markdown line of badges for one notebook."""
+    return (f"[![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)]({colab_url(notebook)}) "
+            f"[![Launch on Binder](https://mybinder.org/badge_logo.svg)]({binder_url(notebook)})")
+
+
+def install_source() -> str:
+    """The guarded install cell: on Colab it installs the workbook; elsewhere it does nothing."""
+    packages = ", ".join(f'"{name}=={pins()[name]}"' for name in COLAB_EXTRAS)
+    return f'''{INSTALL_MARK} fetch the workbook and install it, keeping Colab's own torch. Anywhere else
+# (JupyterLab, Binder, nbval) this cell does nothing.
+import sys
+
+if "google.colab" in sys.modules:
+    import os
+    import subprocess
+
+    if not os.path.isdir("/content/kdnb"):
+        subprocess.run(["git", "clone", "--depth", "1", "{repository()}", "/content/kdnb"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "-e", "/content/kdnb"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", {packages}], check=True)
+    sys.path.insert(0, "/content/kdnb")
+    os.chdir("/content/kdnb/notebooks")
+    from google.colab import output
+
+    output.enable_custom_widget_manager()'''
+
+
+def _source(cell: dict) -> str:
+    return "".join(cell["source"])
+
+
+def _lines(text: str) -> list[str]:
+    lines = text.split("\n")
+    return [line + "\n" for line in lines[:-1]] + [lines[-1]]
+
+
+def stale(path: Path) -> list[str]:
+    """What is missing or out of date in one notebook's first cells (empty list: current)."""
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    cells = nb["cells"]
+    out = []
+    title = _source(cells[0]) if cells and cells[0]["cell_type"] == "markdown" else ""
+    found = BADGE_LINE.findall(title)
+    if found != [badges(path.name)]:
+        out.append("the title cell's Colab and Binder badges are missing or point elsewhere")
+    if len(cells) < 2 or cells[1]["cell_type"] != "code" or _source(cells[1]) != install_source():
+        out.append("the second cell is not the current guarded Colab install cell")
+    return out
+
+
+def update(path: Path) -> bool:
+    """Write the badges and the install cell into one notebook; True if the file changed.
+
+    The notebook must then be executed again (its execution counts shift by one the first time).
+    """
+    text = path.read_text(encoding="utf-8")
+    nb = json.loads(text)
+    cells = nb["cells"]
+    if not cells or cells[0]["cell_type"] != "markdown" or not _source(cells[0]).startswith("# "):
+        raise ValueError(f"{path.name}: the first cell must be the Markdown title")
+    title = BADGE_LINE.sub("", _source(cells[0])).split("\n", 1)
+    heading, rest = title[0], (title[1] if len(title) > 1 else "").lstrip("\n")
+    cells[0]["source"] = _lines(f"{heading}\n\n{badges(path.name)}\n\n{rest}".rstrip("\n"))
+    install = {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+               "source": _lines(install_source())}
+    if len(cells) > 1 and cells[1]["cell_type"] == "code" and _source(cells[1]).startswith(INSTALL_MARK):
+        install["id"] = cells[1].get("id", "colab-install")
+        install["execution_count"] = cells[1].get("execution_count")
+        cells[1] = install
+    else:
+        install["id"] = "colab-install"
+        cells.insert(1, install)
+    new = json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
+    if new != text:
+        atomic_write_text(path, new)
+        return True
+    return False
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m kdnb.cloud", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--check", action="store_true", help="only list stale notebooks")
+    args = parser.parse_args(argv)
+    paths = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+    if args.check:
+        bad = {p.name: stale(p) for p in paths}
+        for name, issues in bad.items():
+            for issue in issues:
+                print(f"{name}: {issue}")
+        return 1 if any(bad.values()) else 0
+    for p in paths:
+        if update(p):
+            print(f"{p.name}: updated (execute it again: python -m kdnb.nbtools run {p.relative_to(ROOT)})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

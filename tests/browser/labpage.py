@@ -1,0 +1,215 @@
+"""Driving a notebook in JupyterLab from Playwright, and reading what the page shows.
+
+Kept apart from the tests so each test reads as what it checks. Legibility limits (at 1280×720):
+text of at least 12 px with a contrast of at least 4.5:1 (WCAG AA), sliders at least 250 px long,
+images shown at the size they are drawn, and figure text of at least 12 px on screen.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+from conftest import TOKEN, offline_page
+
+MIN_TEXT_PX = 12.0
+MIN_CONTRAST = 4.5
+MIN_SLIDER_PX = 250.0
+SCALE_TOLERANCE = 0.02  # an image may be shown within 2% of its drawn size
+
+RAW_WIDGET_TEXT = ("interactive(children=", "VBox(children=", "HBox(children=", "Error displaying widget",
+                   "Loading widget...", "IntSlider(", "FloatSlider(", "Output()")
+
+
+def open_notebook(browser, lab, name: str, workspace: str):
+    """Open ``notebooks/name`` in a fresh workspace with the side panel closed; return the page."""
+    page = offline_page(browser, lab.url)
+    page.goto(f"{lab.url}/lab/workspaces/{workspace}/tree/notebooks/{name}?reset&token={TOKEN}")
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=90_000)
+    page.wait_for_function("""() => { const s = document.querySelector('.jp-Notebook-ExecutionIndicator');
+        return s && s.getAttribute('data-status') === 'idle'; }""", timeout=90_000)
+    if page.locator("#jp-left-stack:visible").count():
+        page.locator(".jp-Notebook").first.click(position={"x": 5, "y": 5})
+        page.evaluate("() => window.jupyterapp && window.jupyterapp.commands.execute('application:toggle-left-area')")
+        if page.locator("#jp-left-stack:visible").count():
+            page.keyboard.press("Control+b")
+    page.wait_for_timeout(300)
+    return page
+
+
+def run_all(page, timeout_s: float = 420) -> float:
+    """Run All Cells from the menu and wait until every code cell has run; return the seconds it took."""
+    start = time.perf_counter()
+    page.locator("div.lm-MenuBar-itemLabel", has_text="Run").first.click()
+    page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+    # The saved notebook already shows numbered prompts: first see the queue ([*]), then wait for it to
+    # drain. Cells with hidden input show no prompt.
+    queued = """() => [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt')]
+        .some(p => p.textContent.includes('[*]'))"""
+    page.wait_for_function(queued, timeout=30_000, polling=50)
+    page.wait_for_function(f"""() => {{ const s = document.querySelector('.jp-Notebook-ExecutionIndicator');
+        return !({queued})() && s && s.getAttribute('data-status') === 'idle'; }}""", timeout=timeout_s * 1000, polling=500)
+    elapsed = time.perf_counter() - start
+    # Widget views render after their messages arrive: wait until none is still loading.
+    page.wait_for_function("() => !document.body.innerText.includes('Loading widget...')", timeout=30_000)
+    page.wait_for_timeout(1000)
+    return elapsed
+
+
+def problems_after_run(page) -> list[str]:
+    """Error outputs, stderr, and widgets shown as raw text, as readable lines."""
+    return page.evaluate("""(raw) => {
+        const out = [];
+        document.querySelectorAll('.jp-Notebook .jp-CodeCell').forEach((cell, i) => {
+            cell.querySelectorAll('.jp-OutputArea-output').forEach(o => {
+                const mime = o.getAttribute('data-mime-type') || '';
+                const text = o.innerText.trim();
+                if (mime.includes('error')) out.push(`code cell ${i + 1}: error output: ${text.slice(0, 300)}`);
+                else if (mime.includes('stderr') && text) out.push(`code cell ${i + 1}: stderr: ${text.slice(0, 300)}`);
+                for (const r of raw) if (text.includes(r)) out.push(`code cell ${i + 1}: widget shown as text: ${text.slice(0, 120)}`);
+            });
+        });
+        return out; }""", list(RAW_WIDGET_TEXT))
+
+
+AUDIT_JS = """async (limits) => {
+    const [minText, minContrast, minSlider, tol, rootSelector] = limits;
+    const notebook = document.querySelector(rootSelector);
+    const viewRight = notebook.getBoundingClientRect().right;
+    const lum = (c) => { const m = c.match(/[\\d.]+/g).map(Number);
+        const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+        return [0.2126 * f(m[0]) + 0.7152 * f(m[1]) + 0.0722 * f(m[2]), m.length > 3 ? m[3] : 1]; };
+    const background = (el) => { for (let e = el; e; e = e.parentElement) {
+        const c = getComputedStyle(e).backgroundColor; const m = c.match(/[\\d.]+/g);
+        if (m && (m.length < 4 || Number(m[3]) > 0.5)) return c; } return 'rgb(255, 255, 255)'; };
+    const shown = (el) => { const r = el.getBoundingClientRect(); return r.width > 0 && r.height > 0
+        && getComputedStyle(el).visibility !== 'hidden'; };
+    const where = (el) => { const cell = el.closest('.jp-Cell'); const cells = [...notebook.querySelectorAll('.jp-Cell')];
+        return 'cell ' + (cells.indexOf(cell) + 1); };
+    const found = {text: [], contrast: [], sliders: [], scale: [], overflow: [], figtext: [], unstamped: [], counts: {}};
+    // Text: every element with its own visible text, outside code editors, prompts and maths.
+    let texts = 0;
+    for (const el of notebook.querySelectorAll('.jp-Cell *')) {
+        if (el.closest('.jp-InputArea-editor, .jp-InputPrompt, .jp-OutputPrompt, mjx-container, .MathJax, sub, sup, svg, .jp-Collapser'))
+            continue;
+        const own = [...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim());
+        if (!own || !shown(el)) continue;
+        texts += 1;
+        const style = getComputedStyle(el);
+        const size = parseFloat(style.fontSize);
+        const sample = el.textContent.trim().slice(0, 50);
+        if (size < minText - 0.01) found.text.push(`${where(el)}: ${size}px "${sample}"`);
+        const [lf, alpha] = lum(style.color); const [lb] = lum(background(el));
+        const ratio = (Math.max(lf, lb) + 0.05) / (Math.min(lf, lb) + 0.05);
+        if (alpha > 0.5 && ratio < minContrast) found.contrast.push(`${where(el)}: ${ratio.toFixed(2)}:1 "${sample}"`);
+    }
+    // Sliders: the track a reader drags.
+    const sliders = notebook.querySelectorAll('.widget-hslider .noUi-target');
+    for (const s of sliders) { if (!shown(s)) continue; const w = s.getBoundingClientRect().width;
+        if (w < minSlider) found.sliders.push(`${where(s)}: ${w.toFixed(0)}px`); }
+    // Images in outputs: shown at their drawn size, and their smallest figure text as shown.
+    const imgs = [...notebook.querySelectorAll('.jp-OutputArea-output img')].filter(shown);
+    for (const img of imgs) {
+        if (!img.complete) await new Promise(r => { img.onload = r; setTimeout(r, 3000); });
+        const scale = img.getBoundingClientRect().width * devicePixelRatio / img.naturalWidth;
+        if (Math.abs(scale - 1) > tol) found.scale.push(`${where(img)}: drawn ${img.naturalWidth}px, shown at ${scale.toFixed(2)}x`);
+        const right = img.getBoundingClientRect().right;
+        if (right > Math.min(viewRight, innerWidth) + 1)
+            found.overflow.push(`${where(img)}: ${img.naturalWidth}px wide, runs ${(right - Math.min(viewRight, innerWidth)).toFixed(0)}px past the visible page`);
+        const bytes = new Uint8Array(await (await fetch(img.src)).arrayBuffer());
+        let stamp = null;
+        for (let p = 8; p + 8 <= bytes.length;) {
+            const len = (bytes[p] << 24 | bytes[p + 1] << 16 | bytes[p + 2] << 8 | bytes[p + 3]) >>> 0;
+            const type = String.fromCharCode(...bytes.slice(p + 4, p + 8));
+            if (type === 'IDAT') break;
+            if (type === 'tEXt') { const body = new TextDecoder().decode(bytes.slice(p + 8, p + 8 + len));
+                const [key, value] = body.split('\\0'); if (key === 'kdnb-min-text-px') stamp = value; }
+            p += 12 + len;
+        }
+        if (stamp === null) found.unstamped.push(`${where(img)}: ${img.naturalWidth}x${img.naturalHeight}`);
+        else if (stamp !== 'none' && parseFloat(stamp) * scale < minText - 0.01)
+            found.figtext.push(`${where(img)}: ${(parseFloat(stamp) * scale).toFixed(1)}px on screen (${stamp}px drawn, shown at ${scale.toFixed(2)}x)`);
+    }
+    found.counts = {texts, sliders: sliders.length, images: imgs.length};
+    return found; }"""
+
+
+def audit(page, root: str = ".jp-Notebook") -> dict:
+    """Legibility findings for everything under ``root`` (in JupyterLab all cells are in the page: windowing is off)."""
+    return page.evaluate(AUDIT_JS, [MIN_TEXT_PX, MIN_CONTRAST, MIN_SLIDER_PX, SCALE_TOLERANCE, root])
+
+
+FINDINGS = [("text", "text under 12 px"), ("contrast", "text with contrast under 4.5:1"),
+            ("sliders", "sliders under 250 px"), ("scale", "images not shown at their drawn size"),
+            ("overflow", "images wider than the visible page"), ("figtext", "figure text under 12 px on screen"),
+            ("unstamped", "images the kernel did not stamp (not drawn by matplotlib?)")]
+
+
+def findings_report(found: dict) -> str:
+    """The audit's findings as readable lines; empty when everything is legible."""
+    report = []
+    for key, what in FINDINGS:
+        if found[key]:
+            report.append(f"{what} ({len(found[key])}):\n  " + "\n  ".join(found[key][:15]))
+    return "\n".join(report)
+
+
+def drag(page, slider, fraction: float) -> None:
+    """Drag the handle of ``slider`` (a ``.widget-hslider``) to ``fraction`` of its track, then release it."""
+    handle, track = slider.locator(".noUi-handle").first, slider.locator(".noUi-target").first
+    handle.scroll_into_view_if_needed()
+    box, rail = handle.bounding_box(), track.bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(rail["x"] + fraction * rail["width"], y, steps=5)
+    page.mouse.up()
+
+
+def wait_for_change(page, get, before, timeout_s: float = 10.0) -> float:
+    """Milliseconds until ``get()`` differs from ``before``; an AssertionError if it never does."""
+    start = time.perf_counter()
+    while time.perf_counter() - start < timeout_s:
+        if get() != before:
+            return 1000 * (time.perf_counter() - start)
+        page.wait_for_timeout(5)
+    raise AssertionError(f"nothing changed within {timeout_s:.0f} s (still {str(before)[:80]!r})")
+
+
+def image_src(locator):
+    return lambda: locator.get_attribute("src")
+
+
+def summary(latencies: list[float]) -> str:
+    return f"median {statistics.median(latencies):.0f} ms, max {max(latencies):.0f} ms over {len(latencies)} moves"
+
+
+def timed_drag(page, slider, image, fraction: float, timeout_s: float = 10.0) -> float:
+    """Drag ``slider`` to ``fraction`` of its track; milliseconds from the mouse release to the last new ``image``.
+
+    Both instants are taken inside the page (a mouse-up listener and a MutationObserver on the
+    image's ``src``): release, kernel round trip, new PNG in the page. A slider that updates
+    while it is dragged may redraw more than once; the figure counts as redrawn when it has
+    been quiet for 300 ms, and the latency is that of its last change.
+    """
+    image.evaluate("""(img) => {
+        const m = window.__kdnbMove = {released: null, before: 0, after: []};
+        document.addEventListener('mouseup', () => { m.released = performance.now(); }, {capture: true, once: true});
+        m.observer = new MutationObserver(() => { if (m.released === null) m.before += 1;
+                                                   else m.after.push(performance.now()); });
+        m.observer.observe(img, {attributes: true, attributeFilter: ['src']}); }""")
+    drag(page, slider, fraction)
+    deadline = time.perf_counter() + timeout_s
+    while True:
+        state = page.evaluate("""() => { const m = window.__kdnbMove; const now = performance.now();
+            return {before: m.before, after: m.after.length, quiet: m.after.length ? now - m.after[m.after.length - 1] : now - m.released,
+                    latency: m.after.length ? m.after[m.after.length - 1] - m.released : null}; }""")
+        if state["after"] and state["quiet"] > 300:
+            break
+        if not state["after"] and state["before"] and state["quiet"] > 2000:
+            return 0.0  # redrawn during the drag, already showing the released value
+        if time.perf_counter() > deadline:
+            raise AssertionError(f"the figure did not change within {timeout_s:.0f} s of the release")
+        page.wait_for_timeout(20)
+    page.evaluate("() => window.__kdnbMove.observer.disconnect()")
+    return state["latency"]

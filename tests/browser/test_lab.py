@@ -1,0 +1,150 @@
+"""Every notebook in a real JupyterLab at 1280×720: Run All, then what a reader sees.
+
+For each notebook (one kernel at a time): no error output, no stderr, no widget shown as raw
+text; the page is legible (labpage's limits); every slider belongs to an explorer this file
+drives, and each of those explorers redraws when it is moved. The temperature explorer's
+release-to-redraw latency is measured and printed.
+"""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, screenshot
+from labpage import audit, findings_report, open_notebook, problems_after_run, run_all, summary, timed_drag
+
+NOTEBOOKS = sorted(p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+LATENCY_TARGET_MS = 150.0
+
+
+class Run:
+    def __init__(self, name, page, seconds):
+        self.name, self.page, self.seconds = name, page, seconds
+
+    def outputs_with(self, selector: str):
+        """The output areas, in notebook order, that hold ``selector``."""
+        return self.page.locator(".jp-OutputArea-output").filter(has=self.page.locator(selector))
+
+
+@pytest.fixture(scope="module", params=NOTEBOOKS, ids=[Path(n).stem for n in NOTEBOOKS])
+def ran(request, browser, lab):
+    page = open_notebook(browser, lab, request.param, workspace=f"suite-{Path(request.param).stem}")
+    seconds = run_all(page)
+    print(f"\n{request.param}: Run All took {seconds:.1f} s in the browser")
+    yield Run(request.param, page, seconds)
+    page.close()
+    lab.shutdown_kernels()
+
+
+def test_runs_clean(ran, request):
+    screenshot(ran.page, request, f"{Path(ran.name).stem}-end")
+    problems = problems_after_run(ran.page)
+    assert not problems, "\n".join(problems)
+
+
+def test_is_legible_at_1280x720(ran):
+    found = audit(ran.page)
+    assert found["counts"]["texts"] > 20, f"the audit saw almost no text: {found['counts']}"
+    report = findings_report(found)
+    assert not report, report
+
+
+# --- the explorers: each slider moved, each view checked -------------------------------------------
+
+#: Where each move drags a handle, as a fraction of its track: every position differs from the one before.
+POSITIONS = (0.8, 0.2, 0.65, 0.35, 0.9, 0.1, 0.7, 0.3, 0.75, 0.45)
+
+
+def _sliders(output):
+    return output.locator(".widget-hslider")
+
+
+def _drive_each_slider(run, output, moves: int = 3) -> int:
+    """Move every slider of one explorer; assert its image changes each time. Returns the moves made."""
+    image = output.locator("img.widget-image").first
+    made = 0
+    for k in range(_sliders(output).count()):
+        for m in range(moves):
+            timed_drag(run.page, _sliders(output).nth(k), image, POSITIONS[m])
+            made += 1
+    return made
+
+
+def explore_01(run, request):
+    explorer = run.outputs_with("img.widget-image").first
+    assert _drive_each_slider(run, explorer) >= 3
+    return 1
+
+
+def explore_02(run, request):
+    explorers = run.outputs_with("img.widget-image")
+    assert explorers.count() == 2, "notebook 02 shows the target explorer and the bias explorer"
+    for k in range(2):
+        assert _drive_each_slider(run, explorers.nth(k)) >= 3
+    screenshot(run.page, request, "02-bias-explorer")
+    return 2
+
+
+def explore_03(run, request):
+    explorer = run.outputs_with("img.widget-image").first
+    image, slider = explorer.locator("img.widget-image").first, _sliders(explorer).first
+    readout = explorer.locator(".kdnb-readout").first
+    latencies, readouts = [], [readout.inner_text()]
+    for k in range(10):
+        latencies.append(timed_drag(run.page, slider, image, POSITIONS[k]))
+        readouts.append(readout.inner_text())
+    assert all(a != b for a, b in zip(readouts, readouts[1:])), f"the entropy readout did not follow the slider: {readouts}"
+    screenshot(run.page, request, "03-temperature-explorer")
+    print(f"\ntemperature explorer, release to redrawn figure: {summary(latencies)}")
+    assert statistics.median(latencies) < LATENCY_TARGET_MS, summary(latencies)
+    return 1
+
+
+def explore_04(run, request):
+    explorer = run.outputs_with("img.widget-image").first
+    assert _drive_each_slider(run, explorer) >= 3
+    return 1
+
+
+def explore_05(run, request):
+    playground = run.outputs_with("button:has-text('Train')").first
+    image = playground.locator("img.widget-image").first
+    playground.scroll_into_view_if_needed()
+    before = image.get_attribute("src")
+    button = playground.locator("button:has-text('Train')").first
+    button.click()
+    seen = {before}
+    for _ in range(600):  # up to a minute: the curves grow once per epoch
+        run.page.wait_for_timeout(100)
+        seen.add(image.get_attribute("src"))
+        if len(seen) >= 4 and not button.is_disabled():
+            break
+    assert len(seen) >= 4, "the playground's curves did not grow after Train"
+    screenshot(run.page, request, "05-playground-after-train")
+    return 1
+
+
+def explore_06(run, request):
+    explorer = run.outputs_with("img.widget-image").first
+    assert _drive_each_slider(run, explorer) >= 3
+    screenshot(run.page, request, "06-pruning-explorer")
+    return 1
+
+
+EXPLORERS = {"01": explore_01, "02": explore_02, "03": explore_03, "04": explore_04, "05": explore_05,
+             "06": explore_06}
+
+
+def test_every_explorer_responds(ran, request):
+    prefix = ran.name[:2]
+    sliders = ran.page.locator(".jp-OutputArea-output .widget-hslider").count()
+    explore = EXPLORERS.get(prefix)
+    if explore is None:
+        assert sliders == 0, f"{ran.name} shows {sliders} sliders that no browser test drives: add one to EXPLORERS"
+        return
+    explored = explore(ran, request)
+    views = ran.outputs_with("img.widget-image").count()
+    assert explored == views, f"{ran.name} shows {views} explorer views, the test drove {explored}"
