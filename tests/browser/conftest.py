@@ -17,23 +17,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-HERE = Path(__file__).resolve().parent
-SHOTS = HERE / "screenshots"
-CHROMIUM = os.environ.get("KDNB_CHROMIUM", "/usr/bin/chromium")
-TOKEN = "kdnb-browser-suite"
-VIEWPORT = {"width": 1280, "height": 720}
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+from .labpage import CHROMIUM, CHROMIUM_ARGS, HERE, ROOT, SHOTS_TAKEN, TOKEN, free_port, wait_for_http
 
 #: Settings for the test server, one file per plugin (JupyterLab's user-settings layout).
 LAB_SETTINGS = {
@@ -43,7 +34,6 @@ LAB_SETTINGS = {
                                                                          "checkForUpdates": False},
 }
 
-_shots: list[tuple[str, Path]] = []
 
 
 def pytest_collection_modifyitems(items):
@@ -53,31 +43,10 @@ def pytest_collection_modifyitems(items):
 
 
 def pytest_terminal_summary(terminalreporter):
-    if _shots:
+    if SHOTS_TAKEN:
         terminalreporter.section("browser screenshots")
-        for test, path in _shots:
+        for test, path in SHOTS_TAKEN:
             terminalreporter.write_line(f"{test}: {path.relative_to(ROOT)}")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for_http(url: str, process: subprocess.Popen, log: Path, timeout: float = 120) -> float:
-    """Seconds until ``url`` answers 200; a clear error if the server dies or never answers."""
-    start = time.perf_counter()
-    while time.perf_counter() - start < timeout:
-        if process.poll() is not None:
-            raise RuntimeError(f"the server exited with code {process.returncode}; its log:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=5) as reply:
-                if reply.status == 200:
-                    return time.perf_counter() - start
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"no answer from {url} within {timeout:.0f} s; the server's log:\n{log.read_text()[-3000:]}")
 
 
 @pytest.fixture(scope="session")
@@ -99,14 +68,6 @@ def browser(chromium_path):
         b = p.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
         yield b
         b.close()
-
-
-def offline_page(browser, base_url: str):
-    """A 1280×720 page that may reach only ``base_url``: anything else is refused, as on an offline laptop."""
-    page = browser.new_page(viewport=VIEWPORT)
-    page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(base_url)
-               or route.request.url.startswith(("data:", "blob:")) else route.abort())
-    return page
 
 
 class Lab:
@@ -161,10 +122,3 @@ def lab(chromium_path, tmp_path_factory):
             server.kill()
 
 
-def screenshot(page, request, name: str) -> Path:
-    """Save a screenshot of the viewport and list it in the report."""
-    SHOTS.mkdir(exist_ok=True)
-    path = SHOTS / f"{name}.png"
-    page.screenshot(path=str(path))
-    _shots.append((request.node.nodeid, path))
-    return path

@@ -7,10 +7,64 @@ images shown at the size they are drawn, and figure text of at least 12 px on sc
 
 from __future__ import annotations
 
+import os
+import socket
 import statistics
+import subprocess
 import time
+import urllib.request
+from pathlib import Path
 
-from conftest import TOKEN, offline_page
+ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+SHOTS = HERE / "screenshots"
+CHROMIUM = os.environ.get("KDNB_CHROMIUM", "/usr/bin/chromium")
+TOKEN = "kdnb-browser-suite"
+VIEWPORT = {"width": 1280, "height": 720}
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+
+#: (test id, path) of every screenshot taken, listed at the end of the report.
+SHOTS_TAKEN: list[tuple[str, Path]] = []
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_http(url: str, process: subprocess.Popen, log: Path, timeout: float = 120) -> float:
+    """Seconds until ``url`` answers 200; a clear error if the server dies or never answers."""
+    start = time.perf_counter()
+    while time.perf_counter() - start < timeout:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited with code {process.returncode}; its log:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=5) as reply:
+                if reply.status == 200:
+                    return time.perf_counter() - start
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"no answer from {url} within {timeout:.0f} s; the server's log:\n{log.read_text()[-3000:]}")
+
+
+def offline_page(browser, base_url: str):
+    """A 1280×720 page that may reach only ``base_url``: anything else is refused, as on an offline laptop."""
+    page = browser.new_page(viewport=VIEWPORT)
+    page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(base_url)
+               or route.request.url.startswith(("data:", "blob:")) else route.abort())
+    return page
+
+
+def screenshot(page, request, name: str) -> Path:
+    """Save a screenshot of the viewport and list it in the report."""
+    SHOTS.mkdir(exist_ok=True)
+    path = SHOTS / f"{name}.png"
+    page.screenshot(path=str(path))
+    SHOTS_TAKEN.append((request.node.nodeid, path))
+    return path
+
 
 MIN_TEXT_PX = 12.0
 MIN_CONTRAST = 4.5

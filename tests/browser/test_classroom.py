@@ -14,9 +14,8 @@ import time
 
 import pytest
 
-from conftest import HERE, VIEWPORT, free_port, screenshot, wait_for_http
 from kdnb import classroom
-from labpage import audit, findings_report, timed_drag
+from .labpage import HERE, VIEWPORT, audit, findings_report, free_port, screenshot, timed_drag, wait_for_http
 
 
 @pytest.fixture(scope="module")

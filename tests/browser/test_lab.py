@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, screenshot
-from labpage import audit, findings_report, open_notebook, problems_after_run, run_all, summary, timed_drag
+from .labpage import ROOT, audit, findings_report, open_notebook, problems_after_run, run_all, screenshot, summary, timed_drag
 
 NOTEBOOKS = sorted(p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 LATENCY_TARGET_MS = 150.0
