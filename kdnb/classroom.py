@@ -50,12 +50,11 @@ def _note(text: str):
     return note
 
 
-def temperature_tab():
+def temperature_tab(ds):
     """Notebook 03's explorer on the CNN teacher and the 2×1200 MLP teacher, over the images worth a look."""
-    from . import data, teachers, training
+    from . import teachers, training
     from .nb03_temperature import explorer_inputs, pick_images, temperature_explorer
 
-    ds = data.load_mnist_subset()
     cnn, mlp = teachers.load_teacher("cnn-mnist"), teachers.load_teacher("mlp-mnist")
     cnn_test, mlp_test = training.predict_logits(cnn, ds.test.X), training.predict_logits(mlp, ds.test.X)
     picks = pick_images(cnn_test, ds.test.y)
@@ -63,12 +62,10 @@ def temperature_tab():
     return temperature_explorer(inputs, T=1.0)
 
 
-def playground_tab():
+def playground_tab(ds):
     """Notebook 05's training playground; nothing trains until Train is pressed."""
-    from . import data
     from .nb05_distillation_in_practice import Playground, TeacherLogits
 
-    ds = data.load_mnist_subset()
     return Playground(ds, TeacherLogits(ds))
 
 
@@ -84,10 +81,12 @@ def app():
     """The classroom page: a tab per explorer, each with one line on what to do."""
     import ipywidgets as w
 
+    from .data import load_mnist_subset
     from .plots import use_style
 
     use_style()
-    explorers = {"Temperature": temperature_tab(), "Train a student": playground_tab(), "Prune": pruning_tab()}
+    ds = load_mnist_subset()
+    explorers = {"Temperature": temperature_tab(ds), "Train a student": playground_tab(ds), "Prune": pruning_tab()}
     pages = [w.VBox([_note(NOTES[name]), explorer.widget if hasattr(explorer, "widget") else explorer])
              for name, explorer in explorers.items()]
     tabs = w.Tab(children=pages, titles=list(TABS))
