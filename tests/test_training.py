@@ -407,10 +407,10 @@ def test_distill_accepts_unlabelled_rows(small, teacher_net) -> None:
     assert agree > 0.6
 
 
-def reference_loop(model, train: Split, loss_of, *, epochs, batch_size, lr=1e-3, seed=0):
+def reference_loop(model, train: Split, loss_of, *, epochs, batch_size, lr=1e-3, seed=0, fused=False):
     """The loop as written before the fast path: X[idx], the full checked loss, .item() every step."""
     gen = torch.Generator().manual_seed(seed)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    opt = torch.optim.Adam(model.parameters(), lr=lr, fused=fused)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs * -(-len(train) // batch_size))
     losses = []
     for _ in range(epochs):
@@ -428,10 +428,12 @@ def reference_loop(model, train: Split, loss_of, *, epochs, batch_size, lr=1e-3,
     return losses
 
 
+@pytest.mark.parametrize("fused", [False, True])
 @pytest.mark.parametrize("unlabelled", [False, True])
-def test_distill_fast_path_is_bitwise_the_checked_kd_loss(small, teacher_net, unlabelled) -> None:
+def test_distill_fast_path_is_bitwise_the_checked_kd_loss(small, teacher_net, unlabelled, fused, monkeypatch) -> None:
     from kdnb.losses import kd_loss
 
+    monkeypatch.setattr("kdnb.training.FUSED_ADAM", fused)
     train = small["train"]
     y = train.y.clone()
     if unlabelled:
@@ -441,18 +443,20 @@ def test_distill_fast_path_is_bitwise_the_checked_kd_loss(small, teacher_net, un
     ours, ref = new_student(3), new_student(3)
     hist = distill(ours, train, teacher_logits=t_logits, T=4.0, alpha=0.7, epochs=3, batch_size=64, progress=False, seed=5)
     losses = reference_loop(ref, train, lambda idx, z: kd_loss(z, t_logits[idx], y[idx], T=4.0, alpha=0.7),
-                            epochs=3, batch_size=64, seed=5)
+                            epochs=3, batch_size=64, seed=5, fused=fused)
     assert state_equal(ours.state_dict(), ref.state_dict())
     assert hist["loss"].tolist() == losses
 
 
-def test_fit_fast_path_is_bitwise_the_checked_hard_loss(small) -> None:
+@pytest.mark.parametrize("fused", [False, True])
+def test_fit_fast_path_is_bitwise_the_checked_hard_loss(small, fused, monkeypatch) -> None:
     from kdnb.losses import hard_loss
 
+    monkeypatch.setattr("kdnb.training.FUSED_ADAM", fused)
     train = small["train"]
     ours, ref = new_student(4), new_student(4)
     hist = fit(ours, train, epochs=2, batch_size=50, progress=False, seed=2)
-    losses = reference_loop(ref, train, lambda idx, z: hard_loss(z, train.y[idx]), epochs=2, batch_size=50, seed=2)
+    losses = reference_loop(ref, train, lambda idx, z: hard_loss(z, train.y[idx]), epochs=2, batch_size=50, seed=2, fused=fused)
     assert state_equal(ours.state_dict(), ref.state_dict())
     assert hist["loss"].tolist() == losses
 
@@ -486,3 +490,13 @@ def test_kd_step_loss_checks_once_and_names_the_problem(small) -> None:
     step = kd_step_loss(torch.randn(len(y), 10), y)
     with pytest.raises(ValueError, match="differ in shape"):
         step(torch.arange(4), None, torch.randn(4, 3))
+
+
+def test_fused_adam_differs_from_the_for_loop_only_in_the_last_bits(small, monkeypatch) -> None:
+    models = {}
+    for fused in (False, True):
+        monkeypatch.setattr("kdnb.training.FUSED_ADAM", fused)
+        models[fused] = new_student(6)
+        fit(models[fused], small["train"], epochs=3, batch_size=64, progress=False)
+    for a, b in zip(models[False].parameters(), models[True].parameters()):
+        assert torch.allclose(a, b, rtol=0, atol=1e-5)
