@@ -246,12 +246,12 @@ def matmul_rate(shapes, threads: int, repeats: int = 5, min_seconds: float = 0.2
     return flops * loops / seconds / 1e9
 
 
-def thread_times(threads=(1, 2), repeats: int = 3, tiny: bool = False) -> dict[int, float]:
-    """Median seconds of one default-recipe ``distill`` run (teacher logits cached) at each thread count, interleaved."""
+def thread_times(threads=(1, 2), repeats: int = 3, tiny: bool = False, setting: str = "default") -> dict[int, float]:
+    """Median seconds of one ``distill`` run of ``setting`` (teacher logits cached) at each thread count, interleaved."""
     from . import models
     from .training import distill, predict_logits, seed_everything
 
-    spec, ds, teacher = _loop_inputs("default", tiny)
+    spec, ds, teacher = _loop_inputs(setting, tiny)
     logits = predict_logits(teacher, ds.train.X)
     times: dict[int, list[float]] = {t: [] for t in threads}
     for _ in range(repeats):
@@ -447,7 +447,7 @@ def _spread(values) -> str:
     return f"{sig3(min(values))}-{sig3(max(values))}" if len(values) > 1 else ""
 
 
-def run(tiny: bool = False, seeds: int = 3, repeats: int = 3, notebooks: bool = True, notebook_repeats: int = 1,
+def run(tiny: bool = False, seeds: int = 5, repeats: int = 3, notebooks: bool = True, notebook_repeats: int = 1,
         threads: int | None = None, kernel_probe: bool = True, log: Callable[[str], None] = print) -> pd.DataFrame:
     """Measure everything; return the bench table (:data:`COLUMNS`). ``tiny``: every path on tiny inputs, in seconds."""
     from .training import DEFAULT_THREADS, seed_everything
@@ -517,11 +517,12 @@ def run(tiny: bool = False, seeds: int = 3, repeats: int = 3, notebooks: bool = 
     for name, ms in profile_distill(epochs=1 if tiny else 10, threads=threads, tiny=tiny).items():
         add(section, f"per epoch, profiled: {name}", ms, "ms", note="torch.profiler, self CPU time")
 
-    section = "one training run (default recipe, teacher logits cached)"
-    for t, s in by_threads.items():
-        add(section, f"{t} thread(s)", s, "s", runs=repeats)
-    add(section, "1-thread time / 2-thread time", by_threads[1] / by_threads[2], "x", runs=repeats,
-        note=f"default: {DEFAULT_THREADS} thread(s)")
+    for setting, times in (("default", by_threads), ("unregularized-2x800", thread_times((1, 2), repeats, tiny, "unregularized-2x800"))):
+        section = f"one training run at 1 and 2 threads: {setting} (teacher logits cached)"
+        for t, s in times.items():
+            add(section, f"{t} thread(s)", s, "s", runs=repeats)
+        add(section, "1-thread time / 2-thread time", times[1] / times[2], "x", runs=repeats,
+            note=f"default: {DEFAULT_THREADS} thread(s)")
 
     log("callbacks ...")
     for name, (median, p95) in bench_callbacks(n=10 if tiny else 200).items():
@@ -562,7 +563,7 @@ def show(table: pd.DataFrame) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m kdnb.bench", description=__doc__.split("\n")[0])
     parser.add_argument("--tiny", action="store_true", help="every code path on tiny inputs, in seconds (writes bench_tiny.csv)")
-    parser.add_argument("--seeds", type=int, default=3, help="seeds of each textbook-loop comparison (default 3)")
+    parser.add_argument("--seeds", type=int, default=5, help="seeds of each textbook-loop comparison (default 5)")
     parser.add_argument("--repeats", type=int, default=3, help="repeats of each timed run (default 3)")
     parser.add_argument("--notebook-repeats", type=int, default=1, help="runs of each notebook (default 1)")
     parser.add_argument("--skip-notebooks", action="store_true", help="do not run the notebooks")

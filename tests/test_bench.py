@@ -76,11 +76,12 @@ def test_tiny_bench_writes_its_table(tmp_path, capsys) -> None:
     assert list(table.columns) == bench.COLUMNS
     sections = set(table["section"])
     for part in ("textbook loop vs distill: cnn-teacher", "textbook loop vs distill: default", "against the machine",
-                 "one training run", "callbacks"):
+                 "one training run at 1 and 2 threads: default", "one training run at 1 and 2 threads: unregularized-2x800",
+                 "callbacks"):
         assert any(s.startswith(part) for s in sections), part
     assert table["value"].map(math.isfinite).all()
     ratios = table[table["unit"] == "x"]["value"]
-    assert len(ratios) == 3 and (ratios > 0).all()
+    assert len(ratios) == 4 and (ratios > 0).all()
     fraction = table[table["measure"].str.startswith("fraction of the matmul rate")]["value"]
     assert len(fraction) == 1 and 0 < fraction.iloc[0] < 10
     accs = table[table["unit"] == "%"]["value"]
