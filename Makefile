@@ -49,8 +49,10 @@ browser: $(STAMP)
 nbval: $(STAMP)
 	$(BIN)/python -m pytest --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg $(NB)
 
+# The performance record: make bench (about 20 minutes on 2 cores; it writes data/results/bench.csv), make bench ARGS=--tiny (seconds),
+# ARGS="--skip-notebooks --seeds 5 --repeats 5" and more: python -m kdnb.bench --help.
 bench: $(STAMP)
-	$(BIN)/python -m kdnb.bench
+	OMP_WAIT_POLICY=PASSIVE $(BIN)/python -m kdnb.bench $(ARGS)
 
 # The printable cheat sheet (Markdown and HTML, English and Chinese), rendered from data/questions.yaml.
 cheatsheet: $(STAMP)

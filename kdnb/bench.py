@@ -1,61 +1,392 @@
-"""Speed and memory figures of the workbook, printed (never asserted by timed unit tests).
+"""The workbook's performance record: speed and memory, printed as a table and written to CSV.
 
-    python -m kdnb.bench                # teaser, slider callback, each notebook's run time and kernel peak memory
-    python -m kdnb.bench --make-test    # also: `make test` in a fresh clone, install included
+    python -m kdnb.bench                      # everything (about 20 minutes on 2 cores); writes data/results/bench.csv
+    python -m kdnb.bench --skip-notebooks     # everything but running the notebooks (about 8 minutes)
+    python -m kdnb.bench --tiny               # every code path on tiny inputs, in seconds; writes bench_tiny.csv
+    python -m kdnb.bench --make-test          # also: `make test` in a fresh clone, install included
 
-Figures depend on the machine and on what else it is doing: run on an idle machine and
-compare figures from the same run.
+What it measures, each figure the median of repeated runs (``--repeats``, ``--seeds``):
+
+* **against the textbook loop**: :func:`textbook_distill` (what PyTorch's knowledge-distillation
+  tutorial writes: a ``DataLoader`` over a ``TensorDataset``, the teacher's forward pass on every
+  batch, ``F.kl_div(..., reduction="batchmean")`` times T²) against :func:`kdnb.training.distill`
+  on the same teacher, student, data, epochs, seeds and threads, whole runs including distill's
+  one teacher pass; both students' test accuracies;
+* **against the machine**: the training's FLOPs (counted by ``torch.utils.flop_counter``), the
+  sustained torch matmul rate on the training's own matrix shapes at the same thread count,
+  and the fraction of that rate ``distill`` reaches on the default recipe;
+* one training run at 1 and 2 threads; every slider callback (median and p95); the teaser; a
+  playground run; each notebook's run time and kernel peak memory.
+
+Every comparison is a ratio of two figures from the same run. Figures depend on the machine and
+on what else it is doing: the table names the machine, and runs on a busy machine are slower.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
+import os
+import platform
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 
 import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch import nn
 
 ROOT = Path(__file__).resolve().parents[1]
 
+#: Columns of the bench table (and of data/results/bench.csv).
+COLUMNS = ["section", "measure", "value", "unit", "spread", "runs", "note"]
 
-def bench_teaser(repeats: int = 2) -> float:
-    """Best wall-clock seconds of the first notebook's teaser (data, teacher, two students, table)."""
-    from .nb00_start_here import teaser
+#: The two comparisons with the textbook loop: the CNN teacher, whose forward pass costs far
+#: more than the 1x100 student's step, and the default recipe (a 2x1200 MLP teacher).
+LOOP_CASES = ("cnn-teacher", "default")
 
+
+def median_time(fn: Callable[[], object], repeats: int) -> tuple[float, list[float]]:
+    """Median wall-clock seconds of ``fn()`` over ``repeats`` calls, and every time."""
+    if repeats < 1:
+        raise ValueError(f"repeats must be at least 1, got {repeats}")
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        teaser(progress=False)
+        fn()
         times.append(time.perf_counter() - start)
-    return min(times)
+    return statistics.median(times), times
 
 
-def bench_playground(repeats: int = 2) -> float:
-    """Best wall-clock seconds of one Train press in notebook 05's playground, at its default settings
+def sig3(x: float) -> str:
+    """A number with 3 significant figures (``12.3``, ``0.0456``, ``1.23e+04``)."""
+    if x != x:  # nan
+        return "nan"
+    return f"{x:.3g}"
+
+
+# ---------------------------------------------------------------------------- the machine
+
+
+def machine() -> pd.Series:
+    """What the figures ran on: CPU model, cores, torch threads, versions (:func:`kdnb.env.report`)."""
+    from .env import report
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    rows = {"cpu": f"{cpu} ({platform.machine()})", "cores": str(os.cpu_count()),
+            "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "unset")}
+    env = report()["value"]
+    rows.update({k: env[k] for k in ("python", "torch", "numpy", "torch threads") if k in env})
+    return pd.Series(rows, name="value")
+
+
+# ---------------------------------------------------------------------------- the textbook loop
+
+
+def textbook_distill(student: nn.Module, teacher: nn.Module, X: torch.Tensor, y: torch.Tensor, *, T: float, alpha: float,
+                     epochs: int, lr: float, batch_size: int, seed: int = 0) -> nn.Module:
+    """Distillation as PyTorch's knowledge-distillation tutorial writes it, with ``distill``'s optimizer.
+
+    A ``DataLoader`` over a ``TensorDataset`` feeds shuffled batches; the frozen teacher runs on
+    every batch; the soft term is ``F.kl_div(log q_T, p_T, reduction="batchmean") * T**2`` and the
+    hard term ``nn.CrossEntropyLoss``, weighted as in :func:`kdnb.losses.kd_loss` (``alpha`` weights
+    the soft term). Adam with the same cosine decay as :func:`kdnb.training.distill`; the loader's
+    generator is seeded with ``seed`` (the loader draws from it before shuffling, so its batches
+    come in another order than distill's).
+    """
+    from torch.utils.data import DataLoader, TensorDataset
+
+    loader = DataLoader(TensorDataset(X, y), batch_size=batch_size, shuffle=True,
+                        generator=torch.Generator().manual_seed(seed))
+    optimizer = torch.optim.Adam(student.parameters(), lr=lr)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs * len(loader))
+    cross_entropy = nn.CrossEntropyLoss()
+    teacher.eval()
+    for _ in range(epochs):
+        student.train()
+        running = 0.0
+        for inputs, labels in loader:
+            optimizer.zero_grad()
+            with torch.no_grad():
+                teacher_logits = teacher(inputs)
+            student_logits = student(inputs)
+            soft = F.kl_div(F.log_softmax(student_logits / T, dim=-1), F.softmax(teacher_logits / T, dim=-1),
+                            reduction="batchmean") * T ** 2
+            loss = alpha * soft + (1 - alpha) * cross_entropy(student_logits, labels)  # kd_loss, alpha on the soft term
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            running += loss.item()
+    student.eval()
+    return student
+
+
+def _loop_inputs(case: str, tiny: bool):
+    from . import data as kdata
+    from .recipe import SETTINGS
+    from .teachers import load_teacher
+
+    if case not in SETTINGS:
+        raise ValueError(f"unknown setting {case!r}; choose one of {sorted(SETTINGS)}")
+    spec = dict(SETTINGS[case])
+    ds = kdata.load_mnist_subset()
+    if tiny:
+        ds = kdata.Dataset(ds.name, ds.train.subset(torch.arange(512)), ds.val, ds.test.subset(torch.arange(200)))
+        spec["epochs"] = 1
+    return spec, ds, load_teacher(spec["teacher"])
+
+
+def compare_loops(case: str, seeds=(0, 1, 2), threads: int | None = None, tiny: bool = False) -> dict:
+    """Whole runs of ``distill`` and of :func:`textbook_distill` on one setting, seed by seed, interleaved.
+
+    ``distill`` gets the teacher model, so its time includes its one teacher pass over the
+    training images. Returns times (s), test accuracies (0..1) per seed, and the setting.
+    """
+    from . import models
+    from .training import DEFAULT_THREADS, accuracy, distill, seed_everything
+
+    threads = DEFAULT_THREADS if threads is None else threads
+    spec, ds, teacher = _loop_inputs(case, tiny)
+    out = {"distill_s": [], "textbook_s": [], "distill_acc": [], "textbook_acc": [], "spec": spec, "n_train": len(ds.train)}
+    seed_everything(0, threads)
+    warm = models.build(spec["student"])  # untimed: the first call of a kernel pays for its set-up
+    textbook_distill(warm, teacher, ds.train.X[:512], ds.train.y[:512], T=spec["T"], alpha=spec["alpha"], epochs=1,
+                     lr=spec["lr"], batch_size=spec["batch_size"])
+    for seed in seeds:
+        seed_everything(seed, threads)
+        ours = models.build(spec["student"])
+        theirs = copy.deepcopy(ours)  # the same initial weights
+        start = time.perf_counter()
+        distill(ours, ds.train, teacher=teacher, T=spec["T"], alpha=spec["alpha"], epochs=spec["epochs"], lr=spec["lr"],
+                batch_size=spec["batch_size"], seed=seed, progress=False)
+        out["distill_s"].append(time.perf_counter() - start)
+        start = time.perf_counter()
+        textbook_distill(theirs, teacher, ds.train.X, ds.train.y, T=spec["T"], alpha=spec["alpha"], epochs=spec["epochs"],
+                         lr=spec["lr"], batch_size=spec["batch_size"], seed=seed)
+        out["textbook_s"].append(time.perf_counter() - start)
+        out["distill_acc"].append(accuracy(ours, ds.test))
+        out["textbook_acc"].append(accuracy(theirs, ds.test))
+    return out
+
+
+# ---------------------------------------------------------------------------- against the machine
+
+
+def training_flops(student: nn.Module, teacher: nn.Module | None, in_shape=(1, 28, 28), batch: int = 256) -> dict:
+    """FLOPs per training example, counted by ``torch.utils.flop_counter`` on one batch.
+
+    ``student``: one forward and backward pass with a loss (the first layer computes no gradient
+    for its input, so this is less than the usual 3x forward). ``teacher``: one forward pass.
+    """
+    from torch.utils.flop_counter import FlopCounterMode
+
+    x = torch.rand(batch, *in_shape)
+    s = copy.deepcopy(student).train()
+    with FlopCounterMode(display=False) as counter:
+        s(x).logsumexp(-1).sum().backward()
+    student_step = counter.get_total_flops()
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        s(x)
+    student_forward = counter.get_total_flops()
+    teacher_forward = 0
+    if teacher is not None:
+        with FlopCounterMode(display=False) as counter, torch.no_grad():
+            copy.deepcopy(teacher).eval()(x)
+        teacher_forward = counter.get_total_flops()
+    return {"student_step": student_step / batch, "student_forward": student_forward / batch,
+            "teacher_forward": teacher_forward / batch}
+
+
+def training_matmuls(student: nn.Module, batch: int) -> list[tuple[int, int, int]]:
+    """(m, k, n) of every matrix product in one training step of an MLP student, backward included.
+
+    Per linear layer ``in -> out``: the forward ``(batch, in) @ (in, out)``, the weight gradient
+    ``(out, batch) @ (batch, in)``, and (not for the first layer) the input gradient ``(batch, out) @ (out, in)``.
+    """
+    linears = [m for m in student.modules() if isinstance(m, nn.Linear)]
+    if not linears:
+        raise ValueError("training_matmuls needs a student with nn.Linear layers")
+    shapes = []
+    for i, layer in enumerate(linears):
+        k, n = layer.in_features, layer.out_features
+        shapes += [(batch, k, n), (n, batch, k)] + ([(batch, n, k)] if i > 0 else [])
+    return shapes
+
+
+def matmul_rate(shapes, threads: int, repeats: int = 5, min_seconds: float = 0.2) -> float:
+    """Sustained torch matmul GFLOP/s on ``shapes`` ((m, k, n) each) at ``threads`` threads: the median of ``repeats``."""
+    torch.set_num_threads(threads)
+    g = torch.Generator().manual_seed(0)
+    pairs = [(torch.rand(m, k, generator=g), torch.rand(k, n, generator=g), torch.empty(m, n)) for m, k, n in shapes]
+    flops = sum(2 * m * k * n for m, k, n in shapes)
+
+    def once():
+        for a, b, c in pairs:
+            torch.mm(a, b, out=c)
+
+    once()
+    start, loops = time.perf_counter(), 0
+    while time.perf_counter() - start < min_seconds / 4 or loops < 3:  # find a loop count that takes about min_seconds
+        once()
+        loops += 1
+    loops = max(1, int(loops * min_seconds / max(time.perf_counter() - start, 1e-9) / 4) * 4)
+    seconds, _ = median_time(lambda: [once() for _ in range(loops)], repeats)
+    return flops * loops / seconds / 1e9
+
+
+def thread_times(threads=(1, 2), repeats: int = 3, tiny: bool = False, setting: str = "default") -> dict[int, float]:
+    """Median seconds of one ``distill`` run of ``setting`` (teacher logits cached) at each thread count, interleaved."""
+    from . import models
+    from .training import distill, predict_logits, seed_everything
+
+    spec, ds, teacher = _loop_inputs(setting, tiny)
+    logits = predict_logits(teacher, ds.train.X)
+    times: dict[int, list[float]] = {t: [] for t in threads}
+    for _ in range(repeats):
+        for t in threads:
+            seed_everything(0, t)
+            student = models.build(spec["student"])
+            start = time.perf_counter()
+            distill(student, ds.train, teacher_logits=logits, T=spec["T"], alpha=spec["alpha"], epochs=spec["epochs"],
+                    lr=spec["lr"], batch_size=spec["batch_size"], progress=False)
+            times[t].append(time.perf_counter() - start)
+    return {t: statistics.median(v) for t, v in times.items()}
+
+
+#: Groups of profiler events, by the name of the op (the first group whose words match takes the event).
+PROFILE_GROUPS = {
+    "matrix products": ("aten::mm", "aten::addmm"),
+    "optimizer step (Adam) and zero_grad": ("Optimizer.", "aten::_fused_adam"),
+    "batch gathers (index_select)": ("aten::index_select",),
+}
+
+
+def profile_distill(epochs: int = 5, threads: int | None = None, tiny: bool = False) -> dict[str, float]:
+    """Where a default-recipe ``distill`` epoch goes: milliseconds per epoch of each :data:`PROFILE_GROUPS` group,
+    of everything else (self CPU time of each op, from ``torch.profiler``), and the median epoch's wall clock."""
+    from torch.profiler import ProfilerActivity, profile
+
+    from . import models
+    from .training import DEFAULT_THREADS, distill, predict_logits, seed_everything
+
+    spec, ds, teacher = _loop_inputs("default", tiny)
+    logits = predict_logits(teacher, ds.train.X)
+    seed_everything(0, DEFAULT_THREADS if threads is None else threads)
+    student = models.build(spec["student"])
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        history = distill(student, ds.train, teacher_logits=logits, T=spec["T"], alpha=spec["alpha"], epochs=epochs, lr=spec["lr"],
+                batch_size=spec["batch_size"], progress=False)
+    groups = {name: 0.0 for name in PROFILE_GROUPS}
+    other = 0.0
+    for event in prof.key_averages():
+        ms = event.self_cpu_time_total / 1000
+        for name, prefixes in PROFILE_GROUPS.items():
+            if event.key.startswith(prefixes):
+                groups[name] += ms
+                break
+        else:
+            other += ms
+    out = {name: ms / epochs for name, ms in groups.items()}
+    out["every other op (loss, autograd, metrics)"] = other / epochs
+    out["wall clock, under the profiler"] = 1000 * float(history["seconds"].median())
+    return out
+
+
+# ---------------------------------------------------------------------------- the workbook
+
+
+def bench_teaser(repeats: int = 3) -> float:
+    """Median wall-clock seconds of the first notebook's teaser (data, teacher, two students, table)."""
+    from .nb00_start_here import teaser
+
+    return median_time(lambda: teaser(progress=False), repeats)[0]
+
+
+def bench_playground(repeats: int = 3) -> float:
+    """Median wall-clock seconds of one Train press in notebook 05's playground, at its default settings
     (teacher logits already cached, as after the set-up cell)."""
     from .data import load_mnist_subset
     from .nb05_distillation_in_practice import Playground
 
     playground = Playground(load_mnist_subset())
     playground.teacher_logits(playground.settings()["teacher"])
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        playground.train(background=False)
-        times.append(time.perf_counter() - start)
+    seconds = median_time(lambda: playground.train(background=False), repeats)[0]
     if playground.error is not None:
         raise playground.error
-    return min(times)
+    return seconds
+
+
+def _latency(fn: Callable[[int], object], n: int) -> tuple[float, float]:
+    """Median and p95 milliseconds of ``fn(i)`` for i in 0..n-1."""
+    times = []
+    for i in range(n):
+        start = time.perf_counter()
+        fn(i)
+        times.append(1000 * (time.perf_counter() - start))
+    times.sort()
+    return statistics.median(times), times[min(n - 1, int(0.95 * n))]
+
+
+def bench_callbacks(n: int = 200) -> dict[str, tuple[float, float]]:
+    """Median and p95 ms of every slider callback (kernel side) and of a quiz check, ``n`` moves each."""
+    import numpy as np
+
+    from . import data as kdata
+    from . import nb02_soft_vs_hard_labels as nb02
+    from . import nb03_temperature as nb03
+    from . import nb04_distillation_losses as nb04
+    from . import nb06_pruning_and_compression as nb06
+    from . import nb07_interview_drill as nb07
+    from . import results
+    from .teachers import load_teacher
+    from .training import predict_logits
+    from .widgets import time_callback
+
+    out = {}
+    explorer = nb03.temperature_explorer(nb03.synthetic_inputs())
+    out["temperature explorer (03), T slider"] = time_callback(explorer.controls["T"], [float(t) for t in np.geomspace(0.2, 40, 37)], n=n)
+    ds = kdata.load_mnist_subset()
+    logits = predict_logits(load_teacher("cnn-mnist"), ds.test.X)
+    target = nb02.target_explorer(logits, ds.test.y, ds.test.X, [0, 1, 2])
+    out["target explorer (02), T slider"] = time_callback(target.controls["T"], [float(t) for t in np.arange(1, 20.5, 0.5)], n=n)
+    out["target explorer (02), eps slider"] = time_callback(target.controls["eps"], [round(e, 2) for e in np.arange(0, 0.51, 0.01)], n=n)
+    mc = nb02.read_results("missing_class")
+    curves, chosen = nb02.bias_curves(nb02.read_results("missing_class_logits"), mc, seed=0)
+    bias = nb02.bias_explorer(curves, chosen)
+    out["bias explorer (02), bias slider"] = time_callback(bias.controls["delta"], [float(d) for d in next(iter(curves.values())).index], n=n)
+    one = nb03.synthetic_inputs(1)["image 0"]
+    push = nb04.push_explorer(one["student"].float(), one["teacher"].float())
+    out["gradient explorer (04), T slider"] = time_callback(push.controls["T"], list(nb04.PUSH_TEMPERATURES), n=n)
+    pruning = nb06.pruning_explorer(load_teacher(nb06.BASE), results.read("pruning_curve"))
+    out["pruning explorer (06), sparsity slider"] = time_callback(pruning.controls["sparsity"], list(range(0, 100, 3)), n=n)
+    quizzes = [nb07.Quiz(n=8, seed=seed) for seed in range(-(-n // 8))]  # made before the clock starts
+
+    def check(i):
+        quiz = quizzes[i // 8]
+        quiz.answer(quiz.current.answer)
+        quiz.next()
+
+    out["quiz (07), check an answer and go on"] = _latency(check, n)
+    return out
 
 
 def bench_kernel_during_training(probes: int = 10) -> tuple[float, float, bool]:
     """In a real kernel: press Train in notebook 05's playground, then time trivial cells while it trains.
 
     Returns (median ms, slowest ms, whether the run was still going after the last probe). The
-    run lives in a background thread, so a cell should answer in milliseconds, not wait ~10 s.
+    run lives in a background thread, so a cell should answer in milliseconds, not wait for the run.
     """
     from jupyter_client.manager import start_new_kernel
 
@@ -83,14 +414,20 @@ def bench_kernel_during_training(probes: int = 10) -> tuple[float, float, bool]:
     return times[len(times) // 2], times[-1], running
 
 
-def bench_notebooks() -> pd.DataFrame:
-    """Run every notebook from a fresh kernel (files untouched): seconds and kernel peak memory."""
+def bench_notebooks(repeats: int = 1) -> pd.DataFrame:
+    """Run every notebook from a fresh kernel (files untouched), ``repeats`` times: median seconds, highest kernel peak memory."""
     from .nbtools import NOTEBOOKS, execute
 
     rows = []
-    for path in sorted(NOTEBOOKS.glob("*.ipynb")):
-        _, seconds, peak = execute(path)
-        rows.append({"notebook": path.name, "seconds": round(seconds, 1), "kernel peak (MB)": round(peak)})
+    paths = sorted(NOTEBOOKS.glob("*.ipynb"))
+    runs: dict[str, list] = {p.name: [] for p in paths}
+    for _ in range(repeats):
+        for path in paths:
+            _, seconds, peak = execute(path)
+            runs[path.name].append((seconds, peak))
+    for name, values in runs.items():
+        rows.append({"notebook": name, "seconds": statistics.median(s for s, _ in values),
+                     "kernel peak (MB)": max(p for _, p in values)})
     return pd.DataFrame(rows).set_index("notebook")
 
 
@@ -103,40 +440,159 @@ def bench_make_test() -> float:
         return time.perf_counter() - start
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m kdnb.bench", description=__doc__.split("\n")[0])
-    parser.add_argument("--make-test", action="store_true", help="also time `make test` in a fresh clone")
-    args = parser.parse_args(argv)
-    import numpy as np
+# ---------------------------------------------------------------------------- the record
 
-    from .nb03_temperature import synthetic_inputs, temperature_explorer
-    from .nb04_distillation_losses import PUSH_TEMPERATURES, push_explorer
-    from .widgets import time_callback
 
-    print(f"teaser (00_start_here): {bench_teaser():.1f} s   [target < 15 s]")
-    explorer = temperature_explorer(synthetic_inputs())
-    median, p95 = time_callback(explorer.slider, [float(t) for t in np.geomspace(0.2, 40, 37)], n=200)
-    print(f"temperature slider callback, 200 moves: median {median:.1f} ms, p95 {p95:.1f} ms   [target < 30 ms]")
-    one = synthetic_inputs(1)["image 0"]
-    push = push_explorer(one["student"].float(), one["teacher"].float())
-    median, p95 = time_callback(push.controls["T"], list(PUSH_TEMPERATURES), n=200)
-    print(f"gradient explorer (04) T slider, 200 moves: median {median:.1f} ms, p95 {p95:.1f} ms   [target < 30 ms]")
-    from . import results
-    from .nb06_pruning_and_compression import BASE, pruning_explorer
+def _spread(values) -> str:
+    return f"{sig3(min(values))}-{sig3(max(values))}" if len(values) > 1 else ""
+
+
+def run(tiny: bool = False, seeds: int = 5, repeats: int = 3, notebooks: bool = True, notebook_repeats: int = 1,
+        threads: int | None = None, kernel_probe: bool = True, log: Callable[[str], None] = print) -> pd.DataFrame:
+    """Measure everything; return the bench table (:data:`COLUMNS`). ``tiny``: every path on tiny inputs, in seconds."""
+    from .training import DEFAULT_THREADS, seed_everything
+
+    if seeds < 1 or repeats < 1 or notebook_repeats < 1:
+        raise ValueError(f"seeds, repeats and notebook_repeats must be at least 1; got {seeds}, {repeats}, {notebook_repeats}")
+    threads = DEFAULT_THREADS if threads is None else int(threads)
+    if threads < 1:
+        raise ValueError(f"threads must be at least 1, got {threads}")
+    if tiny:
+        seeds, repeats, notebooks, kernel_probe = 1, 1, False, False
+    rows: list[dict] = []
+
+    def add(section, measure, value, unit, spread="", runs=1, note=""):
+        rows.append({"section": section, "measure": measure, "value": float(value), "unit": unit, "spread": spread,
+                     "runs": int(runs), "note": note})
+
+    # Against the textbook loop, and the default recipe's whole-run time for the fraction of peak.
+    loops = {}
+    for case in LOOP_CASES:
+        log(f"textbook loop against distill: {case} ...")
+        r = loops[case] = compare_loops(case, seeds=range(seeds), threads=threads, tiny=tiny)
+        d, t = statistics.median(r["distill_s"]), statistics.median(r["textbook_s"])
+        ratios = [b / a for a, b in zip(r["distill_s"], r["textbook_s"])]
+        teacher = r["spec"]["teacher"]
+        section = f"textbook loop vs distill: {case} ({teacher} -> {r['spec']['student']['hidden']} MLP, {r['spec']['epochs']} epochs)"
+        add(section, "distill, whole run (one teacher pass included)", d, "s", _spread(r["distill_s"]), seeds)
+        add(section, "textbook loop, whole run", t, "s", _spread(r["textbook_s"]), seeds)
+        add(section, "textbook time / distill time", statistics.median(ratios), "x", _spread(ratios), seeds, "ratio per seed, median")
+        for who in ("distill", "textbook"):
+            accs = [100 * a for a in r[f"{who}_acc"]]
+            add(section, f"{who} student, test accuracy", statistics.mean(accs), "%", _spread(accs), seeds, "mean over seeds")
+        da, ta = r["distill_acc"], r["textbook_acc"]
+        add(section, "accuracy ranges overlap (1 = yes)", float(min(da) <= max(ta) and min(ta) <= max(da)), "", "", seeds,
+            "the two loops agree within the seed spread")
+
+    # Against the machine: the default recipe.
+    from . import models
+    from .recipe import DEFAULT
     from .teachers import load_teacher
 
-    pruning = pruning_explorer(load_teacher(BASE), results.read("pruning_curve"))
-    median, p95 = time_callback(pruning.controls["sparsity"], list(range(0, 100, 3)), n=200)
-    print(f"pruning explorer (06) sparsity slider, 200 moves: median {median:.1f} ms, p95 {p95:.1f} ms   [target < 30 ms]")
-    print(f"training playground (05), one Train press: {bench_playground():.1f} s   [target about 10 s]")
-    median, worst, running = bench_kernel_during_training()
-    print(f"a trivial cell while the playground trains, 10 probes: median {median:.0f} ms, slowest {worst:.0f} ms"
-          f"{'' if running else ' (the run had already ended)'}   [target: the kernel stays responsive]")
-    print(bench_notebooks().to_string())
-    print("   [targets: each notebook < 60 s (05 and 06: < 90 s), kernel peak < 1000 MB]")
+    spec, n_train = loops["default"]["spec"], loops["default"]["n_train"]
+    seed_everything(0, threads)
+    student = models.build(spec["student"])
+    flops = training_flops(student, load_teacher(spec["teacher"]))
+    per_epoch = flops["student_step"] * n_train
+    log("matmul rate ...")
+    rate = matmul_rate(training_matmuls(student, DEFAULT["batch_size"]), threads, repeats=5 if not tiny else 1,
+                       min_seconds=0.2 if not tiny else 0.02)
+    square = matmul_rate([(1024, 1024, 1024)], threads, repeats=5 if not tiny else 1, min_seconds=0.2 if not tiny else 0.02)
+    log("threads ...")
+    by_threads = thread_times((1, 2), repeats=repeats, tiny=tiny)
+    epochs_s = by_threads.get(threads) or thread_times((threads,), repeats=repeats, tiny=tiny)[threads]
+    section = f"against the machine: default recipe, {threads} thread(s)"
+    add(section, "student forward + backward per example", flops["student_step"] / 1e6, "MFLOP", note="torch.utils.flop_counter")
+    add(section, "3x the student forward, per example", 3 * flops["student_forward"] / 1e6, "MFLOP",
+        note="the rule of thumb; the first layer needs no input gradient")
+    add(section, "teacher forward per example (once per run, cached)", flops["teacher_forward"] / 1e6, "MFLOP")
+    add(section, "training FLOPs per epoch", per_epoch / 1e9, "GFLOP", note=f"{n_train} images")
+    add(section, "matmul rate, the training's shapes", rate, "GFLOP/s", runs=5 if not tiny else 1, note="median")
+    add(section, "matmul rate, 1024x1024x1024", square, "GFLOP/s", runs=5 if not tiny else 1, note="median")
+    add(section, "arithmetic time per epoch at that rate", 1000 * per_epoch / (rate * 1e9), "ms")
+    add(section, "distill time per epoch, logits cached", 1000 * epochs_s / spec["epochs"], "ms", runs=repeats)
+    add(section, "fraction of the matmul rate, epochs", per_epoch * spec["epochs"] / epochs_s / (rate * 1e9), "", runs=repeats,
+        note="distill with the teacher's logits given")
+
+    for name, ms in profile_distill(epochs=1 if tiny else 10, threads=threads, tiny=tiny).items():
+        add(section, f"per epoch, profiled: {name}", ms, "ms", note="torch.profiler, self CPU time")
+
+    for setting, times in (("default", by_threads), ("unregularized-2x800", thread_times((1, 2), repeats, tiny, "unregularized-2x800"))):
+        section = f"one training run at 1 and 2 threads: {setting} (teacher logits cached)"
+        for t, s in times.items():
+            add(section, f"{t} thread(s)", s, "s", runs=repeats)
+        add(section, "1-thread time / 2-thread time", times[1] / times[2], "x", runs=repeats,
+            note=f"default: {DEFAULT_THREADS} thread(s)")
+
+    log("callbacks ...")
+    for name, (median, p95) in bench_callbacks(n=10 if tiny else 200).items():
+        add("callbacks (kernel side)", name, median, "ms", f"p95 {sig3(p95)}", 10 if tiny else 200, "median; spread: p95")
+
+    if not tiny:
+        log("teaser and playground ...")
+        add("the workbook", "teaser (00_start_here)", bench_teaser(repeats), "s", runs=repeats)
+        add("the workbook", "playground (05), one Train press", bench_playground(repeats), "s", runs=repeats)
+    if kernel_probe:
+        median, worst, running = bench_kernel_during_training()
+        add("the workbook", "a trivial cell while the playground trains", median, "ms", f"slowest {worst:.0f}", 10,
+            "" if running else "the run had already ended")
+    if notebooks:
+        log("notebooks ...")
+        table = bench_notebooks(notebook_repeats)
+        for name, r in table.iterrows():
+            add("notebooks", f"{name}: run time", r["seconds"], "s", runs=notebook_repeats, note="fresh kernel")
+            add("notebooks", f"{name}: kernel peak memory", r["kernel peak (MB)"], "MB", runs=notebook_repeats)
+        add("notebooks", "all notebooks: run time", table["seconds"].sum(), "s", runs=notebook_repeats)
+    torch.set_num_threads(threads)
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def show(table: pd.DataFrame) -> str:
+    """The bench table as text, numbers to 3 significant figures."""
+    missing = set(COLUMNS) - set(table.columns)
+    if missing:
+        raise ValueError(f"not a bench table: columns {sorted(missing)} are missing")
+    out = table.assign(value=table["value"].map(sig3))
+    lines = []
+    for section, part in out.groupby("section", sort=False):
+        lines.append(f"\n{section}")
+        lines.append(part.drop(columns="section").to_string(index=False))
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m kdnb.bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--tiny", action="store_true", help="every code path on tiny inputs, in seconds (writes bench_tiny.csv)")
+    parser.add_argument("--seeds", type=int, default=5, help="seeds of each textbook-loop comparison (default 5)")
+    parser.add_argument("--repeats", type=int, default=3, help="repeats of each timed run (default 3)")
+    parser.add_argument("--notebook-repeats", type=int, default=1, help="runs of each notebook (default 1)")
+    parser.add_argument("--skip-notebooks", action="store_true", help="do not run the notebooks")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: kdnb.training.DEFAULT_THREADS)")
+    parser.add_argument("--make-test", action="store_true", help="also time `make test` in a fresh clone")
+    parser.add_argument("--out", type=Path, default=None, help="folder for the CSV files (default: data/results/)")
+    args = parser.parse_args(argv)
+
+    table = run(tiny=args.tiny, seeds=args.seeds, repeats=args.repeats, notebooks=not args.skip_notebooks,
+                notebook_repeats=args.notebook_repeats, threads=args.threads, kernel_probe=not args.tiny)
     if args.make_test:
-        print(f"make test, fresh clone, install included: {bench_make_test() / 60:.1f} min   [target < 6 min]")
+        table.loc[len(table)] = ["the workbook", "make test, fresh clone, install included", bench_make_test() / 60, "min", "", 1, ""]
+    print("machine:\n" + machine().to_string())
+    print(show(table))
+    name = "bench_tiny" if args.tiny else "bench"
+    path = write(table, name, args.out)
+    write(machine().rename_axis("key").reset_index(), f"{name}_machine", args.out)
+    print(f"\nwritten: {path}")
     return 0
+
+
+def write(table: pd.DataFrame, name: str, folder: Path | None = None) -> Path:
+    """Write ``table`` as ``name.csv`` atomically: into ``data/results/`` (:func:`kdnb.results.write`) or into ``folder``."""
+    from . import results
+    from ._io import atomic_write_text
+
+    if folder is None:
+        return results.write(table, name)
+    return atomic_write_text(Path(folder) / f"{name}.csv", table.to_csv(index=False, float_format="%.6g"))
 
 
 if __name__ == "__main__":

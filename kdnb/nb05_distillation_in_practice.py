@@ -171,12 +171,8 @@ def playground_run(dataset: kdata.Dataset, teachers, *, teacher: str = "mlp-mnis
     twin = copy.deepcopy(kd_model)
     twin_train = kdata.Split(train.X[labelled], y[labelled])
 
-    def kd_step(idx, xb, logits):
-        return kd_loss(logits, cached[idx], y[idx], T=T, alpha=alpha)
-
-    def hard_step(idx, xb, logits):
-        return hard_loss(logits, twin_train.y[idx])
-
+    kd_step = training.kd_step_loss(cached, y, T=T, alpha=alpha)  # kd_loss, its checks and the teacher's softmax done once
+    hard_step = training.hard_step_loss(twin_train.y)
     common = {"lr": lr, "batch_size": batch_size, "seed": seed}
     kd_steps = training.iter_train(kd_model, kdata.Split(train.X, y), kd_step, epochs=epochs, **common)
     twin_steps = training.iter_train(twin, twin_train, hard_step, epochs=twin_epochs, **common)

@@ -25,6 +25,8 @@ __all__ = ["root", "path", "read", "write", "MAKERS"]
 #: Which command makes each table, so a missing file can name its fix.
 MAKERS = {
     "settings": "python -m kdnb.recipe settings",
+    "bench": "python -m kdnb.bench",
+    "bench_machine": "python -m kdnb.bench",
     "temperature_selection": "python -m kdnb.recipe settings",
     "intro_transfer": "python -m kdnb.nb01_what_is_distillation",
     "temperature_sweep": "python -m kdnb.nb03_temperature",

@@ -405,3 +405,98 @@ def test_distill_accepts_unlabelled_rows(small, teacher_net) -> None:
     assert (hist["train_acc"] == 0).all()  # no labelled row to score
     agree = (predict_logits(student, train.X).argmax(1) == logits.argmax(1)).float().mean().item()
     assert agree > 0.6
+
+
+def reference_loop(model, train: Split, loss_of, *, epochs, batch_size, lr=1e-3, seed=0, fused=False):
+    """The loop as written before the fast path: X[idx], the full checked loss, .item() every step."""
+    gen = torch.Generator().manual_seed(seed)
+    opt = torch.optim.Adam(model.parameters(), lr=lr, fused=fused)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs * -(-len(train) // batch_size))
+    losses = []
+    for _ in range(epochs):
+        model.train()
+        total = 0.0
+        for idx in torch.randperm(len(train), generator=gen).split(batch_size):
+            logits = model(train.X[idx])
+            loss = loss_of(idx, logits)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            total += loss.item() * len(idx)
+        losses.append(total / len(train))
+    return losses
+
+
+@pytest.mark.parametrize("fused", [False, True])
+@pytest.mark.parametrize("unlabelled", [False, True])
+def test_distill_fast_path_is_bitwise_the_checked_kd_loss(small, teacher_net, unlabelled, fused, monkeypatch) -> None:
+    from kdnb.losses import kd_loss
+
+    monkeypatch.setattr("kdnb.training.FUSED_ADAM", fused)
+    train = small["train"]
+    y = train.y.clone()
+    if unlabelled:
+        y[::3] = IGNORE_INDEX
+    train = Split(train.X, y)
+    t_logits = predict_logits(teacher_net, train.X)
+    ours, ref = new_student(3), new_student(3)
+    hist = distill(ours, train, teacher_logits=t_logits, T=4.0, alpha=0.7, epochs=3, batch_size=64, progress=False, seed=5)
+    losses = reference_loop(ref, train, lambda idx, z: kd_loss(z, t_logits[idx], y[idx], T=4.0, alpha=0.7),
+                            epochs=3, batch_size=64, seed=5, fused=fused)
+    assert state_equal(ours.state_dict(), ref.state_dict())
+    assert hist["loss"].tolist() == losses
+
+
+@pytest.mark.parametrize("fused", [False, True])
+def test_fit_fast_path_is_bitwise_the_checked_hard_loss(small, fused, monkeypatch) -> None:
+    from kdnb.losses import hard_loss
+
+    monkeypatch.setattr("kdnb.training.FUSED_ADAM", fused)
+    train = small["train"]
+    ours, ref = new_student(4), new_student(4)
+    hist = fit(ours, train, epochs=2, batch_size=50, progress=False, seed=2)
+    losses = reference_loop(ref, train, lambda idx, z: hard_loss(z, train.y[idx]), epochs=2, batch_size=50, seed=2, fused=fused)
+    assert state_equal(ours.state_dict(), ref.state_dict())
+    assert hist["loss"].tolist() == losses
+
+
+def test_fit_train_acc_counts_labelled_rows_only(easy) -> None:
+    y = easy.y.clone()
+    y[::2] = IGNORE_INDEX
+    n_labelled = int((y != IGNORE_INDEX).sum())
+    hist = fit(new_student(0, num_classes=2), Split(easy.X, y), epochs=3, batch_size=32, progress=False)
+    hits = hist["train_acc"] * n_labelled  # a whole number of labelled rows predicted right, out of n_labelled
+    assert ((hits - hits.round()).abs() < 1e-9).all() and (hist["train_acc"] <= 1).all()
+    assert hist["train_acc"].iloc[-1] > 0.9  # zeros against ones: learnt within three epochs
+
+
+def test_distill_stops_with_a_clear_error_when_the_loss_diverges(small) -> None:
+    train = small["train"]
+    bad = Split(train.X.clone(), train.y)
+    bad.X[5, 0, 3, 3] = float("nan")
+    with pytest.raises(ValueError, match="diverged"):
+        distill(new_student(), bad, teacher_logits=torch.randn(len(bad), 10), epochs=1, batch_size=64, progress=False)
+
+
+def test_kd_step_loss_checks_once_and_names_the_problem(small) -> None:
+    from kdnb.training import kd_step_loss
+
+    y = small["train"].y
+    with pytest.raises(ValueError, match="NaN"):
+        kd_step_loss(torch.full((len(y), 10), float("nan")), y)
+    with pytest.raises(ValueError, match="out of range"):
+        kd_step_loss(torch.randn(len(y), 10), y + 10)
+    step = kd_step_loss(torch.randn(len(y), 10), y)
+    with pytest.raises(ValueError, match="differ in shape"):
+        step(torch.arange(4), None, torch.randn(4, 3))
+
+
+def test_fused_adam_differs_from_the_for_loop_only_in_the_last_bits(small, monkeypatch) -> None:
+    models = {}
+    for fused in (False, True):
+        monkeypatch.setattr("kdnb.training.FUSED_ADAM", fused)
+        models[fused] = new_student(6)
+        fit(models[fused], small["train"], epochs=3, batch_size=64, progress=False)
+    for a, b in zip(models[False].parameters(), models[True].parameters()):
+        assert torch.allclose(a, b, rtol=0, atol=1e-5)
