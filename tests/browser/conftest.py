@@ -17,14 +17,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from .labpage import CHROMIUM, CHROMIUM_ARGS, HERE, ROOT, SHOTS_TAKEN, TOKEN, free_port, wait_for_http
+from .labpage import CHROMIUM, CHROMIUM_ARGS, HERE, ROOT, SHOTS_TAKEN, TOKEN, free_port, serving
 
 #: Settings for the test server, one file per plugin (JupyterLab's user-settings layout).
 LAB_SETTINGS = {
@@ -103,22 +102,12 @@ def lab(chromium_path, tmp_path_factory):
                IPYTHONDIR=str(work / "ipython"), JUPYTER_RUNTIME_DIR=str(work / "runtime"),
                OMP_WAIT_POLICY="PASSIVE")
     port = free_port()
-    log = work / "lab.log"
     cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
            f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={work}", "--ServerApp.port_retries=0"]
     if os.geteuid() == 0:
         cmd.append("--allow-root")
-    with open(log, "w") as out:
-        server = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=work)
     url = f"http://127.0.0.1:{port}"
-    try:
-        startup_s = wait_for_http(f"{url}/api/status?token={TOKEN}", server, log)
+    with serving(cmd, env, work, work / "lab.log", f"{url}/api/status?token={TOKEN}") as startup_s:
         yield Lab(url, work, startup_s)
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
 
 

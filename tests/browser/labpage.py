@@ -7,6 +7,7 @@ images shown at the size they are drawn, and figure text of at least 12 px on sc
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import statistics
@@ -49,11 +50,35 @@ def wait_for_http(url: str, process: subprocess.Popen, log: Path, timeout: float
     raise RuntimeError(f"no answer from {url} within {timeout:.0f} s; the server's log:\n{log.read_text()[-3000:]}")
 
 
-def offline_page(browser, base_url: str):
-    """A 1280×720 page that may reach only ``base_url``: anything else is refused, as on an offline laptop."""
+@contextlib.contextmanager
+def serving(cmd: list[str], env: dict, cwd: Path, log: Path, ready_url: str, timeout: float = 120):
+    """Run a server for the suite; yield the seconds until ``ready_url`` answered; stop it afterwards."""
+    with open(log, "w") as out:
+        process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd)
+    try:
+        yield wait_for_http(ready_url, process, log, timeout)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def offline_page(browser, base_url: str, refused: list[str] | None = None):
+    """A 1280×720 page that may reach only ``base_url``: anything else is refused (and listed in
+    ``refused``), as on an offline laptop."""
     page = browser.new_page(viewport=VIEWPORT)
-    page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(base_url)
-               or route.request.url.startswith(("data:", "blob:")) else route.abort())
+
+    def only_local(route):
+        if route.request.url.startswith((base_url, "data:", "blob:")):
+            route.continue_()
+        else:
+            if refused is not None:
+                refused.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_local)
     return page
 
 

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import time
 
 import pytest
 
 from kdnb import classroom
-from .labpage import HERE, VIEWPORT, audit, findings_report, free_port, screenshot, timed_drag, wait_for_http
+from .labpage import HERE, audit, findings_report, free_port, offline_page, screenshot, serving, timed_drag
 
 
 @pytest.fixture(scope="module")
@@ -27,38 +26,18 @@ def voila(browser, tmp_path_factory):
     env = classroom.environment(dict(os.environ, IPYTHONDIR=str(work / "ipython"),
                                      JUPYTER_RUNTIME_DIR=str(work / "runtime")))
     port = free_port()
-    log = work / "voila.log"
-    start = time.perf_counter()
-    with open(log, "w") as out:
-        server = subprocess.Popen(classroom.command(port), stdout=out, stderr=subprocess.STDOUT, env=env,
-                                  cwd=classroom.NOTEBOOK.parent)
     url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_http(f"{url}/", server, log, timeout=120)
-        page = browser.new_page(viewport=VIEWPORT)
+    start = time.perf_counter()
+    with serving(classroom.command(port), env, classroom.NOTEBOOK.parent, work / "voila.log", f"{url}/"):
         refused = []
-
-        def only_local(route):
-            if route.request.url.startswith((url, "data:", "blob:")):
-                route.continue_()
-            else:
-                refused.append(route.request.url)
-                route.abort()
-
-        page.route("**/*", only_local)
+        page = offline_page(browser, url, refused)
         page.goto(url, timeout=120_000)
         page.wait_for_selector("img.widget-image", timeout=120_000)
         seconds = time.perf_counter() - start
         print(f"\nclassroom page: {seconds:.1f} s from launching Voila to the first explorer on screen")
         page.wait_for_timeout(1000)
-        yield page, refused, seconds, log
+        yield page, refused, seconds
         page.close()
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
 
 
 def _tab(page, title: str):
@@ -69,7 +48,7 @@ def _tab(page, title: str):
 
 
 def test_page_loads_offline_without_errors(voila, request):
-    page, refused, seconds, log = voila
+    page, refused, seconds = voila
     screenshot(page, request, "classroom-temperature")
     text = page.inner_text("body")
     assert "Traceback" not in text and "Error" not in text, text[:2000]
