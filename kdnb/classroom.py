@@ -36,7 +36,7 @@ NOTES = {
                    "The readout gives each model's entropy in bits and the ratio of its two largest probabilities.",
     "Train a student": "Pick the settings and press Train: two students with the same initial weights, one on the "
                        "labels alone (α = 0) and one distilled, train side by side on 3,500 MNIST images. "
-                       "About ten seconds on a laptop CPU.",
+                       "The line under the buttons shows each epoch, and the time the run took.",
     "Prune": "Drag the sparsity: the teacher's smallest weights (by magnitude, ranked across all layers) are set to "
              "zero. The accuracy comes from a curve computed in advance; the histogram shows the weights that survive.",
 }
