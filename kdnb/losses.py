@@ -33,6 +33,8 @@ __all__ = [
     "IGNORE_INDEX",
     "check_alpha",
     "check_labels",
+    "cross_entropy_unchecked",
+    "soft_loss_from_targets",
     "hard_loss",
     "kl_divergence",
     "soft_loss",
@@ -95,7 +97,16 @@ def hard_loss(student_logits: torch.Tensor, labels: torch.Tensor) -> torch.Tenso
     """Cross-entropy with the hard labels at T = 1 (rows labelled IGNORE_INDEX are skipped)."""
     check_logits(student_logits, "student_logits")
     check_labels(labels, student_logits)
-    if (labels == IGNORE_INDEX).all():
+    return cross_entropy_unchecked(student_logits, labels)
+
+
+def cross_entropy_unchecked(student_logits: torch.Tensor, labels: torch.Tensor, all_labelled: bool = False) -> torch.Tensor:
+    """:func:`hard_loss` without its checks, for a training loop that checked the whole split once.
+
+    ``all_labelled=True`` (known from that check) skips the test for a batch with no labelled
+    row, which would otherwise cost a host sync per step.
+    """
+    if not all_labelled and bool((labels == IGNORE_INDEX).all()):
         return student_logits.sum() * 0.0  # no labelled row: a zero that keeps the graph
     C = student_logits.shape[-1]  # flatten, so (B, S, C) logits are read class-last like 2-D ones
     return F.cross_entropy(student_logits.reshape(-1, C), labels.reshape(-1), ignore_index=IGNORE_INDEX)
@@ -122,7 +133,12 @@ def soft_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, T: flo
     T = check_temperature(T)
     _check_pair(student_logits, teacher_logits)
     teacher_logits = teacher_logits.detach()  # the teacher is frozen: no gradient flows to it
-    log_p = F.log_softmax(teacher_logits / T, dim=-1)
+    return soft_loss_from_targets(F.log_softmax(teacher_logits / T, dim=-1), student_logits, T, scale)
+
+
+def soft_loss_from_targets(log_p: torch.Tensor, student_logits: torch.Tensor, T: float, scale: bool = True) -> torch.Tensor:
+    """:func:`soft_loss` from the teacher's softened log-probabilities ``log_p = log_softmax(v / T)``,
+    without checks: a frozen teacher's targets can be computed once for a whole training set."""
     log_q = F.log_softmax(student_logits / T, dim=-1)
     kl = kl_divergence(log_p.exp(), log_p, log_q)
     return kl * T * T if scale else kl

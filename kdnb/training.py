@@ -26,7 +26,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .data import Split
-from .losses import IGNORE_INDEX, check_alpha, check_labels, kd_loss, kl_divergence
+from .losses import IGNORE_INDEX, check_alpha, check_labels, cross_entropy_unchecked, kd_loss, soft_loss_from_targets
 from .temperature import check_logits, check_temperature
 
 __all__ = ["seed_everything", "get_device", "jitter", "predict_logits", "accuracy", "hard_step_loss", "kd_step_loss",
@@ -111,7 +111,7 @@ def hard_step_loss(labels: torch.Tensor, label_smoothing: float = 0.0) -> Callab
     """
     if not 0.0 <= label_smoothing < 1.0:
         raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
-    some_unlabelled = bool((labels == IGNORE_INDEX).any()) if isinstance(labels, torch.Tensor) else False
+    all_labelled = not bool((labels == IGNORE_INDEX).any()) if isinstance(labels, torch.Tensor) else True
     checked = []
 
     def step_loss(idx, xb, logits):
@@ -121,10 +121,7 @@ def hard_step_loss(labels: torch.Tensor, label_smoothing: float = 0.0) -> Callab
         yb = labels.index_select(0, idx)
         if label_smoothing:
             return F.cross_entropy(logits, yb, ignore_index=IGNORE_INDEX, label_smoothing=label_smoothing)
-        if some_unlabelled and bool((yb == IGNORE_INDEX).all()):
-            return logits.sum() * 0.0  # no labelled row in this batch: a zero that keeps the graph (as hard_loss)
-        C = logits.shape[-1]
-        return F.cross_entropy(logits.reshape(-1, C), yb.reshape(-1), ignore_index=IGNORE_INDEX)
+        return cross_entropy_unchecked(logits, yb, all_labelled=all_labelled)
 
     return step_loss
 
@@ -132,25 +129,22 @@ def hard_step_loss(labels: torch.Tensor, label_smoothing: float = 0.0) -> Callab
 def kd_step_loss(teacher_logits: torch.Tensor, labels: torch.Tensor, T: float = 4.0, alpha: float = 0.9) -> Callable:
     """``step_loss(index, x, logits)`` for :func:`iter_train`: :func:`kdnb.losses.kd_loss` against cached logits.
 
-    The teacher is frozen and its logits are fixed, so its softened targets ``p_T`` and
-    ``log p_T`` are computed once for every training example, and each step only looks its
-    batch up. The checks run once, here. The arithmetic is ``kd_loss``'s, op for op, so the
+    The teacher is frozen and its logits are fixed, so its softened targets ``log p_T`` are
+    computed once for every training example, and each step only looks its batch up. The checks run once, here. The arithmetic is ``kd_loss``'s, op for op, so the
     loss (and the trained student) are the same to the last bit.
     """
     T, alpha = check_temperature(T), check_alpha(alpha)
     check_logits(teacher_logits, "teacher_logits")
     check_labels(labels, teacher_logits)
     log_p_all = F.log_softmax(teacher_logits.detach() / T, dim=-1)
-    p_all = log_p_all.exp()
     hard = hard_step_loss(labels)
 
     def step_loss(idx, xb, logits):
-        log_p, p = log_p_all.index_select(0, idx), p_all.index_select(0, idx)
+        log_p = log_p_all.index_select(0, idx)
         if logits.shape != log_p.shape:
             raise ValueError(f"student logits {tuple(logits.shape)} and teacher logits {tuple(log_p.shape)} differ in shape; "
                              "both must be (batch, classes) for the same examples and class order")
-        soft = kl_divergence(p, log_p, F.log_softmax(logits / T, dim=-1)) * T * T
-        return (1.0 - alpha) * hard(idx, xb, logits) + alpha * soft
+        return (1.0 - alpha) * hard(idx, xb, logits) + alpha * soft_loss_from_targets(log_p, logits, T)
 
     return step_loss
 
