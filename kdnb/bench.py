@@ -328,17 +328,6 @@ def bench_playground(repeats: int = 3) -> float:
     return seconds
 
 
-def _latency(fn: Callable[[int], object], n: int) -> tuple[float, float]:
-    """Median and p95 milliseconds of ``fn(i)`` for i in 0..n-1."""
-    times = []
-    for i in range(n):
-        start = time.perf_counter()
-        fn(i)
-        times.append(1000 * (time.perf_counter() - start))
-    times.sort()
-    return statistics.median(times), times[min(n - 1, int(0.95 * n))]
-
-
 def bench_callbacks(n: int = 200) -> dict[str, tuple[float, float]]:
     """Median and p95 ms of every slider callback (kernel side) and of a quiz check, ``n`` moves each."""
     import numpy as np
@@ -352,7 +341,7 @@ def bench_callbacks(n: int = 200) -> dict[str, tuple[float, float]]:
     from . import results
     from .teachers import load_teacher
     from .training import predict_logits
-    from .widgets import time_callback
+    from .widgets import time_callback, time_calls
 
     out = {}
     explorer = nb03.temperature_explorer(nb03.synthetic_inputs())
@@ -378,7 +367,7 @@ def bench_callbacks(n: int = 200) -> dict[str, tuple[float, float]]:
         quiz.answer(quiz.current.answer)
         quiz.next()
 
-    out["quiz (07), check an answer and go on"] = _latency(check, n)
+    out["quiz (07), check an answer and go on"] = time_calls(check, n)
     return out
 
 

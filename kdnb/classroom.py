@@ -87,8 +87,7 @@ def app():
     use_style()
     ds = load_mnist_subset()
     explorers = {"Temperature": temperature_tab(ds), "Train a student": playground_tab(ds), "Prune": pruning_tab()}
-    pages = [w.VBox([_note(NOTES[name]), explorer.widget if hasattr(explorer, "widget") else explorer])
-             for name, explorer in explorers.items()]
+    pages = [w.VBox([_note(NOTES[name]), explorer.widget]) for name, explorer in explorers.items()]
     tabs = w.Tab(children=pages, titles=list(TABS))
     page = w.VBox([w.HTML("<h2 style='margin:4px 0'>Knowledge distillation (知识蒸馏): three things to try</h2>"), tabs])
     page.explorers = explorers

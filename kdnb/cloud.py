@@ -31,10 +31,13 @@ INSTALL_MARK = "# Colab only:"
 COLAB_EXTRAS = ("mlxtend", "mistune")
 
 
+def _project() -> dict:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+
+
 def repository() -> str:
     """``https://github.com/owner/name`` from ``pyproject.toml`` (the one place it is written)."""
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    url = project.get("urls", {}).get("Repository", "")
+    url = _project().get("urls", {}).get("Repository", "")
     if not re.fullmatch(r"https://github\.com/[\w.-]+/[\w.-]+", url):
         raise ValueError(f"pyproject.toml [project.urls] Repository must be https://github.com/owner/name, got {url!r}")
     return url
@@ -42,9 +45,8 @@ def repository() -> str:
 
 def pins() -> dict[str, str]:
     """Exact pins of ``pyproject.toml``'s dependencies, by lower-case name."""
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     return {name.strip().lower(): version.strip()
-            for name, _, version in (spec.partition("==") for spec in project["dependencies"])}
+            for name, _, version in (spec.partition("==") for spec in _project()["dependencies"])}
 
 
 def colab_url(notebook: str) -> str:

@@ -151,14 +151,19 @@ def temperature_panel(ax, models=("teacher", "student"), image_ax=None, n_classe
     return {"ax": ax, "bars": bars, "texts": texts, "title": title, "image": image, "uniform": uniform}
 
 
-def update_temperature_panel(artists: dict, state: dict, image: bool = True) -> None:
-    """Move the artists of :func:`temperature_panel` to ``state`` (from ``TemperatureExplorer.state_at``), in place."""
+def update_temperature_panel(artists: dict, state: dict, image: bool = True, readouts: bool = True) -> None:
+    """Move the artists of :func:`temperature_panel` to ``state`` (from ``TemperatureExplorer.state_at``), in place.
+
+    ``readouts=False`` moves the bars only (the live explorer shows T and the numbers as page text).
+    """
     for m, container in artists["bars"].items():
         for bar, h in zip(container.patches, state["probs"][m]):
             bar.set_height(float(h))
-        artists["texts"][m].set_text(f"{m}: entropy {state['entropy'][m]:.2f} bits, "
-                                     f"top-1/top-2 = {_ratio_text(state['ratio'][m])}")
-    artists["title"].set_text(f"softmax(z / T) at T = {state['T']:.2f}")
+        if readouts:
+            artists["texts"][m].set_text(f"{m}: entropy {state['entropy'][m]:.2f} bits, "
+                                         f"top-1/top-2 = {_ratio_text(state['ratio'][m])}")
+    if readouts:
+        artists["title"].set_text(f"softmax(z / T) at T = {state['T']:.2f}")
     if image and artists["image"] is not None and state.get("image") is not None:
         artists["image"].set_data(state["image"])
 
@@ -209,6 +214,7 @@ class TemperatureExplorer(Explorer):
         # are hidden here and its title does not change; the static twin shows them in the figure.
         for text in a["texts"].values():
             text.set_visible(False)
+        a["title"].set_text("softmax(z / T)")
         ax.set_ylim(0, 1.08)  # no headroom needed for the hidden readouts
         dynamic = [p for c in a["bars"].values() for p in c.patches]
         self.readout = w.HTML(layout=w.Layout(margin="2px 0 0 8px"))
@@ -232,8 +238,7 @@ class TemperatureExplorer(Explorer):
 
     def _show(self, T: float, key: str) -> dict:
         state = self.state_at(T, key)
-        update_temperature_panel(self.artists, state)
-        self.artists["title"].set_text("softmax(z / T)")
+        update_temperature_panel(self.artists, state, readouts=False)
         self.readout.value = readout_html(state)
         return state
 

@@ -23,7 +23,8 @@ import statistics
 import time
 from typing import Callable, Iterable
 
-__all__ = ["SLIDER_WIDTH", "MAX_FIGURE_PX", "slider_layout", "button", "new_figure", "BlitView", "Explorer", "time_callback"]
+__all__ = ["SLIDER_WIDTH", "MAX_FIGURE_PX", "slider_layout", "button", "new_figure", "BlitView", "Explorer", "time_calls",
+           "time_callback"]
 
 #: Sliders are at least this wide, so the track a reader drags is about 280 px long after its
 #: label and readout: easy to hit on a projector or a touchpad.
@@ -156,6 +157,17 @@ class Explorer:
         return self.widget._repr_mimebundle_(**kwargs)
 
 
+def time_calls(fn: Callable[[int], object], n: int) -> tuple[float, float]:
+    """Median and 95th percentile milliseconds of ``fn(i)`` for i in 0..n-1."""
+    times = []
+    for i in range(n):
+        t0 = time.perf_counter()
+        fn(i)
+        times.append(1000 * (time.perf_counter() - t0))
+    times.sort()
+    return statistics.median(times), times[min(n - 1, int(0.95 * n))]
+
+
 def time_callback(control, values, n: int = 60) -> tuple[float, float]:
     """Median and 95th percentile milliseconds of setting ``control.value`` (the kernel's share of a move).
 
@@ -164,14 +176,12 @@ def time_callback(control, values, n: int = 60) -> tuple[float, float]:
     """
     values = list(values)
     start_value = control.value
-    times = []
-    for i in range(n):
+
+    def move(i):
         value = values[i % len(values)]
-        if value == control.value:
-            value = values[(i + 1) % len(values)]
-        t0 = time.perf_counter()
-        control.value = value
-        times.append(time.perf_counter() - t0)
-    control.value = start_value
-    times.sort()
-    return 1000 * statistics.median(times), 1000 * times[min(len(times) - 1, int(0.95 * len(times)))]
+        control.value = values[(i + 1) % len(values)] if value == control.value else value
+
+    try:
+        return time_calls(move, n)
+    finally:
+        control.value = start_value
