@@ -95,3 +95,20 @@ def close(a: float, b: float, rel: float = 1e-6, abs_: float = 1e-9) -> bool:
         return math.isclose(float(a), float(b), rel_tol=rel, abs_tol=abs_)
     except (TypeError, ValueError):
         return False
+
+
+def as_number(x: Any) -> float | None:
+    """The reader's answer as a finite float, whatever its numeric type, or None if it is no number.
+
+    Accepts ``int``, ``float``, NumPy scalars and 0-d or one-element tensors and arrays, so a checker
+    does not reject a right answer for its type; refuses ``bool``, strings, NaN and infinity.
+    """
+    if isinstance(x, (bool, str, bytes)) or x is None or x is Ellipsis:
+        return None
+    try:
+        if hasattr(x, "numel") and x.numel() != 1 or hasattr(x, "size") and not callable(x.size) and x.size != 1:
+            return None
+        value = float(x.item() if hasattr(x, "item") else x)
+    except (TypeError, ValueError, RuntimeError):
+        return None
+    return value if math.isfinite(value) else None

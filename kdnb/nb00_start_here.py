@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import html
+import json
 import re
 from pathlib import Path
 
@@ -24,13 +25,14 @@ from . import bank
 from . import data as kdata
 from . import models
 from .evaluation import evaluate
-from .exercises import Verdict, check, close
+from .exercises import Verdict, as_number, check, close
 from .losses import hard_loss, kd_loss
 from .recipe import DEFAULT, SETTINGS, summarize, train_pair
 from .teachers import TEACHERS, load_teacher, read_manifest
 from .training import predict_logits
 
-__all__ = ["SEED_IDS", "question_map", "unanswered", "seed_index_html", "recipe_card", "teacher_card", "teaser",
+__all__ = ["SEED_IDS", "question_map", "unanswered", "seed_index_html", "ROUTE", "ROUTE_MINUTES", "DEEP_DIVE",
+           "sections", "route_table", "route_html", "route_problems", "recipe_card", "teacher_card", "teaser",
            "check_alpha_for_labels_only", "check_which_setting"]
 
 #: Table cells of the HTML tables, left-aligned and top-aligned (JupyterLab right-aligns cells by default).
@@ -73,6 +75,97 @@ def seed_index_html(entries=None) -> str:
             for _, r in bank.seed_index(entries).iterrows()]
     return (f"<table style='text-align:left'><tr>{_TH}seed ID</th>{_TH}question · 问题</th>{_TH}answered in</th></tr>"
             + "".join(rows) + "</table>")
+
+
+# ------------------------------------------------------------------------ the 30-minute route
+
+#: The 30-minute interview route: the sections to read, in this order, as (notebook, section number).
+#: Everything else in notebooks 01-07 is a deep dive and says so under its heading.
+ROUTE = (
+    ("01_what_is_distillation", "2"), ("01_what_is_distillation", "4"),
+    ("02_soft_vs_hard_labels", "2"), ("02_soft_vs_hard_labels", "4"),
+    ("03_temperature", "2"), ("03_temperature", "4"),
+    ("04_distillation_losses", "2"), ("04_distillation_losses", "3"), ("04_distillation_losses", "5"),
+    ("05_distillation_in_practice", "2"), ("05_distillation_in_practice", "4"),
+    ("06_pruning_and_compression", "2"), ("06_pruning_and_compression", "5"),
+    ("07_interview_drill", "5"),
+)
+#: The route's reading budget, in minutes.
+ROUTE_MINUTES = 30
+#: The line under a heading that marks a section outside the route (its Chinese gloss: 深入阅读).
+DEEP_DIVE = "*Deep dive (深入阅读): not on the 30-minute interview route in notebook 00, §3.*"
+#: Reading speed for the estimate: words of prose per minute, plus a fixed time per output to look at.
+WORDS_PER_MINUTE, MINUTES_PER_OUTPUT = 200, 0.25
+_SECTION = re.compile(r"^## (\d+) · (.*?)\s*$", re.MULTILINE)
+_DISPLAYS = ("image/png", "text/html")
+
+
+def sections(folder=None) -> pd.DataFrame:
+    """Every numbered section of notebooks 01-07: its heading, prose words, shown outputs and deep-dive mark.
+
+    A section runs from its ``## N · …`` heading to the next level-2 heading. ``words`` counts the
+    words of its Markdown (formulas and code excluded), ``outputs`` the figures and tables its
+    cells show; ``minutes`` is the reading estimate ``words / 200 + 0.25 · outputs``.
+    """
+    rows, folder = [], Path(folder or NOTEBOOKS)
+    for path in sorted(folder.glob("0[1-7]_*.ipynb")):
+        current = None
+        for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+            text = "".join(cell["source"])
+            if cell["cell_type"] == "markdown":
+                for block in re.split(r"(?m)^(?=## )", text):
+                    m = _SECTION.match(block)
+                    if m:
+                        current = {"notebook": path.stem, "section": m.group(1), "heading": f"{m.group(1)} · {m.group(2)}",
+                                   "deep dive": block.splitlines()[1:3] != [] and DEEP_DIVE in block.splitlines()[1:3],
+                                   "words": 0, "outputs": 0}
+                        rows.append(current)
+                    elif block.startswith("## "):
+                        current = None
+                    if current is not None:
+                        prose = re.sub(r"\$\$.*?\$\$|\$[^$]*\$|```.*?```|`[^`]*`|<[^>]+>", " ", block, flags=re.DOTALL)
+                        current["words"] += len(re.findall(r"[A-Za-z][A-Za-z'-]*", prose))
+            elif current is not None:
+                current["outputs"] += sum(any(k in o.get("data", {}) for k in _DISPLAYS) for o in cell.get("outputs", []))
+    table = pd.DataFrame(rows, columns=["notebook", "section", "heading", "deep dive", "words", "outputs"])
+    table["minutes"] = table["words"] / WORDS_PER_MINUTE + MINUTES_PER_OUTPUT * table["outputs"]
+    return table
+
+
+def route_table(folder=None) -> pd.DataFrame:
+    """The route in reading order, with each stop's heading, reading estimate and running total."""
+    table = sections(folder).set_index(["notebook", "section"])
+    missing = [stop for stop in ROUTE if stop not in table.index]
+    if missing:
+        raise KeyError(f"route stops with no such section: {missing}; update nb00_start_here.ROUTE")
+    route = table.loc[list(ROUTE)].reset_index()
+    route.insert(0, "stop", range(1, len(route) + 1))
+    route["total minutes"] = route["minutes"].cumsum()
+    return route
+
+
+def route_html(folder=None) -> str:
+    """The route as an HTML table whose headings link to the sections."""
+    rows = []
+    for _, r in route_table(folder).iterrows():
+        href = bank.Link(r["notebook"], r["section"]).href(folder)
+        rows.append(f"<tr>{_TD}{r['stop']}</td>{_TD}{r['notebook'][:2]}</td>{_TD}<a href='{html.escape(href)}'>"
+                    f"{bank.inline_html(r['heading'])}</a></td>{_TD}{r['minutes']:.1f}</td></tr>")
+    return (f"<table style='text-align:left'><tr>{_TH}stop</th>{_TH}notebook</th>{_TH}section</th>"
+            f"{_TH}minutes</th></tr>" + "".join(rows) + "</table>")
+
+
+def route_problems(folder=None) -> list[str]:
+    """Sections whose deep-dive mark disagrees with the route (an empty list when all agree)."""
+    on_route = set(ROUTE)
+    out = []
+    for _, r in sections(folder).iterrows():
+        stop, set_up = (r["notebook"], r["section"]), r["section"] == "1"
+        if stop in on_route and r["deep dive"]:
+            out.append(f"{r['notebook']} §{r['section']} is on the route but marked as a deep dive")
+        elif stop not in on_route and not set_up and not r["deep dive"]:
+            out.append(f"{r['notebook']} §{r['section']} is off the route: put {DEEP_DIVE!r} under its heading")
+    return out
 
 
 def recipe_card(name: str = "default") -> pd.Series:
@@ -122,8 +215,9 @@ def check_alpha_for_labels_only(alpha) -> Verdict:
     z, v, y = torch.tensor([[2.0, 0.5, -1.0]]), torch.tensor([[1.0, 1.5, -2.0]]), torch.tensor([0])
 
     def diagnose(a):
-        if not isinstance(a, (int, float)) or isinstance(a, bool) or not 0 <= a <= 1:
-            return f"alpha is a number between 0 and 1, got {a!r}"
+        a = as_number(a)
+        if a is None or not 0 <= a <= 1:
+            return "alpha is a number between 0 and 1"
         if close(kd_loss(z, v, y, T=4.0, alpha=a).item(), hard_loss(z, y).item()):
             return None
         if a == 1:

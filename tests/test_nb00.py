@@ -63,3 +63,60 @@ def test_which_setting_solution_on_the_shipped_table():
     ns = {"nb": nb, "summary": summary, "runs": runs}
     exec(solution_cells("00_start_here.ipynb")["5.1"], ns)
     assert nb.check_which_setting(runs, ns["no_clear_gain"])
+
+
+def _write_notebook(folder, stem, cells):
+    import json
+
+    (folder / f"{stem}.ipynb").write_text(json.dumps({"cells": cells}), encoding="utf-8")
+
+
+def test_sections_count_prose_and_outputs_and_read_the_mark(tmp_path):
+    md = lambda s: {"cell_type": "markdown", "source": [s]}  # noqa: E731
+    png = {"cell_type": "code", "source": ["plot()"], "outputs": [{"data": {"image/png": "x", "text/plain": "<Figure>"}}]}
+    _write_notebook(tmp_path, "01_demo", [
+        md("## 1 · Set-up\nimport things"),
+        md(f"## 2 · What is T? (003-12)\n\n{nb.DEEP_DIVE}\n\nTemperature divides the logits $z/T$ `code` here."),
+        png, png,
+        md("## 3 · Next\nfour words of prose"),
+        md("## Summary: the 30-second answers\nlots of words that belong to no numbered section"),
+        png])
+    table = nb.sections(tmp_path).set_index("section")
+    assert list(table.index) == ["1", "2", "3"]
+    assert table.loc["2", "deep dive"] and not table.loc["3", "deep dive"]
+    assert table.loc["2", "outputs"] == 2 and table.loc["3", "outputs"] == 0
+    # the maths and the inline code are not prose; the deep-dive line itself is counted
+    assert table.loc["3", "words"] == 5  # "Next" and "four words of prose"
+    assert abs(table.loc["2", "minutes"] - (table.loc["2", "words"] / 200 + 0.5)) < 1e-12
+
+
+def test_route_problems_name_both_kinds_of_mismatch(tmp_path, monkeypatch):
+    md = lambda s: {"cell_type": "markdown", "source": [s]}  # noqa: E731
+    _write_notebook(tmp_path, "01_demo", [md("## 1 · Set-up"), md(f"## 2 · On the route\n\n{nb.DEEP_DIVE}"),
+                                          md("## 3 · Off the route, unmarked"), md(f"## 4 · Off, marked\n\n{nb.DEEP_DIVE}")])
+    monkeypatch.setattr(nb, "ROUTE", (("01_demo", "2"),))
+    problems = nb.route_problems(tmp_path)
+    assert len(problems) == 2
+    assert "§2 is on the route but marked" in problems[0] and "§3 is off the route" in problems[1]
+    monkeypatch.setattr(nb, "ROUTE", (("01_demo", "9"),))
+    import pytest
+
+    with pytest.raises(KeyError, match="01_demo"):
+        nb.route_table(tmp_path)
+
+
+def test_the_shipped_route_fits_its_budget_and_every_section_is_marked():
+    route = nb.route_table()
+    assert route["total minutes"].iloc[-1] <= nb.ROUTE_MINUTES
+    assert route["notebook"].nunique() == 7, "the route visits every notebook 01-07"
+    assert nb.route_problems() == []
+
+
+def test_alpha_checker_accepts_any_numeric_type():
+    import numpy as np
+    import torch
+
+    for right in (0, 0.0, np.float32(0), np.int64(0), torch.tensor(0.0)):
+        assert nb.check_alpha_for_labels_only(right).status == "correct", right
+    for wrong in (True, "0", float("nan"), torch.zeros(2), 0.1, 1):
+        assert nb.check_alpha_for_labels_only(wrong).status == "wrong", wrong
