@@ -54,7 +54,7 @@ nbval: $(STAMP)
 bench: $(STAMP)
 	OMP_WAIT_POLICY=PASSIVE $(BIN)/python -m kdnb.bench $(ARGS)
 
-# The printable cheat sheet (Markdown and HTML, English and Chinese), rendered from data/questions.yaml.
+# The two-page cheat sheets and the booklets (Markdown and HTML, English and Chinese), rendered from data/questions.yaml.
 cheatsheet: $(STAMP)
 	$(BIN)/python -m kdnb.cheatsheet
 
@@ -70,9 +70,10 @@ results: $(STAMP)
 	$(BIN)/python -m kdnb.nb03_temperature
 	$(BIN)/python -m kdnb.nb04_distillation_losses weights
 	$(BIN)/python -m kdnb.nb04_distillation_losses compare
-	for part in map consistency assistants strategies text seeds; do \
+	$(BIN)/python -m kdnb.nb04_distillation_losses fair
+	for part in map consistency assistants strategies text seeds scarce; do \
 		$(BIN)/python -m kdnb.nb05_distillation_in_practice $$part || exit 1; done
-	$(BIN)/python -m kdnb.nb06_pruning_and_compression curve retrain recovery compression
+	$(BIN)/python -m kdnb.nb06_pruning_and_compression curve retrain recovery compression latency
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -36,7 +36,7 @@ NOTEBOOKS = ROOT / "notebooks"
 
 __all__ = ["BANK", "TOPICS", "DIFFICULTY", "LANGUAGES", "TERMS", "NONSTANDARD", "SEED_IDS", "BankError",
            "Link", "Trap", "Entry", "load", "problems", "headings", "markdown_html", "inline_html", "seed_index", "traps",
-           "by_topic"]
+           "by_topic", "most_asked"]
 
 #: topic key -> (English, Chinese) name, in the order the workbook teaches them.
 TOPICS = {
@@ -431,6 +431,24 @@ def seed_index(entries: list[Entry] | None = None, folder=None) -> pd.DataFrame:
              "section": e.link.heading(folder), "href": e.link.href(folder), "entry": e.id}
             for sid in SEED_IDS for e in entries if sid in e.seeds]
     return pd.DataFrame(rows, columns=["seed ID", "question", "问题", "answered in", "section", "href", "entry"])
+
+
+def most_asked(entries: list[Entry] | None = None) -> list[Entry]:
+    """The most-asked questions, chosen by a rule on the seed IDs, never by hand; in bank order.
+
+    Every entry that answers two or more seed IDs (the seeds ask its question more than once), and,
+    in a topic without such an entry, the entry that answers the most seed IDs (the first in bank
+    order among equals; none if no entry of the topic answers a seed). The cheat sheet prints their
+    30-second answers, and notebook 07's summary shows the same list.
+    """
+    entries = load() if entries is None else list(entries)
+    chosen = {e.id for e in entries if len(e.seeds) >= 2}
+    for group in by_topic(entries).values():
+        if group and not any(e.id in chosen for e in group):
+            top = max(group, key=lambda e: len(e.seeds))  # max keeps the first of equals
+            if top.seeds:
+                chosen.add(top.id)
+    return [e for e in entries if e.id in chosen]
 
 
 def traps(entries: list[Entry] | None = None) -> list[Entry]:

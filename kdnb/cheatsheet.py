@@ -1,24 +1,36 @@
-"""The printable cheat sheet: the whole question bank on paper, in English and in Chinese.
+"""The cheat sheet (two A4 pages) and the booklet (the whole question bank), in English and Chinese.
 
-``data/cheatsheet/`` holds four files rendered from ``data/questions.yaml``: ``cheatsheet.en.md``
-and ``cheatsheet.zh.md`` (GitHub shows them, formulas included) and ``cheatsheet.en.html`` and
-``cheatsheet.zh.html`` (one self-contained page each, made to be printed on A4). Each has three
-parts:
+``data/cheatsheet/`` holds eight files rendered from ``data/questions.yaml``, each in Markdown
+(GitHub shows it, formulas included) and in HTML (one self-contained page, made to be printed on A4):
 
-* **Formulas**: every entry's key formula under its question. The Markdown keeps the LaTeX in
-  ``$$ … $$`` blocks; the HTML draws it in display style with matplotlib's mathtext into an inline
-  SVG, so the page needs neither the internet nor MathJax.
-* **30-second answers**, grouped by topic in the order the workbook teaches them: the question,
-  the short answer, the seed IDs it answers and the notebook section that demonstrates it (the
-  label, such as ``03 §4``, links to that section).
-* **Traps**: the wrong claim, the correct statement, where the claim comes from and the section
-  that disproves it.
+* ``cheatsheet.{en,zh}.{md,html}``, the **cheat sheet**, which prints on at most two A4 pages
+  (``tests/browser/test_print.py`` prints it and counts them):
 
-:func:`render_markdown` and :func:`render_html` build one sheet from a list of
-:class:`kdnb.bank.Entry`; :func:`write` renders all four files. The output depends on the bank
-alone (and on the matplotlib version that draws the formulas), never on the date or the caller's
-matplotlib style: the same bank gives the same bytes, so ``python -m kdnb.cheatsheet --check`` (and
-the test suite) can tell a sheet that is out of date, or edited by hand, from a fresh one.
+  - **Formulas**: each distinct formula of the bank once (:func:`sheet_formulas`), under its question;
+  - **30-second answers to the most-asked questions**, chosen by a computed rule
+    (:func:`kdnb.bank.most_asked`: every entry that answers two or more seed IDs, and in a topic
+    without one, the entry that answers the most);
+  - **Traps**: the wrong claims that the seeds' own answers make on the questions of the sheet
+    (:func:`sheet_traps`), each with what holds and the section that disproves it.
+
+* ``booklet.{en,zh}.{md,html}``, the **booklet**: every entry of the bank, with three parts:
+
+  - **Formulas**: every entry's key formula under its question. The Markdown keeps the LaTeX in
+    ``$$ … $$`` blocks; the HTML draws it with matplotlib's mathtext into an inline SVG, so the page
+    needs neither the internet nor MathJax.
+  - **30-second answers**, grouped by topic in the order the workbook teaches them: the question,
+    the short answer, the seed IDs it answers and the notebook section that demonstrates it (the
+    label, such as ``03 §4``, links to that section).
+  - **Traps**: the wrong claim, the correct statement, where the claim comes from and the section
+    that disproves it.
+
+:func:`render_sheet_markdown` and :func:`render_sheet_html` build a sheet, :func:`render_markdown`
+and :func:`render_html` a booklet, from a list of :class:`kdnb.bank.Entry`; :func:`write` renders
+all eight files. The output depends on the bank alone (and on the matplotlib version that draws the
+formulas), never on the date or the caller's matplotlib style: the same bank gives the same bytes,
+so ``python -m kdnb.cheatsheet --check`` (and the test suite) can tell a file that is out of date,
+or edited by hand, from a fresh one. ``python -m kdnb.cheatsheet --help`` lists the options
+(``--out DIR`` writes elsewhere).
 """
 
 from __future__ import annotations
@@ -33,18 +45,24 @@ from pathlib import Path
 from . import bank
 from ._io import atomic_write_text
 
-__all__ = ["FOLDER", "FILES", "render_markdown", "render_html", "render", "formula_svg", "section_label",
-           "write", "stale", "main"]
+__all__ = ["FOLDER", "FILES", "SHEET_FILES", "BOOKLET_FILES", "SHEET_PT", "render_markdown", "render_html",
+           "render_sheet_markdown", "render_sheet_html", "sheet_formulas", "sheet_traps", "render", "formula_svg",
+           "section_label", "write", "stale", "main"]
 
 FOLDER = bank.ROOT / "data" / "cheatsheet"
-#: The rendered files, in the order :func:`write` writes them.
-FILES = ("cheatsheet.en.md", "cheatsheet.zh.md", "cheatsheet.en.html", "cheatsheet.zh.html")
+#: The two-page cheat sheets, then the booklets (the whole bank), in the order :func:`write` writes them.
+SHEET_FILES = ("cheatsheet.en.md", "cheatsheet.zh.md", "cheatsheet.en.html", "cheatsheet.zh.html")
+BOOKLET_FILES = ("booklet.en.md", "booklet.zh.md", "booklet.en.html", "booklet.zh.html")
+FILES = SHEET_FILES + BOOKLET_FILES
+#: The cheat sheet's printed font size in points, per language: the largest that keeps it on two A4 pages
+#: (tests/browser/test_print.py prints it and counts the pages).
+SHEET_PT = {"en": 7.5, "zh": 8.0}
 #: Links go from data/cheatsheet/ up to the repository, then into notebooks/.
 NOTEBOOK_PREFIX = "../../notebooks/"
 
 _TEXT = {
     "en": {
-        "title": "Knowledge distillation: interview cheat sheet",
+        "title": "Knowledge distillation: interview booklet (the whole question bank)",
         "counts": ("question", "formula", "trap"),
         "intro": "Each answer names the notebook section that demonstrates it: 03 §4 is notebook 03, section 4.",
         "formulas": "Formulas",
@@ -61,7 +79,7 @@ _TEXT = {
         "footer": "Rendered from data/questions.yaml by `make cheatsheet`; do not edit by hand.",
     },
     "zh": {
-        "title": "知识蒸馏面试速查表",
+        "title": "知识蒸馏面试小册子（完整题库）",
         "counts": ("道题", "个公式", "个陷阱"),
         "intro": "每道题都标出演示答案的 notebook 小节：03 §4 即 notebook 03 的第 4 节。",
         "formulas": "公式",
@@ -262,14 +280,14 @@ def _display(formula: str) -> str:
     return "".join(out)
 
 
-def formula_svg(formula: str, prefix: str = "f", size: float = 13.0) -> str:
+def formula_svg(formula: str, prefix: str = "f", size: float = 13.0, display: bool = True) -> str:
     """``formula`` (mathtext LaTeX, without the dollars) drawn as an inline ``<svg>`` element.
 
     Every id in it starts with ``prefix``, so several formulas can share one page; the bytes depend
     on the formula, the prefix and the size only.
     """
     try:
-        svg = _svg(_display(formula), size)
+        svg = _svg(_display(formula) if display else formula, size)
     except ValueError:                  # mathtext could not take the display form: draw it as written
         svg = _svg(formula, size)
     ids = re.findall(r'\bid="([^"]+)"', svg)
@@ -413,18 +431,180 @@ def render_html(entries, lang: str = "en") -> str:
     return "\n".join(parts)
 
 
+# ---------------------------------------------------------------------------- the two-page sheet
+
+_SHEET_TEXT = {
+    "en": {
+        "title": "Knowledge distillation: interview cheat sheet",
+        "intro": ("Two A4 pages: the formulas, the 30-second answers to the {asked} most-asked questions, and the "
+                  "{traps} traps that the seeds' own answers to these questions set. Most-asked: every question two or "
+                  "more seed IDs ask, and in a topic without one, the question its seeds ask most. All {entries} "
+                  "questions and {all_traps} traps are in the booklet (booklet.en.html)."),
+        "formulas": "Formulas",
+        "answers": "30-second answers to the most-asked questions",
+        "traps": "Traps: the seeds' wrong answers to these questions",
+        "footer": "Rendered from data/questions.yaml by `make cheatsheet`; do not edit by hand.",
+    },
+    "zh": {
+        "title": "知识蒸馏面试速查表",
+        "intro": ("两页 A4：公式、{asked} 道最常被问到的题的 30 秒回答，以及种子答案在这些题上设下的 {traps} 个陷阱。"
+                  "“最常被问到”指被两个及以上种子题号问到的题；某个主题若没有这样的题，就取该主题里被问到最多的一道。"
+                  "全部 {entries} 道题和 {all_traps} 个陷阱见小册子（booklet.zh.html）。"),
+        "formulas": "公式",
+        "answers": "最常被问到的题：30 秒回答",
+        "traps": "陷阱：种子答案对这些题的错误说法",
+        "footer": "由 `make cheatsheet` 从 data/questions.yaml 生成，请勿手工编辑。",
+    },
+}
+
+
+def _formula_key(formula: str) -> str:
+    r"""A formula with spacing, ``\mathcal{L}`` and the student's ``q_1`` normalised, to spot the same one twice."""
+    key = re.sub(r"\\[,;:! ]|\s+", "", formula)
+    key = re.sub(r"\\mathcal\{(\w)\}", r"\1", key)
+    return key.replace("q_1", "q")
+
+
+def sheet_formulas(entries) -> list:
+    """The entries whose formula the sheet shows: each distinct formula once, at its first entry in topic order."""
+    seen, out = set(), []
+    for _, group in _ordered(entries):
+        for e in group:
+            if e.formula and (key := _formula_key(e.formula)) not in seen:
+                seen.add(key)
+                out.append(e)
+    return out
+
+
+def sheet_traps(entries) -> list:
+    """The traps the sheet shows, in topic order: those of the questions on the sheet (a most-asked
+    question or a formula) whose wrong claim comes from a seed's own answer, not from common belief."""
+    shown = {e.id for e in bank.most_asked(list(entries))} | {e.id for e in entries if e.formula}
+    return [e for _, group in _ordered(entries) for e in group
+            if e.id in shown and e.trap and e.trap.source != "common"]
+
+
+def _sheet_parts(entries, lang: str):
+    _check_lang(lang)
+    entries = list(entries)
+    asked = {e.id for e in bank.most_asked(entries)}
+    answers = [e for _, group in _ordered(entries) for e in group if e.id in asked]
+    t = _SHEET_TEXT[lang]
+    intro = t["intro"].format(asked=len(answers), traps=len(sheet_traps(entries)), entries=len(entries),
+                              all_traps=sum(1 for e in entries if e.trap))
+    return t, intro, sheet_formulas(entries), answers, sheet_traps(entries)
+
+
+def _booklet_link(text: str, lang: str, kind: str) -> str:
+    """The booklet's file name in the intro, made a link to the booklet of the same kind beside the sheet."""
+    name = f"booklet.{lang}.html"
+    target = f"booklet.{lang}.{kind}"
+    link = f'<a href="{target}">{target}</a>' if kind == "html" else f"[{target}]({target})"
+    return text.replace(name, link, 1)
+
+
+def render_sheet_markdown(entries, lang: str = "en") -> str:
+    """The two-page cheat sheet in one language as GitHub Markdown."""
+    t, intro, formulas, answers, traps = _sheet_parts(entries, lang)
+    lines = [f"# {t['title']}", "", _booklet_link(_md(intro), lang, "md"), "", f"## {t['formulas']}", ""]
+    for e in formulas:
+        lines += [f"**{_md(e.question[lang])}** {_md_link(e.link, lang)}", "", "$$", e.formula.strip(), "$$", ""]
+    lines += [f"## {t['answers']}", ""]
+    for e in answers:
+        lines += [f"**{_md(e.question[lang])}** {_md_link(e.link, lang)}\\", f"{_md(e.short[lang])}", ""]
+    lines += [f"## {t['traps']}", ""]
+    for e in traps:
+        lines += [f"**{e.trap.source}** ✗ {_md(e.trap.claim[lang])}\\",
+                  f"✓ {_md(e.trap.truth[lang])} {_md_link(e.trap_link, lang)}", ""]
+    lines += ["---", "", t["footer"], ""]
+    return "\n".join(lines)
+
+
+_SHEET_CSS = """
+:root { --ink: #1d232b; --muted: #58626e; --accent: #2f5d8a; --card: #f3f6f9; --wrong: #a8322b; --right: #23683d; }
+* { box-sizing: border-box; }
+body { margin: 0 auto; max-width: 80rem; padding: 1rem 1.2rem; font-family: FONTS; font-size: 14px;
+       line-height: 1.35; color: var(--ink); background: #fff; }
+h1 { font-size: 1.45em; margin: 0 0 .15rem; }
+.lede { margin: 0 0 .3rem; color: var(--muted); }
+h2 { font-size: 1.1em; margin: .55rem 0 .3rem; padding-bottom: .05rem; border-bottom: 1.5px solid var(--accent);
+     color: var(--accent); break-after: avoid; page-break-after: avoid; }
+p { margin: 0; }
+a { color: var(--accent); text-decoration: none; }
+code { font-family: "DejaVu Sans Mono", "Noto Sans Mono CJK SC", Menlo, Consolas, monospace; font-size: .92em;
+       overflow-wrap: anywhere; }
+.f { background: var(--card); padding: .1rem .3rem; margin: 0 0 .2rem; border-radius: 3px; break-inside: avoid;
+     page-break-inside: avoid; }
+.f .q { color: var(--muted); }
+.math { text-align: center; }
+svg.formula { max-width: 100%; height: auto; vertical-align: middle; }
+.flow { columns: 3; column-gap: .9rem; }
+.item { break-inside: avoid; page-break-inside: avoid; margin: 0 0 .3rem; }
+.item .q { font-weight: 700; }
+.src { font-weight: 700; color: var(--muted); }
+.x { color: var(--wrong); font-weight: 700; }
+.ok { color: var(--right); font-weight: 700; }
+.sec { white-space: nowrap; font-weight: 600; }
+footer { margin-top: .4rem; color: var(--muted); font-size: .95em; }
+@media print {
+  @page { size: A4; margin: 6mm; }
+  body { max-width: none; padding: 0; font-size: SIZEpt; line-height: 1.18;
+         -webkit-print-color-adjust: exact; print-color-adjust: exact; }
+  a { color: inherit; }
+  .sec { color: var(--accent); }
+}
+"""
+
+
+def render_sheet_html(entries, lang: str = "en", size: float | None = None) -> str:
+    """The cheat sheet in one language as one self-contained HTML page that prints on two A4 pages.
+
+    ``size`` is the printed font size in points (default: :data:`SHEET_PT` for the language).
+    """
+    t, intro, formulas, answers, traps = _sheet_parts(entries, lang)
+    size = SHEET_PT[lang] if size is None else size
+    fonts = _FONTS_EN if lang == "en" else _FONTS_ZH
+    css = _SHEET_CSS.replace("FONTS", fonts).replace("SIZE", f"{size:g}")
+    parts = ["<!DOCTYPE html>", f'<html lang="{"en" if lang == "en" else "zh-CN"}">', "<head>",
+             '<meta charset="utf-8">', '<meta name="viewport" content="width=device-width, initial-scale=1">',
+             f"<title>{html.escape(t['title'])}</title>", f"<style>{css}</style>", "</head>", "<body>",
+             "<header>", f"<h1>{html.escape(t['title'])}</h1>", f'<p class="lede">{_booklet_link(_h(intro), lang, "html")}</p>', "</header>",
+             "<main>", '<section id="formulas">', f"<h2>{html.escape(t['formulas'])}</h2>", '<div class="flow formulas">']
+    for e in formulas:
+        parts += [f'<div class="f" id="f-{e.id}">', f'<p class="q">{_h(e.question[lang])} {_a(e.link, lang)}</p>',
+                  f'<div class="math">{formula_svg(e.formula, prefix=f"f-{e.id}", size=10.0, display=False)}</div>',
+                  "</div>"]
+    parts += ["</div>", "</section>", '<section id="answers">', f"<h2>{html.escape(t['answers'])}</h2>",
+              '<div class="flow">']
+    for e in answers:
+        parts += [f'<div class="item" id="q-{e.id}">', f'<p><span class="q">{_h(e.question[lang])}</span> '
+                  f'<span class="sec">{_a(e.link, lang)}</span></p>', f"<p>{_h(e.short[lang])}</p>", "</div>"]
+    parts += ["</div>", "</section>", '<section id="traps">', f"<h2>{html.escape(t['traps'])}</h2>",
+              '<div class="flow">']
+    for e in traps:
+        parts += [f'<div class="item" id="x-{e.id}">',
+                  f'<p><span class="src">{html.escape(e.trap.source)}</span> <span class="x">✗</span> '
+                  f"{_h(e.trap.claim[lang])}</p>",
+                  f'<p><span class="ok">✓</span> {_h(e.trap.truth[lang])} <span class="sec">{_a(e.trap_link, lang)}'
+                  "</span></p>", "</div>"]
+    parts += ["</div>", "</section>", "</main>", f"<footer>{_h(t['footer'])}</footer>", "</body>", "</html>", ""]
+    return "\n".join(parts)
+
+
 # ---------------------------------------------------------------------------------------- files
 
 
 def render(entries=None) -> dict[str, str]:
-    """File name -> text for all four files (``entries=None``: the bank)."""
+    """File name -> text for all eight files, the sheets then the booklets (``entries=None``: the bank)."""
     entries = bank.load() if entries is None else list(entries)
-    return {"cheatsheet.en.md": render_markdown(entries, "en"), "cheatsheet.zh.md": render_markdown(entries, "zh"),
-            "cheatsheet.en.html": render_html(entries, "en"), "cheatsheet.zh.html": render_html(entries, "zh")}
+    return {"cheatsheet.en.md": render_sheet_markdown(entries, "en"), "cheatsheet.zh.md": render_sheet_markdown(entries, "zh"),
+            "cheatsheet.en.html": render_sheet_html(entries, "en"), "cheatsheet.zh.html": render_sheet_html(entries, "zh"),
+            "booklet.en.md": render_markdown(entries, "en"), "booklet.zh.md": render_markdown(entries, "zh"),
+            "booklet.en.html": render_html(entries, "en"), "booklet.zh.html": render_html(entries, "zh")}
 
 
 def write(entries=None, folder=None) -> list[Path]:
-    """Render the four files into ``folder`` (default :data:`FOLDER`; ``entries=None``: the bank)."""
+    """Render the eight files into ``folder`` (default :data:`FOLDER`; ``entries=None``: the bank)."""
     folder = Path(FOLDER if folder is None else folder)
     return [atomic_write_text(folder / name, text) for name, text in render(entries).items()]
 
@@ -440,27 +620,44 @@ def stale(entries=None, folder=None) -> list[Path]:
     return out
 
 
+def _shown(path: Path) -> str:
+    return str(path.relative_to(bank.ROOT) if path.is_relative_to(bank.ROOT) else path)
+
+
 def main(argv=None) -> int:
-    """``python -m kdnb.cheatsheet``: render the sheets; ``--check``: exit 1 if the committed ones are stale."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    if set(args) - {"--check"}:
-        print("usage: python -m kdnb.cheatsheet [--check]", file=sys.stderr)
-        return 2
+    """``python -m kdnb.cheatsheet [--out DIR] [--check]``: render the sheets and booklets, or check them."""
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m kdnb.cheatsheet",
+        description="Render the two-page cheat sheets and the booklets (English and Chinese, Markdown and HTML) "
+                    "from data/questions.yaml.")
+    parser.add_argument("--out", metavar="DIR", type=Path, default=None,
+                        help=f"the folder to write to, or to check with --check (default: {_shown(FOLDER)})")
+    parser.add_argument("--check", action="store_true",
+                        help="write nothing; exit 1 if a file in the folder is missing or differs from a fresh render")
+    try:
+        args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    except SystemExit as stop:  # --help (0) or a bad option (2): argparse has printed the message
+        return int(stop.code or 0)
+    folder = FOLDER if args.out is None else args.out
     entries = bank.load()
-    if "--check" in args:
-        old = stale(entries)
+    if args.check:
+        old = stale(entries, folder)
         for path in old:
-            print(f"stale: {path.relative_to(bank.ROOT) if path.is_relative_to(bank.ROOT) else path}")
+            print(f"stale: {_shown(path)}")
         if old:
             print("the cheat sheet does not match data/questions.yaml: "
                   "run `make cheatsheet` (python -m kdnb.cheatsheet)")
             return 1
         print(f"cheat sheet up to date ({len(FILES)} files, {len(entries)} entries)")
         return 0
-    for path in write(entries):
-        print(f"wrote {path.relative_to(bank.ROOT) if path.is_relative_to(bank.ROOT) else path}")
+    for path in write(entries, folder):
+        print(f"wrote {_shown(path)}")
     print(f"{len(entries)} entries in {len(_ordered(entries))} topics: "
-          f"{sum(1 for e in entries if e.formula)} formulas, {len(bank.traps(entries))} traps")
+          f"{sum(1 for e in entries if e.formula)} formulas, {len(bank.traps(entries))} traps; the sheet shows "
+          f"{len(sheet_formulas(entries))} distinct formulas, {len(bank.most_asked(entries))} answers and "
+          f"{len(sheet_traps(entries))} traps")
     return 0
 
 

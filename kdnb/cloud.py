@@ -1,7 +1,12 @@
-"""Binder and Colab: the badges under each notebook's title and the Colab install cell after it.
+"""Binder and Colab: the links under each notebook's title and the Colab install cell after it.
 
-    python -m kdnb.cloud            # write the badges and the install cell into every notebook
-    python -m kdnb.cloud --check    # list notebooks whose badges or install cell are stale
+    python -m kdnb.cloud            # write the links and the install cell into every notebook
+    python -m kdnb.cloud notebooks/03_temperature.ipynb    # the same, for the notebooks named
+    python -m kdnb.cloud --check    # list notebooks whose links or install cell are stale
+
+The links are text, not badge images fetched from Colab's and Binder's servers: offline (a
+classroom, a train) a remote image shows as a broken-image icon, while a text link reads the same
+everywhere.
 
 Both come from one address, ``[project.urls] Repository`` in ``pyproject.toml``: a fork changes
 that line and runs this module. Binder builds its image from ``environment.yml`` (CPU-only
@@ -25,7 +30,10 @@ from ._io import atomic_write_text
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 BRANCH = "main"
-BADGE_LINE = re.compile(r"^\[!\[Open in Colab\].*$", re.M)
+#: The line of links under the title; also matches the older line of remote badge images, so
+#: :func:`update` replaces either.
+BADGE_LINE = re.compile(r"^(?:Run it online: )?\[(?:!\[)?Open in Colab\].*$", re.M)
+BADGE_PREFIX = "Run it online: "
 INSTALL_MARK = "# Colab only:"
 #: Installed on Colab beside its own packages (Colab has torch, NumPy, pandas, matplotlib, scikit-learn).
 COLAB_EXTRAS = ("mlxtend", "mistune")
@@ -60,9 +68,8 @@ def binder_url(notebook: str) -> str:
 
 
 def badges(notebook: str) -> str:
-    """The Markdown line of badges for one notebook."""
-    return (f"[![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)]({colab_url(notebook)}) "
-            f"[![Launch on Binder](https://mybinder.org/badge_logo.svg)]({binder_url(notebook)})")
+    """The Markdown line of links for one notebook: plain text links, so nothing is fetched to show them."""
+    return f"{BADGE_PREFIX}[Open in Colab]({colab_url(notebook)}) · [Launch on Binder]({binder_url(notebook)})"
 
 
 def install_source() -> str:
@@ -104,14 +111,14 @@ def stale(path: Path) -> list[str]:
     title = _source(cells[0]) if cells and cells[0]["cell_type"] == "markdown" else ""
     found = BADGE_LINE.findall(title)
     if found != [badges(path.name)]:
-        out.append("the title cell's Colab and Binder badges are missing or point elsewhere")
+        out.append("the title cell's Colab and Binder links are missing, out of date or point elsewhere")
     if len(cells) < 2 or cells[1]["cell_type"] != "code" or _source(cells[1]) != install_source():
         out.append("the second cell is not the current guarded Colab install cell")
     return out
 
 
 def update(path: Path) -> bool:
-    """Write the badges and the install cell into one notebook; True if the file changed.
+    """Write the links and the install cell into one notebook; True if the file changed.
 
     The notebook must then be executed again (its execution counts shift by one the first time).
     """
@@ -141,9 +148,14 @@ def update(path: Path) -> bool:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m kdnb.cloud", description=__doc__.split("\n\n")[0])
+    parser.add_argument("notebooks", nargs="*", type=Path,
+                        help="the notebooks to update or check (default: every numbered notebook)")
     parser.add_argument("--check", action="store_true", help="only list stale notebooks")
     args = parser.parse_args(argv)
-    paths = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+    paths = [p.resolve() for p in args.notebooks] or sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        parser.error(f"no such notebook: {', '.join(missing)}")
     if args.check:
         bad = {p.name: stale(p) for p in paths}
         for name, issues in bad.items():
@@ -152,7 +164,8 @@ def main(argv=None) -> int:
         return 1 if any(bad.values()) else 0
     for p in paths:
         if update(p):
-            print(f"{p.name}: updated (execute it again: python -m kdnb.nbtools run {p.relative_to(ROOT)})")
+            shown = p.relative_to(ROOT) if p.is_relative_to(ROOT) else p
+            print(f"{p.name}: updated (execute it again: python -m kdnb.nbtools run {shown})")
     return 0
 
 

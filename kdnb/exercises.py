@@ -49,7 +49,7 @@ class Verdict:
         return self.status == "correct"
 
     def __str__(self) -> str:
-        mark = {"correct": "✓ correct", "wrong": "✗ not yet", "todo": "✋ your turn"}[self.status]
+        mark = {"correct": "✓ correct", "wrong": "✗ not yet", "todo": "→ your turn"}[self.status]
         return f"{self.exercise}: {mark}. {self.message}".rstrip()
 
     __repr__ = __str__

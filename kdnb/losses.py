@@ -15,6 +15,11 @@ Notation: student logits ``z``, teacher logits ``v``, batch size B, C classes,
   section 2.1; Ba & Caruana 2014 matched logits directly).
 * Hint loss: FitNets (Romero et al. 2015) match an intermediate student layer, through a
   learned regressor, to a teacher layer with a squared error.
+* Sequences: logits of shape (B, S, C) (a language model's, one distribution per token) are
+  read per token. Both terms are averaged over the valid tokens, exactly as if the (B, S)
+  positions were the rows of a (B*S, C) batch; ``mask`` (B, S) marks which tokens count
+  (padding is False). ``F.kl_div(..., reduction="batchmean")`` on (B, S, C) divides by B only,
+  which would make the soft term S times too heavy next to the per-token cross-entropy.
 
 The teacher's terms carry no gradient: the teacher is frozen, so ``sum p log p`` (its
 entropy) is a constant. Only ``-sum p log q`` moves the student.
@@ -83,9 +88,28 @@ def check_labels(labels: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
     return labels
 
 
+def _check_not_empty(logits: torch.Tensor, name: str) -> None:
+    if logits.numel() == 0:
+        raise ValueError(f"{name} is empty (shape {tuple(logits.shape)}): a loss averages over examples, and there is none")
+
+
+def _check_mask(mask, logits: torch.Tensor) -> torch.Tensor:
+    """Raise unless ``mask`` is a bool tensor of shape ``logits.shape[:-1]`` that keeps at least one position."""
+    if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
+        raise TypeError(f"mask must be a torch.bool tensor (True = a token that counts), got "
+                        f"{mask.dtype if isinstance(mask, torch.Tensor) else type(mask).__name__}")
+    if mask.shape != logits.shape[:-1]:
+        raise ValueError(f"mask of shape {tuple(mask.shape)} does not match logits of shape {tuple(logits.shape)}; "
+                         "expected one entry per row (or per token of a (batch, sequence, classes) tensor)")
+    if not bool(mask.any()):
+        raise ValueError("mask selects no position: a loss averages over valid tokens, and there is none")
+    return mask
+
+
 def _check_pair(student_logits: torch.Tensor, teacher_logits: torch.Tensor) -> None:
     check_logits(student_logits, "student_logits")
     check_logits(teacher_logits, "teacher_logits")
+    _check_not_empty(student_logits, "student_logits")
     if student_logits.shape != teacher_logits.shape:
         raise ValueError(
             f"student_logits {tuple(student_logits.shape)} and teacher_logits {tuple(teacher_logits.shape)} "
@@ -96,6 +120,7 @@ def _check_pair(student_logits: torch.Tensor, teacher_logits: torch.Tensor) -> N
 def hard_loss(student_logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Cross-entropy with the hard labels at T = 1 (rows labelled IGNORE_INDEX are skipped)."""
     check_logits(student_logits, "student_logits")
+    _check_not_empty(student_logits, "student_logits")
     check_labels(labels, student_logits)
     return cross_entropy_unchecked(student_logits, labels)
 
@@ -113,25 +138,31 @@ def cross_entropy_unchecked(student_logits: torch.Tensor, labels: torch.Tensor, 
 
 
 def kl_divergence(p: torch.Tensor, log_p: torch.Tensor, log_q: torch.Tensor) -> torch.Tensor:
-    """``mean over the batch of sum_i p_i (log p_i - log q_i)``, i.e. KL(p || q) "batchmean".
+    """``mean over the rows of sum_i p_i (log p_i - log q_i)``, i.e. KL(p || q) "batchmean".
 
     Terms with ``p_i = 0`` contribute 0. For 2-D inputs this matches
     ``F.kl_div(log_q, log_p, reduction="batchmean", log_target=True)``; a single 1-D row is
-    its own batch of one.
+    its own batch of one; (B, S, C) sequence logits have B*S rows, one per token (``F.kl_div``'s
+    "batchmean" would divide by B alone).
     """
-    batch = p.shape[0] if p.dim() > 1 else 1
+    batch = p.numel() // p.shape[-1] if p.dim() > 1 else 1
     terms = torch.where(p > 0, p * (log_p - log_q), torch.zeros_like(p))
     return terms.sum() / batch
 
 
-def soft_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, T: float = 4.0, scale: bool = True) -> torch.Tensor:
+def soft_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, T: float = 4.0, scale: bool = True,
+              mask: torch.Tensor | None = None) -> torch.Tensor:
     """``T^2 * KL(p_T || q_T)`` (batchmean): the student matches the teacher's softened outputs.
 
     ``scale=False`` drops the T^2 factor, to show why it is there: the gradient then falls
-    roughly as 1/T^2 (Hinton et al. 2015).
+    roughly as 1/T^2 (Hinton et al. 2015). (B, S, C) logits are averaged per token; ``mask``
+    (bool, B x S) keeps only the tokens that count (see the module's notes on sequences).
     """
     T = check_temperature(T)
     _check_pair(student_logits, teacher_logits)
+    if mask is not None:
+        mask = _check_mask(mask, student_logits)
+        return soft_loss(student_logits[mask], teacher_logits[mask], T, scale)
     teacher_logits = teacher_logits.detach()  # the teacher is frozen: no gradient flows to it
     return soft_loss_from_targets(F.log_softmax(teacher_logits / T, dim=-1), student_logits, T, scale)
 
@@ -150,16 +181,26 @@ def kd_loss(
     labels: torch.Tensor,
     T: float = 4.0,
     alpha: float = 0.9,
+    mask: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """The distillation loss ``(1 - alpha) * CE(y, q_1) + alpha * T^2 * KL(p_T || q_T)``.
 
     ``alpha`` weights the **soft** (teacher) term. Labels equal to :data:`IGNORE_INDEX` mark
     unlabelled examples, which then learn from the teacher alone.
+
+    Sequence logits (B, S, C) with labels (B, S) are read per token: the value is that of the
+    same call on the (B*S, C) rows, so both terms are means over tokens. ``mask`` (bool, B x S;
+    False for padding) drops tokens from both terms: the value is then that of the call on the
+    valid tokens alone. (A token with a label of IGNORE_INDEX but a True mask still gets the soft
+    term, as an unlabelled row does.) An empty batch, or a mask with no valid token, raises.
     """
     T = check_temperature(T)
     alpha = check_alpha(alpha)
     _check_pair(student_logits, teacher_logits)
     check_labels(labels, student_logits)
+    if mask is not None:
+        mask = _check_mask(mask, student_logits)
+        return kd_loss(student_logits[mask], teacher_logits[mask], labels[mask], T, alpha)
     return (1.0 - alpha) * hard_loss(student_logits, labels) + alpha * soft_loss(student_logits, teacher_logits, T)
 
 

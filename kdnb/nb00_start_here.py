@@ -82,11 +82,10 @@ def seed_index_html(entries=None) -> str:
 #: The 30-minute interview route: the sections to read, in this order, as (notebook, section number).
 #: Everything else in notebooks 01-07 is a deep dive and says so under its heading.
 ROUTE = (
-    ("01_what_is_distillation", "2"), ("01_what_is_distillation", "4"),
-    ("02_soft_vs_hard_labels", "2"), ("02_soft_vs_hard_labels", "4"),
+    ("01_what_is_distillation", "2"), ("02_soft_vs_hard_labels", "2"),
     ("03_temperature", "2"), ("03_temperature", "4"),
     ("04_distillation_losses", "2"), ("04_distillation_losses", "3"), ("04_distillation_losses", "5"),
-    ("05_distillation_in_practice", "2"), ("05_distillation_in_practice", "4"),
+    ("05_distillation_in_practice", "4"),
     ("06_pruning_and_compression", "2"), ("06_pruning_and_compression", "5"),
     ("07_interview_drill", "5"),
 )

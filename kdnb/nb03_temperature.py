@@ -50,7 +50,7 @@ from .recipe import SETTINGS, grid, spread, summarize
 from .teachers import TEACHERS
 from .temperature import check_temperature, entropy, soft_targets, top2_ratio
 from .training import fit, predict_logits, seed_everything
-from .widgets import Explorer, new_figure, slider_layout
+from .widgets import Explorer, grid_slider, new_figure, slider_layout
 
 __all__ = [
     "pick_images", "explorer_inputs", "TemperatureExplorer", "temperature_explorer", "synthetic_inputs",
@@ -85,24 +85,44 @@ SWEEP = {
 MODEL_COLORS = {"teacher": TEACHER, "student": DISTILLED}
 
 
+#: The explorer opens on the image whose teacher ranks a runner-up this far below its top class at T = 1
+#: (top-1/top-2 probability ratio). At about 10, the runner-up's bar is a tenth of the winner's at T = 1,
+#: a hundredth at T = 0.5 and about half at T = 3: every move in the range a class asks about shows.
+#: (On an image the teacher is sure of, nothing moves on screen below T of about 3.)
+OPENING_RATIO = 10.0
+
+
 def pick_images(teacher_logits: torch.Tensor, labels: torch.Tensor, n_ambiguous: int = 4) -> dict[str, int]:
     """Test images worth exploring, found from the teacher's logits rather than typed in.
 
-    Returns ``{description: index}``: the image the teacher is most sure of (lowest entropy at
-    T = 1 among those it gets right), the ``n_ambiguous`` images with the highest entropy at
-    T = 1 (where the "dark knowledge", the ranking of the wrong classes, is visible even
-    without softening), and the confidently classified image whose second class is the most
-    probable one (a near miss).
+    Returns ``{description: index}``, in this order (the explorer opens on the first):
+
+    * the image to open on: among those the teacher gets right, the one whose top-1/top-2
+      probability ratio at T = 1 is closest to :data:`OPENING_RATIO` (its two largest logits
+      differ by about ln 10), so the bars move visibly from T = 0.5 to 3;
+    * the image the teacher is most sure of (lowest entropy at T = 1 among those it gets right);
+    * the ``n_ambiguous`` images with the highest entropy at T = 1 (where the "dark knowledge",
+      the ranking of the wrong classes, is visible even without softening).
     """
     with torch.no_grad():
-        p = soft_targets(teacher_logits.double(), 1.0)
+        z = teacher_logits.double()
+        p = soft_targets(z, 1.0)
         h = entropy(p)
         pred = p.argmax(-1)
         right = pred == labels
-    out: dict[str, int] = {}
+        top2 = z.topk(2, dim=-1).values
+        gap = top2[:, 0] - top2[:, 1]
     conf = int(torch.where(right, h, torch.full_like(h, math.inf)).argmin())
+    ambiguous = h.argsort(descending=True)[:n_ambiguous].tolist()
+    taken = torch.zeros_like(right)
+    taken[[conf] + ambiguous] = True
+    distance = torch.where(right & ~taken, (gap - math.log(OPENING_RATIO)).abs(), torch.full_like(gap, math.inf))
+    out: dict[str, int] = {}
+    if torch.isfinite(distance).any():
+        i = int(distance.argmin())
+        out[f"#{i}: a {int(labels[i])} with a runner-up ({int(z[i].topk(2).indices[1])})"] = i
     out[f"#{conf}: a {int(labels[conf])} the teacher is sure of"] = conf
-    for i in h.argsort(descending=True)[:n_ambiguous].tolist():
+    for i in ambiguous:
         verdict = "right" if bool(right[i]) else f"says {int(pred[i])}"
         out[f"#{i}: an ambiguous {int(labels[i])} (teacher {verdict})"] = i
     return out
@@ -177,7 +197,9 @@ class TemperatureExplorer(Explorer):
 
     ``logits_by_image`` maps a label (shown in the dropdown) to ``{"teacher": z, "student": z,
     "image": 28x28 array (optional)}``; any model names work, in the order given. Controls:
-    ``controls["T"]`` (a log slider) and ``controls["key"]`` (the image). :meth:`state_at` is
+    ``controls["T"]`` (a slider over the two-significant-figure temperatures from ``T_min`` to
+    ``T_max``, :func:`kdnb.widgets.grid_slider`; a value set from code snaps to the nearest) and
+    ``controls["key"]`` (the image; it opens on the first). :meth:`state_at` is
     the pure computation that the callback and the static twin share.
     """
 
@@ -195,9 +217,9 @@ class TemperatureExplorer(Explorer):
         self.models = [k for k in first if k != "image"]
         self.has_image = "image" in first
         controls = {
-            "T": w.FloatLogSlider(value=T, base=10, min=math.log10(T_min), max=math.log10(T_max), step=0.01,
-                                  description="T", readout_format=".2f", continuous_update=True,
-                                  layout=slider_layout()),
+            # Two-significant-figure temperatures (0.1, 0.11 … 8, 8.1 … 50): a value set from code is
+            # one the slider shows, so the page never sends a rounded copy back.
+            "T": grid_slider(T, T_min, T_max, description="T", continuous_update=True, layout=slider_layout()),
             "key": w.Dropdown(options=list(logits_by_image), description="image", layout=w.Layout(width="420px")),
         }
         fig = new_figure(figsize)

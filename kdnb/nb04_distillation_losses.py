@@ -482,6 +482,87 @@ def pitfall_shuffled_cache(teacher: nn.Module, X: torch.Tensor, y: torch.Tensor,
     return pd.DataFrame({"cached top class = label of the paired example (%)": {k: 100 * v / len(y) for k, v in hits.items()}})
 
 
+def pitfall_sequence_batchmean(B: int = 4, S: int = 12, V: int = 50, T: float = 2.0, seed: int = 0) -> pd.DataFrame:
+    """``F.kl_div(..., reduction="batchmean")`` on (B, S, V) sequence logits divides by B, not by the tokens.
+
+    Random student and teacher logits for B sequences of S tokens over a vocabulary of V; the second half of the
+    rows carries padding at the end. Each call's value is divided by the per-token KL (mean over the valid tokens):
+    without padding, "batchmean" is S times too large; summing the masked KL and dividing by B, it is the number of
+    valid tokens per sequence too large. ``attrs`` holds S and the valid tokens per sequence.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    z, v = 2 * torch.randn(B, S, V, generator=gen), 2 * torch.randn(B, S, V, generator=gen)
+    lengths = torch.tensor([S if b < (B + 1) // 2 else S // 2 + b for b in range(B)]).clamp(max=S)
+    valid = torch.arange(S).unsqueeze(0) < lengths.unsqueeze(1)
+    log_q, log_p = F.log_softmax(z / T, -1), F.log_softmax(v / T, -1)
+    kl_tok = (log_p.exp() * (log_p - log_q)).sum(-1)                         # (B, S): the KL of each token
+    all_tokens, valid_tokens = kl_tok.mean(), kl_tok[valid].mean()
+    calls = {
+        "F.kl_div(..., 'batchmean') on (B, S, V), no padding": (F.kl_div(log_q, log_p, reduction="batchmean", log_target=True), all_tokens),
+        "the same, flattened to (B*S, V) first": (F.kl_div(log_q.reshape(-1, V), log_p.reshape(-1, V), reduction="batchmean", log_target=True), all_tokens),
+        "kdnb.losses.soft_loss(z, v, T, scale=False), no padding": (losses.soft_loss(z, v, T, scale=False), all_tokens),
+        "with padding: KL summed over valid tokens, divided by B": ((kl_tok * valid).sum() / B, valid_tokens),
+        "with padding: kdnb.losses.soft_loss(..., mask=valid)": (losses.soft_loss(z, v, T, scale=False, mask=valid), valid_tokens),
+    }
+    rows = [{"call": k, "value / per-token KL": (value / ref).item()} for k, (value, ref) in calls.items()]
+    table = pd.DataFrame(rows).set_index("call")
+    table.attrs.update(S=S, valid_per_sequence=valid.sum().item() / B)
+    return table
+
+
+def pitfall_batchnorm_teacher(train: kdata.Split, X_other: torch.Tensor, epochs: int = 2, batch_size: int = 128,
+                              shift: int = 2, seed: int = 0) -> pd.DataFrame:
+    """A teacher with BatchNorm, trained briefly, then run under ``torch.no_grad()`` over the batches of a distillation
+    epoch (``X_other``, shifted by up to ``shift`` pixels as augmentation does) in ``train()`` and in ``eval()`` mode:
+    ``no_grad`` stops gradients, not the update of BatchNorm's running statistics.
+
+    Returns, per mode, the largest change of the BatchNorm layer's ``running_mean``, the batches it counted, and how
+    many images of ``X_other`` get another top class from the eval-mode teacher afterwards (the teacher has changed).
+    """
+    import copy
+
+    threads = torch.get_num_threads()
+    training.seed_everything(seed, threads=1)  # a tiny model: one thread is fastest, and the caller's count comes back
+    try:
+        teacher = nn.Sequential(nn.Flatten(), nn.Linear(int(train.X[0].numel()), 64), nn.BatchNorm1d(64), nn.ReLU(), nn.Linear(64, 10))
+        training.fit(teacher, train, epochs=epochs, progress=False)
+    finally:
+        torch.set_num_threads(threads)
+    teacher.requires_grad_(False)
+    before_logits = training.predict_logits(teacher, X_other)
+    gen = torch.Generator().manual_seed(seed)
+    batches = [training.jitter(X_other[i:i + batch_size], shift, gen) for i in range(0, len(X_other), batch_size)]
+    rows = []
+    for mode in ("train", "eval"):
+        t = copy.deepcopy(teacher)
+        bn = t[2]
+        mean_before, count_before = bn.running_mean.clone(), int(bn.num_batches_tracked)
+        t.train(mode == "train")
+        with torch.no_grad():
+            for xb in batches:
+                t(xb)
+        after_logits = training.predict_logits(t, X_other)
+        rows.append({"teacher forward": f"teacher.{mode}(), inside torch.no_grad()",
+                     "largest change of running_mean": (bn.running_mean - mean_before).abs().max().item(),
+                     "batches counted by BatchNorm": int(bn.num_batches_tracked) - count_before,
+                     "images whose top class changed": int((after_logits.argmax(1) != before_logits.argmax(1)).sum())})
+    return pd.DataFrame(rows).set_index("teacher forward")
+
+
+def label_agreement(dataset: kdata.Dataset, teacher_logits: dict[str, torch.Tensor]) -> pd.DataFrame:
+    """Per teacher: % of the 300-label regime's unlabelled training images whose teacher top class is their true label
+    (what its hard pseudo-labels would hand back), and % of all training labels it agrees with."""
+    y = dataset.train.y
+    unlabelled = recipe.labelled_subset(y, REGIMES["300 labels"], 0) == losses.IGNORE_INDEX
+    rows = []
+    for name, logits in teacher_logits.items():
+        right = logits.argmax(1) == y
+        rows.append({"teacher": name, "unlabelled images": int(unlabelled.sum()),
+                     "top class = true label on them (%)": 100 * right[unlabelled].float().mean().item(),
+                     "agrees with all training labels (%)": 100 * right.float().mean().item()})
+    return pd.DataFrame(rows).set_index("teacher")
+
+
 # ---------------------------------------------------------------------------------------------------------------------
 # Losses beyond logits: the methods compared in the notebook's last section
 # ---------------------------------------------------------------------------------------------------------------------
@@ -498,14 +579,20 @@ TRAIN = {"epochs": 20, "lr": 2e-3, "batch_size": 128}
 REGIMES = {"all labels": None, "300 labels": 300}
 SEEDS = (0, 1, 2, 3, 4)
 KD = {"T": 4.0, "alpha": 0.9}
+#: The fair control of the 300-label regime: the same CNN trained on only the student's 300 labels
+#: (:func:`fair_teacher_subset` checks that they are the same 300 images).
+FAIR_TEACHER = "cnn-mnist-300"
+#: The second control: the student trained with cross-entropy on the 300 labels plus the teacher's
+#: *hard* top class for each of the 3,200 unlabelled images (:func:`pseudo_labelled`).
+PSEUDO = "hard pseudo-labels"
 
 #: Each method: its loss terms and the weight of the non-label term. ``weights`` lists the candidates tried on
 #: the validation split (the middle one is the weight used in Tian et al. 2020's benchmark, or the paper's).
 METHODS: dict[str, dict] = {
     "hard labels": {"family": "baseline", "cite": "cross-entropy with the labels only", "weights": None},
     "KD": {"family": "logits", "cite": "Hinton et al. 2015, T = 4, alpha = 0.9", "weights": None},
-    "logit MSE": {"family": "logits", "cite": "Ba & Caruana 2014", "weights": (0.1, 1.0, 10.0)},
-    "FitNets hints": {"family": "features", "cite": "Romero et al. 2015 (one stage)", "weights": (10.0, 100.0, 1000.0)},
+    "logit MSE": {"family": "logits", "cite": "after Ba & Caruana 2014 (they use no label term)", "weights": (0.1, 1.0, 10.0)},
+    "FitNets hints": {"family": "features", "cite": "Romero et al. 2015, one stage: CE + hint (the paper adds a KD stage)", "weights": (10.0, 100.0, 1000.0)},
     "attention transfer": {"family": "features", "cite": "Zagoruyko & Komodakis 2017", "weights": (100.0, 1000.0, 10000.0)},
     "cosine of hidden states": {"family": "features", "cite": "as DistilBERT, Sanh et al. 2019", "weights": (0.1, 1.0, 10.0)},
     "RKD": {"family": "relations", "cite": "Park et al. 2019, distance + angle", "weights": (0.1, 1.0, 10.0)},
@@ -657,7 +744,7 @@ def method_loss(method: str, weight: float | None, y: torch.Tensor, cache: dict[
             return ce
         if method == "KD":
             return losses.kd_loss(logits, cache["logits"][idx], y[idx], **KD)
-        if method == "logit MSE":  # Ba & Caruana regress the logits; zero-mean, scaled like KD at high T
+        if method == "logit MSE":  # after Ba & Caruana, who regress the logits with no label term; zero-mean, scaled like KD at high T
             return ce + weight * losses.logit_matching_loss(logits, cache["logits"][idx])
         if method == "FitNets hints":
             mse = F.mse_loss(model.regressor(f["block2"]), cache["block2"][idx])
@@ -681,6 +768,19 @@ def default_weight(method: str) -> float | None:
     return float(results.read("loss_weights").set_index("method").loc[method, "weight"])
 
 
+def pseudo_labelled(labels: torch.Tensor, teacher_logits: torch.Tensor) -> torch.Tensor:
+    """The labels with every unlabelled row (IGNORE_INDEX) replaced by the teacher's top class: hard pseudo-labels.
+
+    The control that tells "the teacher hands labels back" apart from "the teacher's targets are soft".
+    """
+    if teacher_logits.shape[0] != labels.shape[0]:
+        raise ValueError(f"{teacher_logits.shape[0]} teacher rows for {labels.shape[0]} labels")
+    out = labels.clone()
+    unlabelled = labels == losses.IGNORE_INDEX
+    out[unlabelled] = teacher_logits.argmax(1)[unlabelled]
+    return out
+
+
 def run_method(method: str, seed: int, dataset: kdata.Dataset, cache: dict[str, torch.Tensor], regime: str = "all labels",
                weight: float | None = None, epochs: int | None = None, progress: bool = False, threads: int | None = None,
                callback=None) -> dict:
@@ -688,20 +788,27 @@ def run_method(method: str, seed: int, dataset: kdata.Dataset, cache: dict[str, 
 
     ``cache`` holds the teacher's outputs for ``dataset.train`` (:func:`teacher_features`). Returns test and
     validation accuracy (0..1), median seconds per epoch on this machine, and the extra parameters trained.
+    ``method`` may also be :data:`PSEUDO`: cross-entropy on the labels plus the teacher's top class for every
+    unlabelled image (the same student, the same initial weights as "hard labels").
     """
     if regime not in REGIMES:
         raise ValueError(f"unknown regime {regime!r}; choose one of {list(REGIMES)}")
     if threads is not None:
         torch.set_num_threads(threads)
-    weight = default_weight(method) if weight is None else weight
     y = recipe.labelled_subset(dataset.train.y, REGIMES[regime], 0)
+    if method == PSEUDO:
+        y, method, weight = pseudo_labelled(y, cache["logits"]), "hard labels", None
+        shown = PSEUDO
+    else:
+        weight = default_weight(method) if weight is None else weight
+        shown = method
     model = make_student(method, seed, dataset.image_shape)
     step = method_loss(method, weight, y, cache, model)
     train = kdata.Split(dataset.train.X, y)
     cfg = dict(TRAIN, epochs=epochs or TRAIN["epochs"])
     hist = training.train_with(model, train, step, seed=seed, progress=progress, desc=method, callback=callback, **cfg)
     student = model.student
-    return {"method": method, "regime": regime, "seed": seed, "weight": weight,
+    return {"method": shown, "regime": regime, "seed": seed, "weight": weight,
             "test_acc": training.accuracy(student, dataset.test), "val_acc": training.accuracy(student, dataset.val),
             "epoch_seconds": float(statistics.median(hist["seconds"])), "epochs": cfg["epochs"],
             "extra_params": extra_params(method)}
@@ -801,15 +908,134 @@ def verdicts(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index(["regime", "method"])
 
 
+def fair_teacher_subset(dataset: kdata.Dataset) -> dict:
+    """Were :data:`FAIR_TEACHER`'s labels exactly the 300 the comparison's student gets?
+
+    Rebuilds the teacher's labelled rows from its recipe (:data:`kdnb.teachers.TEACHERS`: data set, split seed,
+    label count and seed, as :func:`kdnb.teachers.train_teacher` draws them) and the student's from
+    :func:`kdnb.recipe.labelled_subset`, and compares them.
+    """
+    spec = teachers.TEACHERS[FAIR_TEACHER]
+    same_data = spec["dataset"] == {"name": dataset.name, "seed": 0} and dataset.name == "mnist-5k"
+    teacher_rows = set(kdata.stratified_split(dataset.train.y.numpy(), (spec["labels"]["n"],), spec["labels"]["seed"])[0].tolist())
+    student = recipe.labelled_subset(dataset.train.y, REGIMES["300 labels"], 0)
+    student_rows = set(torch.nonzero(student != losses.IGNORE_INDEX).flatten().tolist())
+    return {"same data set and split": bool(same_data), "teacher's labelled images": len(teacher_rows),
+            "student's labelled images": len(student_rows), "same images": teacher_rows == student_rows}
+
+
+def fair_comparison(dataset: kdata.Dataset | None = None, seeds=SEEDS, methods=None, progress: bool = True,
+                    threads: int = 1) -> pd.DataFrame:
+    """The 300-label regime's controls, over seeds: every teacher-reading method again with :data:`FAIR_TEACHER`,
+    and :data:`PSEUDO` with both teachers. The hard-label rows and the all-label teacher's methods are in
+    ``loss_comparison`` (the same students, seeds and weights); the weights stay those chosen with ``cnn-mnist``."""
+    ds = dataset or kdata.load_mnist_subset()
+    if not fair_teacher_subset(ds)["same images"]:
+        raise RuntimeError(f"{FAIR_TEACHER} did not see the student's 300 labelled images; rebuild it")
+    caches = {TEACHER: load_cache(ds), FAIR_TEACHER: teacher_features(teachers.load_teacher(FAIR_TEACHER), ds.train.X)}
+    plan = {TEACHER: [PSEUDO], FAIR_TEACHER: [PSEUDO] + [m for m in METHODS if m != "hard labels"]}
+    rows = []
+    for seed in seeds:
+        for teacher, todo in plan.items():
+            for method in todo:
+                if methods is not None and method not in methods:
+                    continue
+                row = run_method(method, seed, ds, caches[teacher], "300 labels", threads=threads)
+                rows.append({"teacher": teacher, **row})
+                if progress:
+                    print(f"{teacher:14s} seed {seed} {method:24s} test {100 * row['test_acc']:.1f}  {row['epoch_seconds']:.2f} s/epoch", flush=True)
+    return pd.DataFrame(rows)
+
+
+def _fair_accuracies(runs: pd.DataFrame, fair: pd.DataFrame) -> pd.DataFrame:
+    """Test accuracy (%) of the 300-label students, one row per seed, one column per (teacher, method)."""
+    few = runs[runs["regime"] == "300 labels"]
+    parts = [few[few["method"] == "hard labels"].assign(teacher="none"),
+             few[few["method"] != "hard labels"].assign(teacher=TEACHER),
+             fair[fair["regime"] == "300 labels"]]
+    both = pd.concat(parts, ignore_index=True)
+    return 100 * both.pivot_table(index="seed", columns=["teacher", "method"], values="test_acc")
+
+
+def fair_table(runs: pd.DataFrame, fair: pd.DataFrame) -> pd.DataFrame:
+    """The 300-label regime with both teachers: per teacher and method, test accuracy and the gain over the hard-label
+    student (the same seed, the same initial weights), mean [min, max] over seeds."""
+    acc = _fair_accuracies(runs, fair)
+    base = acc[("none", "hard labels")]
+    order = [PSEUDO] + [m for m in METHODS if m != "hard labels"]
+    rows = [{"teacher": "none", "method": "hard labels (300 labels only)", "test_mean": base.mean(), "test_min": base.min(),
+             "test_max": base.max(), "gain_mean": 0.0, "gain_min": 0.0, "gain_max": 0.0, "seeds_better": 0, "seeds": len(base),
+             "verdict": ""}]
+    for teacher in (TEACHER, FAIR_TEACHER):
+        for method in order:
+            if (teacher, method) not in acc.columns:
+                continue
+            a = acc[(teacher, method)].dropna()
+            g = a - base.reindex(a.index)
+            row = {"teacher": teacher, "method": method, "test_mean": a.mean(), "test_min": a.min(), "test_max": a.max(),
+                   "gain_mean": g.mean(), "gain_min": g.min(), "gain_max": g.max(), "seeds_better": int((g >= 0.05).sum()),
+                   "seeds": len(a), "verdict": sign_verdict(g)}
+            if method != PSEUDO and (teacher, PSEUDO) in acc.columns:  # what the loss adds beyond the same teacher's argmax
+                d = a - acc[(teacher, PSEUDO)].reindex(a.index)
+                row.update(vs_pseudo_mean=d.mean(), vs_pseudo_min=d.min(), vs_pseudo_max=d.max(), vs_pseudo=sign_verdict(d))
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def gain_split(runs: pd.DataFrame, fair: pd.DataFrame, method: str = "KD") -> pd.DataFrame:
+    """Where the gain of ``method`` with the all-label teacher comes from, per seed, in points of test accuracy.
+
+    ``method(all-label teacher) - hard`` = ``[method(all) - method(fair)]`` (what the teacher's extra labels are worth:
+    the labels handed back) + ``[pseudo(fair) - hard]`` (the fair teacher's hard top class on the unlabelled images)
+    + ``[method(fair) - pseudo(fair)]`` (what the soft targets add beyond those hard pseudo-labels). The all-label
+    teacher's own hard/soft split is shown too. Mean, min and max over seeds.
+    """
+    acc = _fair_accuracies(runs, fair)
+    hard = acc[("none", "hard labels")]
+    m_all, m_fair = acc[(TEACHER, method)], acc[(FAIR_TEACHER, method)]
+    pl_all, pl_fair = acc[(TEACHER, PSEUDO)], acc[(FAIR_TEACHER, PSEUDO)]
+    parts = {
+        f"total: {method} with {TEACHER} - hard labels": m_all - hard,
+        f"labels handed back: {method} with {TEACHER} - {method} with {FAIR_TEACHER}": m_all - m_fair,
+        f"hard pseudo-labels of {FAIR_TEACHER} - hard labels": pl_fair - hard,
+        f"softness: {method} with {FAIR_TEACHER} - its hard pseudo-labels": m_fair - pl_fair,
+        f"(for comparison) hard pseudo-labels of {TEACHER} - hard labels": pl_all - hard,
+        f"(for comparison) softness: {method} with {TEACHER} - its hard pseudo-labels": m_all - pl_all,
+    }
+    rows = [{"part": k, "mean": v.mean(), "min": v.min(), "max": v.max(), "verdict": sign_verdict(v)} for k, v in parts.items()]
+    return pd.DataFrame(rows).set_index("part")
+
+
+def sign_verdict(diffs) -> str:
+    """Words for per-seed differences (points): above zero in every seed, below in every seed, or how they split.
+
+    Accuracies on 1,000 test images move in steps of 0.1 point, so a difference under 0.05 counts as equal.
+    """
+    diffs = [float(d) for d in diffs]
+    up, down = sum(d >= 0.05 for d in diffs), sum(d <= -0.05 for d in diffs)
+    n, same = len(diffs), len(diffs) - up - down
+    if up == n:
+        return "better in every seed"
+    if down == n:
+        return "worse in every seed"
+    parts = [f"better in {up}" if up else "", f"worse in {down}" if down else "", f"equal in {same}" if same else ""]
+    return ", ".join(p for p in parts if p) + f" of {n} seeds"
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m kdnb.nb04_distillation_losses", description=__doc__.split("\n")[0])
-    parser.add_argument("part", choices=["weights", "compare"], help="weights: choose each feature loss's weight on validation; "
-                        "compare: the comparison table over seeds")
+    parser.add_argument("part", choices=["weights", "compare", "fair"], help="weights: choose each feature loss's weight on "
+                        "validation; compare: the comparison table over seeds; fair: the 300-label controls (a teacher "
+                        "that saw only those labels, and hard pseudo-labels)")
     args = parser.parse_args(argv)
     training.seed_everything(0, threads=1)
     ds = kdata.load_mnist_subset()
-    cache = load_cache(ds)
     start = time.perf_counter()
+    if args.part == "fair":
+        path = results.write(fair_comparison(ds), "loss_fair_teacher")
+        print(f"wrote {path} in {time.perf_counter() - start:.0f} s")
+        return 0
+    cache = load_cache(ds)
     if args.part == "weights":
         trials = choose_weights(ds, cache)
         results.write(trials, "loss_weight_trials")
@@ -827,6 +1053,41 @@ if __name__ == "__main__":
 # ---------------------------------------------------------------------------------------------------------------------
 # Exercises: write kd_loss, the attention map, spot the bug
 # ---------------------------------------------------------------------------------------------------------------------
+
+
+
+# The rule every checker below follows: (a) run the reader's code on randomized problems that include the edges
+# (T = 1, alpha in {0, 1}, large logits, a batch of one); (b) compare values and gradients with respect to the
+# student; (c) check that the inputs are unchanged afterwards; (d) check that no gradient reaches the teacher;
+# (e) accept every correct formulation and any numeric type; (f) never print the solution's result under the stub.
+
+
+def _number(x) -> float | None:
+    """The reader's answer as a finite float (int, float, NumPy scalar, one-element tensor or array), else None."""
+    if isinstance(x, (bool, str, bytes)) or x is None or x is Ellipsis:
+        return None
+    try:
+        if isinstance(x, torch.Tensor):
+            if x.numel() != 1:
+                return None
+            x = x.detach().reshape(()).item()
+        elif hasattr(x, "size") and not callable(x.size):  # NumPy arrays and scalars
+            if x.size != 1:
+                return None
+            x = x.item()
+        value = float(x)
+    except (TypeError, ValueError, RuntimeError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _close_tensors(a: torch.Tensor, b: torch.Tensor, rtol: float = 1e-4) -> bool:
+    """Equal up to float32 rounding, relative to the size of ``b`` (so a large-logit case is judged fairly)."""
+    a, b = a.detach().double(), b.detach().double()
+    if a.shape != b.shape or not torch.isfinite(a).all():
+        return False
+    scale = float(b.abs().max()) if b.numel() else 0.0
+    return bool(torch.allclose(a, b, rtol=rtol, atol=1e-6 * max(scale, 1.0)))
 
 
 def _reference_kd(z, v, y, T, alpha):
@@ -875,33 +1136,93 @@ def _kd_variants() -> dict[str, callable]:
     }
 
 
-def _kd_cases(n: int = 4):
+#: The fixed problems every loss checker runs, (B, C, T, alpha, logit scale, what the case tests). Two more are drawn
+#: at random on every call (:func:`_kd_cases`).
+KD_EDGES = [
+    (8, 10, 4.0, 0.7, 3.0, "an ordinary batch"),
+    (5, 3, 2.0, 0.3, 3.0, "three classes"),
+    (16, 10, 8.0, 0.9, 3.0, "a high T"),
+    (6, 5, 1.0, 0.5, 3.0, "T = 1"),
+    (1, 4, 1.5, 0.5, 3.0, "a batch of one"),
+    (6, 5, 2.0, 0.0, 3.0, "alpha = 0"),
+    (6, 5, 3.0, 1.0, 3.0, "alpha = 1"),
+    (6, 10, 1.0, 0.5, 150.0, "large logits (T = 1)"),
+    (4, 10, 4.0, 0.9, 600.0, "large logits (T = 4)"),
+]
+
+
+def _kd_cases(seed: int | None = None):
+    """``[(z, v, y, T, alpha, what)]``: the edges of :data:`KD_EDGES` and two random problems (fresh unless ``seed``)."""
     gen = torch.Generator().manual_seed(1234)
+    specs = list(KD_EDGES)
+    rnd = torch.Generator().manual_seed(int(torch.randint(0, 2**31 - 1, (1,), generator=torch.Generator().manual_seed(
+        seed if seed is not None else int.from_bytes(__import__("os").urandom(4), "little")))))
+    for _ in range(2):
+        B, C = int(torch.randint(1, 13, (1,), generator=rnd)), int(torch.randint(2, 13, (1,), generator=rnd))
+        T = round(float(1 + 9 * torch.rand(1, generator=rnd)), 2)
+        alpha = round(float(torch.rand(1, generator=rnd)), 2)
+        specs.append((B, C, T, alpha, 3.0, "a random problem"))
     cases = []
-    for i, (B, C, T, alpha) in enumerate([(8, 10, 4.0, 0.7), (5, 3, 2.0, 0.3), (16, 10, 8.0, 0.9), (1, 4, 1.5, 0.5)][:n]):
-        z, v = 3 * torch.randn(B, C, generator=gen), 3 * torch.randn(B, C, generator=gen)
-        y = torch.randint(0, C, (B,), generator=gen)
-        cases.append((z, v, y, T, alpha))
+    for B, C, T, alpha, scale, what in specs:
+        g = gen if what != "a random problem" else rnd
+        z, v = scale * torch.randn(B, C, generator=g), scale * torch.randn(B, C, generator=g)
+        y = torch.randint(0, C, (B,), generator=g)
+        cases.append((z, v, y, T, alpha, what))
     return cases
 
 
-def _value_and_grads(fn, z, v, y, T, alpha, teacher_grad: bool = False):
-    z = z.clone().requires_grad_(True)
-    v = v.clone().requires_grad_(teacher_grad)
-    out = fn(z, v, y, T, alpha)
-    if not isinstance(out, torch.Tensor) or out.numel() != 1:
-        raise TypeError(f"kd_loss must return a scalar tensor, got {type(out).__name__}"
-                        + (f" of shape {tuple(out.shape)}" if isinstance(out, torch.Tensor) else ""))
-    grads = torch.autograd.grad(out, [z, v] if teacher_grad and out.requires_grad else [z], allow_unused=True)
-    return out.detach(), grads[0], (grads[1] if len(grads) > 1 else None)
+def _call_unchanged(fn, args: tuple, names: tuple) -> tuple[object, str | None]:
+    """Call ``fn(*args)`` on copies; return its output and, if it changed an input in place, the sentence that says so."""
+    copies = [a.clone() if isinstance(a, torch.Tensor) else a for a in args]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = fn(*copies)
+    for name, before, after in zip(names, args, copies):
+        if isinstance(before, torch.Tensor) and not torch.equal(before, after.detach()):
+            return out, (f"your function changed its input {name} in place (an in-place op such as {name} /= T or .div_()): "
+                         "the caller's tensor is now different; compute a new tensor (x = x / T) instead")
+    return out, None
+
+
+def _loss_and_grads(fn, args: tuple, student: int = 0, teacher: int | None = 1):
+    """Value of ``fn(*args)`` and its gradients with respect to the student's argument and (if any) the teacher's.
+
+    Returns ``(value, grad_student, grad_teacher, problem)``; ``problem`` names a result that is no differentiable
+    scalar.
+    """
+    args = list(a.clone() if isinstance(a, torch.Tensor) else a for a in args)
+    args[student] = args[student].requires_grad_(True)
+    if teacher is not None:
+        args[teacher] = args[teacher].requires_grad_(True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = fn(*args)
+    if not isinstance(out, torch.Tensor):
+        kind = "a Python number: .item() or float() cut the graph" if _number(out) is not None else type(out).__name__
+        return None, None, None, f"return the loss as a tensor that autograd can differentiate, not {kind}"
+    if out.numel() != 1:
+        return None, None, None, f"return one number for the batch (averaged over examples), not a tensor of shape {tuple(out.shape)}"
+    if not out.requires_grad:
+        return out.detach(), None, None, ("the loss has no gradient with respect to the student's logits: did you detach the "
+                                          "student (.detach(), .data, torch.no_grad() around it) or go through .item() or NumPy?")
+    wrt = [args[student]] + ([args[teacher]] if teacher is not None else [])
+    grads = torch.autograd.grad(out.reshape(()), wrt, allow_unused=True)
+    gz = grads[0] if grads[0] is not None else torch.zeros_like(args[student])
+    gv = grads[1] if teacher is not None else None
+    return out.detach().reshape(()), gz, gv, None
 
 
 def _agrees(fn, other, case, with_value: bool = True) -> bool:
     """``fn`` and ``other`` give the same gradient on ``case`` (and the same value, if ``with_value``)."""
-    value, gz, _ = _value_and_grads(fn, *case)
-    o_value, o_gz, _ = _value_and_grads(other, *case)
-    same_grad = gz is not None and torch.allclose(gz, o_gz, rtol=1e-4, atol=1e-7)
-    return same_grad and (not with_value or torch.allclose(value, o_value, rtol=1e-4, atol=1e-6))
+    z, v, y, T, a = case[:5]
+    try:
+        value, gz, _, problem = _loss_and_grads(fn, (z, v, y, T, a), teacher=None)
+        o_value, o_gz, _, _ = _loss_and_grads(other, (z, v, y, T, a), teacher=None)
+    except Exception:
+        return False
+    if problem or value is None or o_value is None or not torch.isfinite(o_value):
+        return False
+    return _close_tensors(gz, o_gz) and (not with_value or _close_tensors(value, o_value))
 
 
 def _named_mistake(fn, cases, with_value: bool = True) -> str | None:
@@ -912,123 +1233,224 @@ def _named_mistake(fn, cases, with_value: bool = True) -> str | None:
     return None
 
 
+def _where_wrong(failed: list[str], total: list[str]) -> str:
+    """A sentence for a function that is right on some problems and wrong on others."""
+    kinds = sorted(set(failed))
+    if all("T = 1" in k for k in kinds):
+        return "right in general but wrong at T = 1: the same formula holds at every T, so no special case for T == 1"
+    if set(kinds) <= {"alpha = 0", "alpha = 1"}:
+        return ("right in general but wrong at alpha = 0 or alpha = 1: the same formula covers the ends (alpha = 0 is "
+                "plain cross-entropy, alpha = 1 the soft term alone), so no special case that changes it")
+    if set(kinds) <= {"a batch of one"}:
+        return "right in general but wrong for a batch of one example: keep the batch dimension (no .squeeze())"
+    if all(k.startswith("large logits") for k in kinds):
+        return ("right on ordinary logits, wrong on large ones: take logs with F.log_softmax, not torch.log(softmax(...)), "
+                "which rounds small probabilities to 0 and their log to -inf")
+    return f"wrong on {len(failed)} of {len(total)} problems ({', '.join(kinds)})"
+
+
 def diagnose_kd_loss(fn) -> str | None:
     """``None`` if ``fn(student_logits, teacher_logits, labels, T, alpha)`` is the distillation loss, else the mistake.
 
-    Compares values and gradients with :func:`kdnb.losses.kd_loss` on random inputs of several shapes,
-    temperatures and alphas, then with each known mistake, and checks that no gradient reaches the teacher.
+    Runs :data:`KD_EDGES` and two random problems; compares values and gradients with :func:`kdnb.losses.kd_loss`,
+    then with each known mistake; checks that the inputs are unchanged and that no gradient reaches the teacher.
     """
     cases = _kd_cases()
-    for z, v, y, T, a in cases:
-        value, gz, _ = _value_and_grads(fn, z, v, y, T, a)
-        if not torch.isfinite(value):
-            both_log = "the target is log-probabilities but log_target is False: F.kl_div takes the target as probabilities unless log_target=True"
-            if not torch.isfinite(_kd_variants()[both_log](z, v, y, T, a)):
-                return both_log + f" (the loss is {value.item()}: the log of a negative 'probability')"
-            return f"the loss is {value.item()} for T = {T}: the log of a non-positive number? Use F.log_softmax, not torch.log(softmax)"
-        if gz is None:
-            return "the loss has no gradient with respect to the student's logits: did you detach the student, or use .item()?"
-    if not all(_agrees(fn, _reference_kd, case) for case in cases):
-        named = _named_mistake(fn, cases)
-        if named:
-            return named
-        z, v, y, T, a = cases[0]
-        value, _, _ = _value_and_grads(fn, z, v, y, T, a)
-        ref_value, _, _ = _value_and_grads(_reference_kd, z, v, y, T, a)
-        if all(_agrees(fn, _reference_kd, case, with_value=False) for case in cases):
-            return (f"the gradient is right but the value is off by a constant ({value.item() - ref_value.item():.3g} here): "
-                    "cross-entropy with soft targets equals KL plus the teacher's entropy; use the KL")
-        return (f"for B={len(y)}, C={z.shape[1]}, T={T:g}, alpha={a:g} your loss is {value.item():.4g}, the reference "
-                f"{ref_value.item():.4g}; write (1 - alpha) * CE(labels, z) + alpha * T² * KL(softmax(v/T) || softmax(z/T))")
-    _, _, gv = _value_and_grads(fn, *cases[0], teacher_grad=True)
-    if gv is not None and gv.abs().max() > 0:
-        return ("gradients reach the teacher's logits: the teacher is frozen, so detach them "
-                "(teacher_logits.detach(), or compute them under torch.no_grad())")
-    return None
+    names = ("student_logits", "teacher_logits", "labels")
+    failed, nonfinite, leaks = [], [], False
+    for z, v, y, T, a, what in cases:
+        _, changed = _call_unchanged(fn, (z, v, y, T, a), names)
+        if changed:
+            return changed
+        value, gz, gv, problem = _loss_and_grads(fn, (z, v, y, T, a))
+        if problem:
+            return problem
+        if not torch.isfinite(value) or not torch.isfinite(gz).all():
+            nonfinite.append(what)
+            continue
+        leaks = leaks or (gv is not None and bool(gv.abs().max() > 0))
+        ref_value, ref_gz, _, _ = _loss_and_grads(_reference_kd, (z, v, y, T, a), teacher=None)
+        if not (_close_tensors(value, ref_value) and _close_tensors(gz, ref_gz)):
+            failed.append(what)
+    if nonfinite:
+        if all(w.startswith("large logits") for w in nonfinite):
+            named = _named_mistake(fn, [c for c in cases if not c[5].startswith("large logits")]) if failed else None
+            if named:
+                return named
+            return ("the loss is NaN or infinite at large logits: torch.log(softmax(...)) rounds small probabilities to 0 "
+                    "and takes log 0; use F.log_softmax (and F.kl_div or a sum over log-probabilities)")
+        return ("the target is log-probabilities but log_target is False: F.kl_div takes the target as probabilities unless "
+                "log_target=True (your loss is NaN or infinite on ordinary logits: the log of a non-positive number; "
+                "use F.log_softmax for every log)")
+    if not failed:
+        if leaks:
+            return ("gradients reach the teacher's logits: the teacher is frozen, so detach them "
+                    "(teacher_logits.detach(), or compute them under torch.no_grad())")
+        return None
+    named = _named_mistake(fn, cases)
+    if named:
+        return named
+    if all(_agrees(fn, _reference_kd, case, with_value=False) for case in cases):
+        z, v, y, T, a, _ = next(c for c in cases if c[5] in failed)
+        value, _, _, _ = _loss_and_grads(fn, (z, v, y, T, a), teacher=None)
+        ref_value, _, _, _ = _loss_and_grads(_reference_kd, (z, v, y, T, a), teacher=None)
+        return (f"the gradient is right but the value is off by a constant ({value.item() - ref_value.item():.3g} on one "
+                "problem): cross-entropy with soft targets equals KL plus the teacher's entropy; use the KL")
+    if len(failed) < len(cases):
+        return _where_wrong(failed, [c[5] for c in cases])
+    return ("your loss differs from (1 - alpha) * CE(labels, z) + alpha * T² * KL(softmax(v/T) || softmax(z/T)) in value "
+            "and gradient on every problem; compare your terms with the formula above")
 
 
 def check_kd_loss(fn) -> Verdict:
     """Check yourself 2.1: the reader's ``kd_loss(student_logits, teacher_logits, labels, T, alpha)``."""
     return check("Check yourself 2.1", fn, diagnose_kd_loss,
                  todo="write kd_loss in the cell above (replace the your_turn line), then rerun it",
-                 praise="values and gradients match kdnb.losses.kd_loss on four shapes, T and alpha, and no gradient reaches the teacher")
+                 praise=f"values and gradients match kdnb.losses.kd_loss on {len(KD_EDGES) + 2} problems (T = 1, alpha = 0 "
+                        "and 1, large logits, a batch of one, two random ones), the inputs are untouched, and no gradient "
+                        "reaches the teacher")
 
 
-def check_entropy_gap(gap, student_logits: torch.Tensor, teacher_logits: torch.Tensor, T: float) -> Verdict:
-    """Check yourself 3.1: the reader computes CE(p_T, q_T) - KL(p_T || q_T) from the teacher's logits alone."""
-    p = F.softmax(teacher_logits / T, 1)
-    log_p = F.log_softmax(teacher_logits / T, 1)
-    h = -(p * log_p).sum(1)
-    ce = F.cross_entropy(student_logits / T, p).item()
-    kl = F.kl_div(F.log_softmax(student_logits / T, 1), p, reduction="batchmean").item()
-    q = F.softmax(student_logits / T, 1)
+# ------------------------------------------------------------------------------------------------ Check yourself 3.1
 
-    def diagnose(a):
-        if isinstance(a, torch.Tensor):
-            if a.numel() != 1:
-                return f"give one number for the batch (a mean over examples), not a tensor of shape {tuple(a.shape)}"
-            a = a.item()
-        a = float(a)
-        if close(a, h.mean().item(), rel=1e-4):
-            if close(a, ce - kl, rel=1e-3):
-                return None
-        if close(a, h.mean().item() / math.log(2), rel=1e-4):
+
+#: Library calls that compute a KL divergence: the gap must not be computed as CE - KL.
+_KL_CALLS = ((F, "kl_div"), (losses, "kl_divergence"), (losses, "soft_loss"), (losses, "kd_loss"))
+
+
+def _entropy(v: torch.Tensor, T: float) -> float:
+    log_p = F.log_softmax(v.double() / T, 1)
+    return float(-(log_p.exp() * log_p).sum(1).mean())
+
+
+def diagnose_entropy_gap(fn) -> str | None:
+    """Check yourself 3.1: ``fn(teacher_logits, T)`` returns CE(p_T, q_T) - KL(p_T || q_T), i.e. the teacher's mean
+    entropy, from the teacher's logits and T alone (any numeric type; rounding to 3 significant figures is fine)."""
+    import numpy as np
+
+    calls = []
+    saved = [(mod, name, getattr(mod, name)) for mod, name in _KL_CALLS]
+
+    def spy(original, name):
+        def wrapper(*args, **kwargs):
+            calls.append(name)
+            return original(*args, **kwargs)
+        return wrapper
+
+    for z, v, y, T, a, what in _kd_cases():
+        try:
+            for mod, name, original in saved:
+                setattr(mod, name, spy(original, name))
+            out, changed = _call_unchanged(fn, (v, T), ("teacher_logits",))
+        finally:
+            for mod, name, original in saved:
+                setattr(mod, name, original)
+        if changed:
+            return changed
+        if calls:
+            return (f"computed as CE - KL from the two losses ({calls[0]} was called): the exercise asks for the gap from "
+                    "the teacher's logits and T alone, which shows what it is; write -sum p_T log p_T, averaged over the batch")
+        if isinstance(out, torch.Tensor) and out.numel() > 1 or isinstance(out, np.ndarray) and out.size > 1:
+            return f"give one number for the batch (a mean over examples), not an array of shape {tuple(out.shape)}"
+        a_ = _number(out)
+        if a_ is None:
+            raw = out.item() if isinstance(out, torch.Tensor) and out.numel() == 1 else out
+            if isinstance(raw, float) and not math.isfinite(raw):
+                return ("the result is NaN or infinite on large logits: p * log(p) is 0 * log 0 where a probability rounds to 0; "
+                        "use F.log_softmax for log p_T (or torch.special.entr)")
+            return f"return a number (a float, a NumPy number or a one-element tensor), got {type(out).__name__}"
+        h = _entropy(v, T)
+        if close(a_, h, rel=5e-3, abs_=5e-4):  # rounded to 3 significant figures is right too
+            continue
+        log_p = F.log_softmax(v.double() / T, 1)
+        if close(a_, h / math.log(2), rel=2e-3, abs_=5e-4):
             return "that is the entropy in bits; the losses use natural logarithms (nats)"
-        if close(a, h.sum().item(), rel=1e-4):
+        if close(a_, h * len(v), rel=2e-3, abs_=5e-4) and len(v) > 1:
             return "that is the sum over the batch; the losses average over the batch (mean over examples)"
-        if close(a, (-(q * q.log()).sum(1)).mean().item(), rel=1e-4):
-            return "that is the student's entropy; the gap is the teacher's entropy, which the student cannot change"
-        if close(a, (-(F.softmax(teacher_logits, 1) * F.log_softmax(teacher_logits, 1)).sum(1)).mean().item(), rel=1e-4):
+        if close(a_, -h, rel=2e-3, abs_=5e-4) and h > 1e-3:
+            return "the sign is flipped: entropy is -sum p log p, which is never negative"
+        if close(a_, _entropy(v, 1.0), rel=2e-3, abs_=5e-4) and T != 1.0:
             return "that is the teacher's entropy at T = 1: divide the teacher's logits by T first"
-        if close(a, ce - kl, rel=1e-3):
-            return "right number, but computed from the two losses: write it from the teacher's logits alone"
-        return f"the gap is the teacher's mean entropy H(p_T) = -sum p_T log p_T; you gave {a:.4g}"
+        if close(a_, float(-(log_p.exp() * log_p).sum(1).mean() / v.shape[1]), rel=2e-3, abs_=5e-4):
+            return "averaged over the classes as well as the batch: sum over the classes, then average over the batch"
+        where = f"on a batch of {len(v)} with {v.shape[1]} classes at T = {T:g}" + (" (large logits)" if what.startswith("large") else "")
+        return (f"{where} your value is off; the gap is the teacher's mean entropy H(p_T) = mean over the batch of "
+                "-sum_i p_T,i log p_T,i")
+    return None
 
-    return check("Check yourself 3.1", gap, diagnose, todo="set gap to a number computed from teacher_logits and T only",
-                 praise=f"CE - KL is the teacher's mean entropy, {h.mean().item():.3g} nats here: a constant for the student")
+
+def check_entropy_gap(fn) -> Verdict:
+    """Check yourself 3.1: the reader's ``entropy_gap(teacher_logits, T)``, CE - KL from the teacher alone."""
+    return check("Check yourself 3.1", fn, diagnose_entropy_gap,
+                 todo="write entropy_gap(teacher_logits, T) in the cell above, from the teacher's logits and T only",
+                 praise=f"CE - KL is the teacher's mean entropy on {len(KD_EDGES) + 2} batches (T = 1, large logits and a "
+                        "batch of one among them): a constant for the student")
+
+
+# ------------------------------------------------------------------------------------------------ Check yourself 6.1
+
+
+def _attention_cases():
+    gen = torch.Generator().manual_seed(7)
+    shapes = [((6, 5, 4, 3), 1.0), ((1, 8, 7, 7), 1.0), ((3, 1, 5, 5), 1.0), ((4, 16, 6, 6), 30.0), ((2, 3, 1, 9), 1.0)]
+    return [scale * torch.randn(*shape, generator=gen) for shape, scale in shapes]
 
 
 def diagnose_attention_map(fn) -> str | None:
-    gen = torch.Generator().manual_seed(7)
-    A = torch.randn(6, 5, 4, 3, generator=gen)
-    out = fn(A)
-    if not isinstance(out, torch.Tensor):
-        return f"return a tensor, got {type(out).__name__}"
-    ref = attention_map(A)
-    if tuple(out.shape) != tuple(ref.shape):
-        if tuple(out.shape) == (6, 4, 3):
-            return "flatten the map: one row of H*W values per example, shape (batch, H*W)"
-        if tuple(out.shape) == (6, 5):
-            return "you reduced over the spatial positions; reduce over the channels (dim=1) and keep H*W positions"
-        return f"expected shape (batch, H*W) = {tuple(ref.shape)}, got {tuple(out.shape)}"
-    if torch.allclose(out, ref, atol=1e-6):
-        return None
-    if torch.allclose(out, F.normalize(A.abs().mean(1).flatten(1), dim=1), atol=1e-6):
-        return "square the activations (p = 2) before averaging over channels: the paper's |A|^2"
-    if torch.allclose(out, F.normalize(A.pow(2).mean(1), dim=2).flatten(1), atol=1e-6) or torch.allclose(out, F.normalize(A.pow(2).mean(1), dim=1).flatten(1), atol=1e-6):
-        return "normalize the whole flattened map (all H*W values together), not one row or column of it"
-    if torch.allclose(out, A.pow(2).mean(1).flatten(1), atol=1e-6) or torch.allclose(out, A.pow(2).sum(1).flatten(1), atol=1e-6):
-        return "the map is not normalized: divide by its L2 norm (F.normalize(..., dim=1)) so student and teacher compare directions"
-    if torch.allclose(out, F.normalize(A.mean(1).flatten(1), dim=1), atol=1e-6):
-        return "averaging signed activations lets positive and negative cancel: use |A|^2"
-    if torch.allclose(out, F.normalize(A.pow(2).flatten(1), dim=1)[:, : ref.shape[1]], atol=1e-6):
-        return "reduce over the channels first (mean over dim=1), then flatten"
-    return "Q = normalize(mean over channels of A², flattened over H*W): compare your steps with that"
+    for A in _attention_cases():
+        out, changed = _call_unchanged(fn, (A,), ("features",))
+        if changed:
+            return changed
+        if not isinstance(out, torch.Tensor):
+            return f"return a tensor, got {type(out).__name__}"
+        ref = attention_map(A)
+        B, C, H, W = A.shape
+        if tuple(out.shape) != tuple(ref.shape):
+            if tuple(out.shape) == (B, H, W):
+                return "flatten the map: one row of H*W values per example, shape (batch, H*W)"
+            if tuple(out.shape) == (B, C):
+                return "you reduced over the spatial positions; reduce over the channels (dim=1) and keep H*W positions"
+            return f"expected shape (batch, H*W) = {tuple(ref.shape)}, got {tuple(out.shape)}"
+        if not _close_tensors(out, ref, rtol=1e-5):
+            if torch.allclose(out, F.normalize(A.abs().mean(1).flatten(1), dim=1), atol=1e-6):
+                return "square the activations (p = 2) before averaging over channels: the paper's |A|^2"
+            if torch.allclose(out, F.normalize(A.pow(2).mean(1), dim=2).flatten(1), atol=1e-6) or torch.allclose(out, F.normalize(A.pow(2).mean(1), dim=1).flatten(1), atol=1e-6):
+                return "normalize the whole flattened map (all H*W values together), not one row or column of it"
+            if torch.allclose(out, A.pow(2).mean(1).flatten(1), atol=1e-5) or torch.allclose(out, A.pow(2).sum(1).flatten(1), atol=1e-5):
+                return "the map is not normalized: divide by its L2 norm (F.normalize(..., dim=1)) so student and teacher compare directions"
+            if torch.allclose(out, F.normalize(A.mean(1).flatten(1), dim=1), atol=1e-6):
+                return "averaging signed activations lets positive and negative cancel: use |A|^2"
+            if torch.allclose(out, F.normalize(A.pow(2).flatten(1), dim=1)[:, : ref.shape[1]], atol=1e-6):
+                return "reduce over the channels first (mean over dim=1), then flatten"
+            return f"on features of shape {tuple(A.shape)}: Q = normalize(mean over channels of A², flattened over H*W); compare your steps with that"
+        # the map is used inside a loss: it must pass gradients back to the student's features
+        w = torch.randn(ref.shape, generator=torch.Generator().manual_seed(11))
+        a1 = A.clone().requires_grad_(True)
+        out1 = fn(a1)
+        if not isinstance(out1, torch.Tensor) or not out1.requires_grad:
+            return "the map has no gradient: the student learns through it, so no .detach(), .data, NumPy or torch.no_grad()"
+        (g,) = torch.autograd.grad((out1 * w).sum(), a1, allow_unused=True)
+        a2 = A.clone().requires_grad_(True)
+        (g_ref,) = torch.autograd.grad((attention_map(a2) * w).sum(), a2)
+        if g is None or not _close_tensors(g, g_ref, rtol=1e-4):
+            return "the values are right but the gradient is not: compute the map from the features with differentiable ops"
+    return None
 
 
 def check_attention_map(fn) -> Verdict:
     """Check yourself 6.1: the reader's ``attention_map(features)``."""
     return check("Check yourself 6.1", fn, diagnose_attention_map, todo="write attention_map in the cell above, then rerun it",
-                 praise="it matches the paper's map: mean of A² over channels, flattened, L2-normalized (a sum over channels works too)")
+                 praise="it matches the paper's map on five shapes (a batch of one and a single channel among them), values "
+                        "and gradients: mean of A² over channels, flattened, L2-normalized (a sum over channels works too)")
 
 
 # ----------------------------------------------------------------------------------------------- spot the bug (7.1-7.4)
 
 
-def _toy_problem(seed: int = 0):
+def _toy_problem(seed: int = 0, n: int = 32):
     gen = torch.Generator().manual_seed(seed)
-    X = torch.randn(32, 6, generator=gen)
-    y = torch.randint(0, 4, (32,), generator=gen)
+    X = torch.randn(n, 6, generator=gen)
+    y = torch.randint(0, 4, (n,), generator=gen)
 
     def net(hidden=16, dropout=0.0, s=0):
         torch.manual_seed(s)
@@ -1037,132 +1459,214 @@ def _toy_problem(seed: int = 0):
     return X, y, net
 
 
+def _flat(model: nn.Module) -> torch.Tensor:
+    return torch.cat([p.detach().flatten() for p in model.parameters()])
+
+
 def diagnose_train_step(train_step) -> str | None:
-    """Spot the bug 7.1 (000-4): one distillation step must move the student toward a frozen teacher only."""
+    """Spot the bug 7.1 (000-4): one distillation step must move the student toward a frozen teacher only.
+
+    The teacher arrives as it leaves training: in ``train()`` mode (with dropout) and with weights that require
+    gradients. The step must leave its weights and their ``.grad`` alone, use it in eval mode, and equal one SGD
+    step on ``kd_loss`` for several (T, alpha), batch sizes and problems; ``x`` and ``y`` must be unchanged.
+    """
     import copy
 
-    X, y, net = _toy_problem()
-    T, alpha, lr = 4.0, 0.9, 0.1
-    results_ = {}
-    for name, teacher_seed in (("A", 1), ("A again", 1), ("B", 2)):
-        teacher = net(32, dropout=0.5, s=teacher_seed)  # a teacher with dropout, as trained (left in train mode)
-        before = copy.deepcopy(teacher.state_dict())
+    lr = 0.1
+    seed = int.from_bytes(__import__("os").urandom(2), "little")
+    for n, T, alpha, data_seed in ((32, 4.0, 0.9, 0), (32, 1.0, 0.5, seed), (1, 2.0, 1.0, seed + 1), (9, 3.0, 0.0, seed + 2)):
+        X, y, net = _toy_problem(data_seed, n)
+        results_ = {}
+        for name, teacher_seed in (("A", 1), ("A again", 1), ("B", 2)):
+            teacher = net(32, dropout=0.5, s=teacher_seed)  # a teacher with dropout, as trained (left in train mode)
+            before = copy.deepcopy(teacher.state_dict())
+            student = net(8, s=0)
+            opt_s = torch.optim.SGD(student.parameters(), lr=lr)
+            opt_t = torch.optim.SGD(teacher.parameters(), lr=lr)
+            torch.manual_seed(99 if name != "A again" else 100)  # different dropout masks, if the teacher still drops
+            x_in, y_in = X.clone(), y.clone()
+            train_step(student, teacher, x_in, y_in, opt_s, opt_t, T, alpha)
+            if not (torch.equal(x_in, X) and torch.equal(y_in, y)):
+                return "train_step changed x or y in place: the batch belongs to the caller; compute new tensors instead"
+            if any(not torch.equal(before[k], teacher.state_dict()[k]) for k in before):
+                return "the teacher's weights changed: a teacher is trained first and then frozen; do not step its optimizer"
+            if any(p.grad is not None and bool(p.grad.abs().sum() > 0) for p in teacher.parameters()):
+                return ("gradients reached the teacher's weights (their .grad filled): run the teacher under torch.no_grad() "
+                        "or detach its logits, so backward() does not go through it")
+            results_[name] = student
+        flat = {k: _flat(s) for k, s in results_.items()}
+        if alpha > 0 and torch.allclose(flat["A"], flat["B"]):
+            return "the student's update is the same whatever the teacher: no teacher output reaches the student's loss"
+        if alpha > 0 and not torch.allclose(flat["A"], flat["A again"]):
+            return "the same teacher gives different updates: it is still in train() mode, so dropout changes its targets; call teacher.eval()"
+        teacher = net(32, dropout=0.5, s=1).eval()
         student = net(8, s=0)
-        opt_s = torch.optim.SGD(student.parameters(), lr=lr)
-        opt_t = torch.optim.SGD(teacher.parameters(), lr=lr)
-        torch.manual_seed(99 if name != "A again" else 100)  # different dropout masks, if the teacher still drops
-        train_step(student, teacher, X, y, opt_s, opt_t, T, alpha)
-        moved = any(not torch.equal(before[k], teacher.state_dict()[k]) for k in before)
-        results_[name] = (student, teacher, moved)
-    if any(moved for _, _, moved in results_.values()):
-        return "the teacher's weights changed: a teacher is trained first and then frozen; do not step its optimizer"
-    flat = {k: torch.cat([p.detach().flatten() for p in s.parameters()]) for k, (s, _, _) in results_.items()}
-    if torch.allclose(flat["A"], flat["B"]):
-        return "the student's update is the same whatever the teacher: no teacher output reaches the student's loss"
-    if not torch.allclose(flat["A"], flat["A again"]):
-        return "the same teacher gives different updates: it is still in train() mode, so dropout changes its targets; call teacher.eval()"
-    # the step should be one SGD step on kd_loss against the eval-mode teacher
-    teacher = net(32, dropout=0.5, s=1).eval()
-    student = net(8, s=0)
-    with torch.no_grad():
-        v = teacher(X)
-    loss = losses.kd_loss(student(X), v, y, T=T, alpha=alpha)
-    opt = torch.optim.SGD(student.parameters(), lr=lr)
-    opt.zero_grad()
-    loss.backward()
-    opt.step()
-    ref = torch.cat([p.detach().flatten() for p in student.parameters()])
-    if not torch.allclose(flat["A"], ref, rtol=1e-4, atol=1e-6):
-        return "the student now feels the teacher, but its step differs from one step on kd_loss(student(x), teacher(x), y, T, alpha)"
+        if torch.allclose(flat["A"], _flat(student)):
+            return "the student did not move: step its optimizer on the loss (zero_grad, backward, step)"
+        with torch.no_grad():
+            v = teacher(X)
+        loss = losses.kd_loss(student(X), v, y, T=T, alpha=alpha)
+        opt = torch.optim.SGD(student.parameters(), lr=lr)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if not torch.allclose(flat["A"], _flat(student), rtol=1e-4, atol=1e-6):
+            return (f"at T = {T:g}, alpha = {alpha:g}, a batch of {n}: the student's step differs from one step on "
+                    "kd_loss(student(x), teacher(x), y, T, alpha)")
     return None
 
 
 def check_train_step(fn) -> Verdict:
     """Spot the bug 7.1: the seed's side-by-side training (000-4), fixed."""
     return check("Spot the bug 7.1", fn, diagnose_train_step, todo="fix train_step above, then rerun the cell",
-                 praise="the teacher is frozen in eval mode and its softened outputs drive the student's kd_loss step")
+                 praise="the teacher is frozen in eval mode, gets no gradient, and its softened outputs drive the student's "
+                        "kd_loss step (four settings of T and alpha, a batch of one among them)")
 
 
 def diagnose_soft_term(fn) -> str | None:
     """Spot the bug 7.2 (001-5): ``soft_term(student_logits, teacher_logits, T)`` must be T² KL(p_T || q_T), batchmean."""
-    for z, v, y, T, _ in _kd_cases():
+    for z, v, y, T, _, what in _kd_cases():
+        _, changed = _call_unchanged(fn, (z, v, T), ("student_logits", "teacher_logits"))
+        if changed:
+            return changed
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            value = fn(z, v, T)
-        ref = losses.soft_loss(z, v, T)
-        value = torch.as_tensor(value, dtype=torch.float32)
-        if not torch.isfinite(value).all():
+            raw = fn(z, v, T)
+        if isinstance(raw, torch.Tensor) and raw.numel() == 1 and not torch.isfinite(raw):
+            if what.startswith("large logits"):
+                return ("NaN or infinite at large logits: take logs with log_softmax, not torch.log(softmax(...)), which "
+                        "gives log 0 where a probability rounds to 0")
             return "the loss is NaN: KLDivLoss takes the target as probabilities; pass softmax(v / T), or set log_target=True"
-        if value.numel() != 1:
-            return f"return one number (the batch's loss), got shape {tuple(value.shape)}"
-        if close(value, ref, rel=1e-4):
+        if isinstance(raw, torch.Tensor) and raw.numel() != 1:
+            return f"return one number (the batch's loss), got shape {tuple(raw.shape)}"
+        value, gz, gv, problem = _loss_and_grads(fn, (z, v, T))
+        if problem:
+            return problem
+        ref_value, ref_g, _, _ = _loss_and_grads(lambda s, t, TT: losses.soft_loss(s, t, TT), (z, v, T), teacher=None)
+        if _close_tensors(value, ref_value) and _close_tensors(gz, ref_g):
+            if gv is not None and gv.abs().max() > 0:
+                return ("right value and gradient, but gradients reach the teacher's logits: detach them "
+                        "(teacher_logits.detach()); the teacher is frozen")
             continue
         C = z.shape[1]
+        ref = ref_value.item()
         kl = losses.soft_loss(z, v, T, scale=False).item()
-        if close(value, ref.item() / C, rel=1e-4) or close(value, kl / C, rel=1e-4):
+        value = value.item()
+        if close(value, ref / C, rel=1e-4) or close(value, kl / C, rel=1e-4):
             return "the default reduction 'mean' also divides by the number of classes: use reduction='batchmean'"
-        if close(value, kl, rel=1e-4):
+        if close(value, kl, rel=1e-4) and T != 1:
             return "the T² factor is missing"
         if close(value, losses.soft_loss(z, v, 1.0).item() / C, rel=1e-4):
             return ("two mistakes: no temperature (divide both logits by T, multiply the KL by T²), and the default "
                     "reduction 'mean', which also divides by the number of classes (use reduction='batchmean')")
-        if close(value, losses.soft_loss(z, v, 1.0).item(), rel=1e-4):
+        if close(value, losses.soft_loss(z, v, 1.0).item(), rel=1e-4) and T != 1:
             return "no temperature: divide both logits by T before the softmax, and multiply the KL by T²"
         rev = F.kl_div(F.log_softmax(v / T, 1), F.softmax(z / T, 1), reduction="batchmean").item()
         if close(value, rev * T * T, rel=1e-4) or close(value, rev, rel=1e-4):
             return "the KL is reversed: the student's log-probabilities are the input, the teacher's probabilities the target"
-        return f"for T={T:g} you return {value.item():.4g}; T² KL(p_T || q_T) is {ref.item():.4g}"
+        if close(value, ref, rel=1e-4):
+            return "the value is right but the gradient is not: compute the loss from the student's logits with differentiable ops"
+        return f"on {what} (T = {T:g}, a batch of {len(z)}) your value differs from T² KL(p_T || q_T)"
     return None
 
 
 def check_soft_term(fn) -> Verdict:
     """Spot the bug 7.2: seed 001-5's KLDivLoss call, fixed."""
     return check("Spot the bug 7.2", fn, diagnose_soft_term, todo="fix soft_term above, then rerun the cell",
-                 praise="T² KL(p_T || q_T), averaged over the batch")
+                 praise="T² KL(p_T || q_T), averaged over the batch: values and gradients right at T = 1, at large logits "
+                        "and for a batch of one")
 
 
 def diagnose_soft_label_loss(fn) -> str | None:
-    """Spot the bug 7.3 (004-1): ``loss(outputs, labels, teacher_logits, T, alpha)``, gradients equal to kd_loss's."""
-    cases = _kd_cases()
+    """Spot the bug 7.3 (004-1): ``loss(outputs, labels, teacher_logits, T, alpha)``: kd_loss's gradient, and its value
+    either kd_loss's or, written with cross-entropy and soft targets, kd_loss's plus alpha T² H(p_T)."""
     as_kd = lambda z, v, y, T, a: fn(z, y, v, T, a)  # noqa: E731 (the snippet's argument order)
-    if all(_agrees(as_kd, _reference_kd, case, with_value=False) for case in cases):
-        return None  # the value may differ by the teacher's entropy: cross-entropy with soft targets
-    return _named_mistake(as_kd, cases, with_value=False) or (
-        "the gradient differs from kd_loss's: (1 - alpha) * CE(outputs, labels) + alpha * T² * CE(outputs / T, "
-        "softmax(teacher_logits / T)), the second with a probability target")
+    cases = _kd_cases()
+    for z, v, y, T, a, what in cases:
+        _, changed = _call_unchanged(fn, (z, y, v, T, a), ("outputs", "labels", "teacher_logits"))
+        if changed:
+            return changed
+        value, gz, gv, problem = _loss_and_grads(fn, (z, y, v, T, a), student=0, teacher=2)
+        if problem:
+            return problem
+        if not torch.isfinite(value) or not torch.isfinite(gz).all():
+            return f"the loss is NaN or infinite on {what}: use log_softmax (or F.cross_entropy), never torch.log(softmax(...))"
+        ref_value, ref_g, _, _ = _loss_and_grads(_reference_kd, (z, v, y, T, a), teacher=None)
+        entropy_term = torch.tensor(a * T * T * _entropy(v, T))
+        same_value = _close_tensors(value, ref_value) or _close_tensors(value, ref_value + entropy_term)
+        if same_value and _close_tensors(gz, ref_g):
+            if gv is not None and gv.abs().max() > 0:
+                return ("right value and gradient, but gradients reach the teacher's logits: detach them "
+                        "(teacher_logits.detach()); the teacher is frozen")
+            continue
+        named = _named_mistake(as_kd, cases, with_value=False)
+        if named:
+            return named
+        if _close_tensors(gz, ref_g):
+            return (f"the gradient is right but the value is off by {value.item() - ref_value.item():.3g} on {what}: the loss is "
+                    "(1 - alpha) * CE(outputs, labels) + alpha * T² * CE(outputs / T, softmax(teacher_logits / T)), nothing added")
+        return (f"on {what} (T = {T:g}, alpha = {a:g}) the gradient differs from kd_loss's: (1 - alpha) * CE(outputs, labels) "
+                "+ alpha * T² * CE(outputs / T, softmax(teacher_logits / T)), the second with a probability target")
+    return None
 
 
 def check_soft_label_loss(fn) -> Verdict:
     """Spot the bug 7.3: seed 004-1's three-argument CrossEntropyLoss, fixed."""
     return check("Spot the bug 7.3", fn, diagnose_soft_label_loss, todo="fix loss_with_soft_labels above, then rerun the cell",
-                 praise="same gradient as kd_loss: cross-entropy with soft targets differs from the KL only by the teacher's entropy")
+                 praise="kd_loss's gradient, and its value up to the teacher's entropy (cross-entropy with soft targets is "
+                        "the KL plus that constant), at T = 1, alpha = 0 and 1, large logits and a batch of one")
+
+
+class _CountingTeacher(nn.Module):
+    """Counts the examples that pass through the teacher: a cache runs it once per example."""
+
+    def __init__(self, inner: nn.Module):
+        super().__init__()
+        self.inner, self.rows = inner, 0
+
+    def forward(self, x):
+        self.rows += len(x)
+        return self.inner(x)
 
 
 def diagnose_cache(fn) -> str | None:
-    """Spot the bug 7.4 (002-S4): ``fn(teacher, dataset, epochs, batch_size, seed)`` -> [(x, y, teacher_logits)], aligned."""
-    gen = torch.Generator().manual_seed(3)
-    X = torch.randn(200, 6, generator=gen)
-    y = torch.randint(0, 4, (200,), generator=gen)
-    torch.manual_seed(4)
-    teacher = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 4)).eval()
-    pairs = fn(teacher, Indexed(X, y), 2, 32, 0)
-    pairs = list(pairs)
-    if len(pairs) != 2 * math.ceil(200 / 32):
-        return f"expected one (x, y, teacher_logits) triple per batch for 2 epochs ({2 * math.ceil(200 / 32)}), got {len(pairs)}"
-    aligned = 0
-    for xb, yb, t in pairs:
-        with torch.no_grad():
-            aligned += int(torch.allclose(torch.as_tensor(t), teacher(xb), atol=1e-5))
-    if aligned < len(pairs):
-        return (f"{len(pairs) - aligned} of {len(pairs)} batches get teacher outputs computed for other examples: "
-                "the loader reshuffles every epoch; store the cache by example index and read cache[i]")
-    first, second = pairs[: len(pairs) // 2], pairs[len(pairs) // 2:]
-    if all(torch.equal(a[1], b[1]) for a, b in zip(first, second)):
-        return "aligned, but only because the order never changes: keep shuffle=True and index the cache by example"
+    """Spot the bug 7.4 (002-S4): ``fn(teacher, dataset, epochs, batch_size, seed)`` -> [(x, y, teacher_logits)], aligned,
+    with the teacher run once per example (a cache), and the dataset unchanged."""
+    for n, epochs, batch_size, data_seed in ((200, 2, 32, 3), (37, 3, 8, 5), (5, 2, 1, 6)):
+        gen = torch.Generator().manual_seed(data_seed)
+        X = torch.randn(n, 6, generator=gen)
+        y = torch.randint(0, 4, (n,), generator=gen)
+        torch.manual_seed(4)
+        inner = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 4)).eval()
+        teacher = _CountingTeacher(inner)
+        X0, y0 = X.clone(), y.clone()
+        pairs = list(fn(teacher, Indexed(X, y), epochs, batch_size, 0))
+        if not (torch.equal(X, X0) and torch.equal(y, y0)):
+            return "the dataset's tensors changed: the cache must not write into the data"
+        expected = epochs * math.ceil(n / batch_size)
+        if len(pairs) != expected:
+            return f"expected one (x, y, teacher_logits) triple per batch for {epochs} epochs ({expected}), got {len(pairs)}"
+        aligned = 0
+        for xb, yb, t in pairs:
+            t = torch.as_tensor(t)
+            if t.requires_grad:
+                return "the cached outputs carry an autograd graph: compute the cache under torch.no_grad()"
+            with torch.no_grad():
+                aligned += int(t.shape == (len(xb), 4) and torch.allclose(t, inner(xb), atol=1e-5))
+        if aligned < len(pairs):
+            return (f"{len(pairs) - aligned} of {len(pairs)} batches get teacher outputs computed for other examples: "
+                    "the loader reshuffles every epoch; store the cache by example index and read cache[i]")
+        if teacher.rows > n:
+            return (f"the teacher ran on {teacher.rows} examples for a data set of {n}: that is no cache; run it once per "
+                    "example, keep the outputs by example index, and read them back in every epoch")
+        first, second = pairs[: len(pairs) // epochs], pairs[len(pairs) // epochs: 2 * len(pairs) // epochs]
+        if n > 1 and all(torch.equal(a[1], b[1]) for a, b in zip(first, second)) and all(torch.equal(a[0], b[0]) for a, b in zip(first, second)):
+            return "aligned, but only because the order never changes: keep shuffle=True and index the cache by example"
     return None
 
 
 def check_cache(fn) -> Verdict:
     """Spot the bug 7.4: seed 002-S4's cache in loader order, fixed."""
     return check("Spot the bug 7.4", fn, diagnose_cache, todo="fix cached_teacher_batches above, then rerun the cell",
-                 praise="every batch, in every shuffled epoch, gets the teacher's outputs for its own examples")
+                 praise="every batch, in every shuffled epoch, gets the teacher's outputs for its own examples, and the "
+                        "teacher ran once per example")

@@ -11,7 +11,10 @@ The notebook's experiments, figures and explorers:
 * self-distillation and mutual learning (003-22; Furlanello et al. 2018, Zhang et al. 2018):
   :func:`self_mutual_runs`, :func:`mutual_loss`;
 * a text task that runs offline (000-5): :func:`docstring_corpus`, :func:`text_runs`;
-* the seeds' code, run (000-4, 001-5): :func:`seed_code_runs`.
+* the seeds' code, run (000-4, 001-5): :func:`seed_code_runs`;
+* scarce labels, where the gain comes from (sections 3, 6, 8): a fair teacher that saw only the
+  student's labels, hard pseudo-labels and soft targets, side by side: :func:`scarce_runs`,
+  :func:`scarce_table`, :func:`scarce_split`.
 
 Every experiment over seeds is run by this module's script and shipped as a table in
 ``data/results/``; the notebook reads the tables and re-runs one slice live::
@@ -22,6 +25,7 @@ Every experiment over seeds is run by this module's script and shipped as a tabl
     python -m kdnb.nb05_distillation_in_practice strategies   # practice_strategies.csv
     python -m kdnb.nb05_distillation_in_practice text         # practice_text.csv
     python -m kdnb.nb05_distillation_in_practice seeds        # practice_seed_code.csv
+    python -m kdnb.nb05_distillation_in_practice scarce       # practice_scarce.csv (sections 3, 6, 8)
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import data as kdata
-from . import models, plots, recipe, results, training
+from . import models, plots, recipe, results, training, widgets
 from .exercises import Verdict, check
 from .losses import IGNORE_INDEX, check_alpha, hard_loss, kd_loss
 from .temperature import check_temperature
@@ -116,12 +120,17 @@ PLAYGROUND_STUDENTS = {
     "MLP 1x100": {"kind": "mlp", "hidden": [100]},
     "MLP 2x300": {"kind": "mlp", "hidden": [300, 300]},
 }
-#: Teachers the playground offers: the shipped ones.
-PLAYGROUND_TEACHERS = ("mlp-mnist", "cnn-mnist", "cnn-mnist-ls", "cnn-mnist-300")
+#: Teachers the playground offers: the shipped ones. ``cnn-mnist-300`` saw only the 300 labels the
+#: student gets in the "300 labels" choice; the others saw all 3,500 (see :func:`playground_note`).
+PLAYGROUND_TEACHERS = ("cnn-mnist-300", "mlp-mnist", "cnn-mnist", "cnn-mnist-ls")
 #: How many training labels the student gets; the rest of the 3,500 images is an unlabelled transfer set.
+#: The 300 are always the subset of seed :data:`SCARCE_LABEL_SEED`, the one ``cnn-mnist-300`` was trained on.
 PLAYGROUND_LABELS = {"300 labels": 300, "all 3,500 labels": None}
-PLAYGROUND = {"T": 4.0, "alpha": 0.9, "student": "MLP 1x100", "teacher": "mlp-mnist", "labels": "300 labels",
+#: The default: the fair teacher, which saw exactly the student's 300 labels (section 3 explains why).
+PLAYGROUND = {"T": 4.0, "alpha": 0.9, "student": "MLP 1x100", "teacher": "cnn-mnist-300", "labels": "300 labels",
               "epochs": 30, "lr": 2e-3, "batch_size": 256, "seed": 0}
+#: The name of the playground's first student: distilled, unless alpha = 0 switches the teacher off.
+NO_TEACHER = "α = 0: no teacher (the twin's run)"
 
 
 class TeacherLogits:
@@ -141,53 +150,119 @@ def _eval_row(model: nn.Module, split: kdata.Split) -> tuple[float, float]:
     return (logits.argmax(1) == split.y).float().mean().item(), F.cross_entropy(logits, split.y).item()
 
 
-def playground_run(dataset: kdata.Dataset, teachers, *, teacher: str = "mlp-mnist", T: float = 4.0, alpha: float = 0.9,
+def _whole(name: str, value, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise ValueError(f"{name} must be a whole number >= {low}, got {value!r}")
+    return int(value)
+
+
+def check_playground(settings: dict) -> dict:
+    """The playground's settings, checked before anything trains or is recorded; returns them normalised.
+
+    Raises ValueError (or TypeError) naming the bad setting: a temperature that is not a number
+    above 0, alpha outside [0, 1], an unknown student, teacher or labels choice, epochs or batch
+    size below 1, a learning rate that is not a finite number above 0, a seed that is not a whole number.
+    """
+    s = dict(settings)
+    unknown = set(s) - set(PLAYGROUND)
+    if unknown:
+        raise ValueError(f"unknown playground setting(s) {sorted(unknown)}; the settings are {list(PLAYGROUND)}")
+    s["T"], s["alpha"] = check_temperature(s["T"]), check_alpha(s["alpha"])
+    for key, options in (("student", PLAYGROUND_STUDENTS), ("teacher", PLAYGROUND_TEACHERS), ("labels", PLAYGROUND_LABELS)):
+        if s[key] not in options:
+            raise ValueError(f"unknown {key} {s[key]!r}; choose one of {list(options)}")
+    s["epochs"], s["batch_size"], s["seed"] = _whole("epochs", s["epochs"], 1), _whole("batch_size", s["batch_size"], 1), _whole("seed", s["seed"], 0)
+    lr = s["lr"]
+    if isinstance(lr, bool) or not isinstance(lr, (int, float, np.floating)) or not np.isfinite(lr) or lr <= 0:
+        raise ValueError(f"lr must be a finite number above 0, got {lr!r}")
+    s["lr"] = float(lr)
+    return s
+
+
+def student_name(alpha: float) -> str:
+    """What the playground calls its first student: "distilled", or :data:`NO_TEACHER` at alpha = 0."""
+    return "distilled" if alpha > 0 else NO_TEACHER
+
+
+def playground_note(settings: dict) -> str:
+    """What the chosen teacher saw, against what the student may use, and what alpha = 0 means; plain
+    text from the manifest and the settings (no training). The playground shows it under its controls."""
+    teacher, labels, alpha = settings["teacher"], PLAYGROUND_LABELS[settings["labels"]], float(settings["alpha"])
+    saw = teacher_saw(teacher)
+    notes = []
+    if alpha == 0:
+        notes.append("α = 0 switches the teacher off: the first student then trains exactly as its hard-label twin "
+                     "(same initial weights, same labelled images, same batches), so the two curves coincide.")
+    elif labels is None and saw is None:
+        notes.append(f"{teacher} and the student both saw all 3,500 labels: the gain is the teacher's soft targets alone.")
+    elif labels is None:
+        notes.append(f"{teacher} saw only {saw} of the 3,500 labels the student gets: a teacher weaker than the labels.")
+    elif saw == labels:
+        notes.append(f"Fair teacher: {teacher} was trained on exactly the student's {labels} labelled images. "
+                     f"The other {3500 - labels:,} images reach the student only through its predictions.")
+    else:
+        notes.append(f"Caution: {teacher} was trained on all 3,500 labels, including the {3500 - labels:,} the student may not "
+                     f"see, so its argmax hands those labels back; part of the gain is withheld labels returned. "
+                     f"{FAIR_TEACHER} saw only the student's {labels}: choose it for a fair comparison.")
+    return " ".join(notes)
+
+
+def playground_run(dataset: kdata.Dataset, teachers, *, teacher: str = PLAYGROUND["teacher"], T: float = 4.0, alpha: float = 0.9,
                    student: str = "MLP 1x100", labels: str = "300 labels", epochs: int = 30, lr: float = 2e-3,
                    batch_size: int = 256, seed: int = 0, callback=None) -> pd.DataFrame:
     """Train a distilled student and its hard-label twin side by side, epoch by epoch.
 
     Both start from the same initial weights. The distilled student sees all 3,500 training
-    images (with ``labels="300 labels"`` only 300 of them keep a label; the rest learn from the
-    teacher's soft targets alone). The twin trains on the labelled images only, for as many
-    gradient steps. After each epoch of the distilled student, both are scored on the training
-    images they may use and on the test split, and ``callback(row)`` gets a row per model.
+    images (with ``labels="300 labels"`` only 300 of them keep a label, the subset the fair teacher
+    ``cnn-mnist-300`` saw; the rest learn from the teacher's soft targets alone). The twin trains
+    on the labelled images only, for as many gradient steps. At ``alpha = 0`` there is no teacher
+    signal, and the first student trains exactly as the twin (same images, same batches): the
+    two runs are the same run. After each epoch of the distilled student, both are scored on the
+    training images they may use and on the test split, and ``callback(row)`` gets a row per model.
     ``teachers(name)`` gives a teacher's logits on the training images (a :class:`TeacherLogits`).
-    Returns the whole history: one row per model and epoch.
+    Every setting is checked (:func:`check_playground`) before anything trains. Returns the whole
+    history: one row per model and epoch.
     """
-    T, alpha = check_temperature(T), check_alpha(alpha)
-    if student not in PLAYGROUND_STUDENTS:
-        raise ValueError(f"unknown student {student!r}; choose one of {list(PLAYGROUND_STUDENTS)}")
-    if labels not in PLAYGROUND_LABELS:
-        raise ValueError(f"unknown labels choice {labels!r}; choose one of {list(PLAYGROUND_LABELS)}")
+    s = check_playground({"teacher": teacher, "T": T, "alpha": alpha, "student": student, "labels": labels, "epochs": epochs,
+                          "lr": lr, "batch_size": batch_size, "seed": seed})
     train = dataset.train
-    cached = teachers(teacher)
-    if cached.shape != (len(train), dataset.num_classes):
-        raise ValueError(f"teacher logits have shape {tuple(cached.shape)}, expected ({len(train)}, {dataset.num_classes}): "
-                         "compute them on this dataset's training images")
-    y = recipe.labelled_subset(train.y, PLAYGROUND_LABELS[labels], seed)
+    y = recipe.labelled_subset(train.y, PLAYGROUND_LABELS[s["labels"]], SCARCE_LABEL_SEED)
     labelled = y != IGNORE_INDEX
-    twin_epochs = recipe.twin_epochs(y, epochs)
-    kd_model = student_for(PLAYGROUND_STUDENTS[student], seed)
-    twin = copy.deepcopy(kd_model)
+    epochs, twin_epochs = s["epochs"], recipe.twin_epochs(y, s["epochs"])
     twin_train = kdata.Split(train.X[labelled], y[labelled])
+    common = {"lr": s["lr"], "batch_size": s["batch_size"], "seed": s["seed"]}
+    kd_model = student_for(PLAYGROUND_STUDENTS[s["student"]], s["seed"])
+    twin = copy.deepcopy(kd_model)
+    if s["alpha"] > 0:
+        cached = teachers(s["teacher"])
+        if cached.shape != (len(train), dataset.num_classes):
+            raise ValueError(f"teacher logits have shape {tuple(cached.shape)}, expected ({len(train)}, {dataset.num_classes}): "
+                             "compute them on this dataset's training images")
+        kd_step = training.kd_step_loss(cached, y, T=s["T"], alpha=s["alpha"])  # kd_loss, its checks and the teacher's softmax done once
+        kd_steps = training.iter_train(kd_model, kdata.Split(train.X, y), kd_step, epochs=epochs, **common)
+        kd_schedule = epochs
+    else:  # no teacher signal: the twin's own loss, images and batches
+        kd_steps = training.iter_train(kd_model, twin_train, training.hard_step_loss(twin_train.y), epochs=twin_epochs, **common)
+        kd_schedule = twin_epochs
+    twin_steps = training.iter_train(twin, twin_train, training.hard_step_loss(twin_train.y), epochs=twin_epochs, **common)
+    first = student_name(s["alpha"])
+    rows, done = [], {"kd": 0, "twin": 0}
 
-    kd_step = training.kd_step_loss(cached, y, T=T, alpha=alpha)  # kd_loss, its checks and the teacher's softmax done once
-    hard_step = training.hard_step_loss(twin_train.y)
-    common = {"lr": lr, "batch_size": batch_size, "seed": seed}
-    kd_steps = training.iter_train(kd_model, kdata.Split(train.X, y), kd_step, epochs=epochs, **common)
-    twin_steps = training.iter_train(twin, twin_train, hard_step, epochs=twin_epochs, **common)
-    rows, twin_done = [], 0
+    def advance(steps, key, schedule, epoch):
+        row = None
+        while done[key] < round(epoch * schedule / epochs):  # keep both level in gradient steps
+            row = next(steps)
+            done[key] += 1
+        return row
+
     for epoch in range(1, epochs + 1):
-        kd_row = next(kd_steps)
-        twin_row = None
-        while twin_done < round(epoch * twin_epochs / epochs):  # keep the twin level in gradient steps
-            twin_row = next(twin_steps)
-            twin_done += 1
+        kd_row = advance(kd_steps, "kd", kd_schedule, epoch)
+        twin_row = advance(twin_steps, "twin", twin_epochs, epoch)
         if epoch == epochs:  # let both loops finish (eval mode)
             for steps in (kd_steps, twin_steps):
                 for _ in steps:
                     pass
-        for name, model, row in (("distilled", kd_model, kd_row), ("hard labels only", twin, twin_row)):
+        for name, model, row in ((first, kd_model, kd_row), ("hard labels only", twin, twin_row)):
             test_acc, test_loss = _eval_row(model, dataset.test)
             out = {"epoch": epoch, "model": name, "train_acc": row["train_acc"], "test_acc": test_acc, "test_loss": test_loss}
             rows.append(out)
@@ -215,19 +290,26 @@ def _playground_axes(axes, epochs: int):
         ax.grid(alpha=0.3)
 
 
-def _run_lines(axes, label: str):
-    """Two lines per panel (distilled, twin) for one run; returns {(model, column): Line2D}."""
+def _role(model: str) -> str:
+    return "twin" if model == "hard labels only" else "student"
+
+
+def _run_lines(axes, settings: dict):
+    """Two lines per panel (the first student, the twin) for one run; returns {(role, column): Line2D}.
+    At alpha = 0 the first student is no distilled one, and its legend says so."""
     lines = {}
+    first = student_name(float(settings["alpha"]))
     for ax, (col, _) in zip(axes, _PANELS):
-        for model, colour, style in (("distilled", plots.DISTILLED, "-"), ("hard labels only", plots.ALONE, "--")):
-            (line,) = ax.plot([], [], style, color=colour, lw=2, label=model if col == "test_acc" else None)
-            lines[(model, col)] = line
+        for role, name, colour, style in (("student", first, plots.DISTILLED if first == "distilled" else plots.ALONE, "-"),
+                                          ("twin", "hard labels only", plots.ALONE, "--")):
+            (line,) = ax.plot([], [], style, color=colour, lw=2, label=name if col == "test_acc" else None)
+            lines[(role, col)] = line
     return lines
 
 
 def _extend(lines, row):
     for col, _ in _PANELS:
-        line = lines[(row["model"], col)]
+        line = lines[(_role(row["model"]), col)]
         xs, ys = list(line.get_xdata()), list(line.get_ydata())
         line.set_data(xs + [row["epoch"]], ys + [row[col]])
 
@@ -245,7 +327,7 @@ def plot_playground(histories: list[tuple[dict, pd.DataFrame]], axes=None, figsi
     epochs = max(int(h.epoch.max()) for _, h in histories)
     _playground_axes(axes, epochs)
     for i, (settings, hist) in enumerate(histories):
-        lines = _run_lines(axes, run_label(settings))
+        lines = _run_lines(axes, settings)
         for row in hist.to_dict("records"):
             _extend(lines, row)
         if i < len(histories) - 1:
@@ -283,8 +365,8 @@ class Playground:
 
         self.dataset = dataset
         self.teacher_logits = teacher_logits or TeacherLogits(dataset)
-        s = dict(PLAYGROUND, **defaults)
-        self.epochs = int(s["epochs"])
+        s = check_playground(dict(PLAYGROUND, **defaults))  # a bad setting fails here, before anything is built
+        self.epochs = s["epochs"]
         self.fixed = {k: s[k] for k in ("epochs", "lr", "batch_size", "seed")}
         wide = {"layout": w.Layout(width="300px"), "style": {"description_width": "70px"}}
         long = {"layout": slider_layout(), "style": {"description_width": "70px"}}
@@ -312,8 +394,15 @@ class Playground:
         self._lock = threading.Lock()
         self.button.on_click(lambda _: self.train())
         c = self.controls
-        self.widget = w.VBox([w.HBox([c["T"], c["alpha"]]), w.HBox([c["labels"], c["student"], c["teacher"], self.button]),
-                              w.HBox([self.progress, self.status]), self.view.image])
+        self.note = w.HTML(layout=w.Layout(width="95%"))
+        for name in ("teacher", "labels", "alpha"):  # text only: a lookup in the manifest, no training
+            c[name].observe(lambda _: self._update_note(), names="value")
+        self._update_note()
+        self.widget = w.VBox([widgets.focus_style(), w.HBox([c["T"], c["alpha"]]), w.HBox([c["labels"], c["student"], c["teacher"], self.button]),
+                              self.note, w.HBox([self.progress, self.status]), self.view.image])
+
+    def _update_note(self) -> None:
+        self.note.value = f"<span style='font-size:90%'>{playground_note(self.settings())}</span>"
 
     def settings(self) -> dict:
         return {name: control.value for name, control in self.controls.items()} | self.fixed
@@ -348,10 +437,10 @@ class Playground:
             start = time.perf_counter()
 
             def on_row(row):
-                if row["epoch"] == 1 and row["model"] == "distilled":  # the run has started: new lines, fade the last
+                if row["epoch"] == 1 and _role(row["model"]) == "student":  # the run has started: new lines, fade the last
                     if self._lines:
                         _fade(self._lines[-1])
-                    self._lines.append(_run_lines(self.axes, run_label(settings)))
+                    self._lines.append(_run_lines(self.axes, settings))
                     _title(self.fig, self.axes, settings, len(self._lines) - 1)
                 _extend(self._lines[-1], row)
                 if row["model"] == "hard labels only":  # both models have this epoch now
@@ -363,7 +452,8 @@ class Playground:
             seconds = time.perf_counter() - start
             self.runs.append((settings, hist))
             last = hist[hist.epoch == hist.epoch.max()].set_index("model").test_acc
-            self.status.value = (f"Done in {seconds:.0f} s. Test accuracy: distilled <b>{100 * last['distilled']:.1f}%</b>, "
+            first = student_name(settings["alpha"])
+            self.status.value = (f"Done in {seconds:.0f} s. Test accuracy: {first} <b>{100 * last[first]:.1f}%</b>, "
                                  f"hard labels only <b>{100 * last['hard labels only']:.1f}%</b>.")
         except BaseException as exc:  # shown to the reader, and kept for tests
             self.error = exc
@@ -467,11 +557,104 @@ def map_verdicts(runs: pd.DataFrame) -> dict[str, bool]:
     }
 
 
+def map_noise(runs: pd.DataFrame, column: str = "val") -> float:
+    """The map's noise, in accuracy points: the median over its cells of the seed range (max - min)
+    of ``column``. Two cells whose means differ by less than this are not told apart by the seeds."""
+    table = map_table(runs, column)
+    return float((table["max"] - table["min"]).median())
+
+
+def map_plateau(runs: pd.DataFrame, column: str = "val") -> pd.DataFrame:
+    """The cells tied with the best: mean ``column`` accuracy within :func:`map_noise` of the best mean.
+
+    The tie rule of Check yourself 4.1: every one of these cells is a right answer."""
+    table = map_table(runs, column)
+    best, noise = table["mean"].max(), map_noise(runs, column)
+    tied = table[(table["mean"] >= best - noise - 1e-9) & (table.alpha > 0)]
+    return tied.sort_values(["T", "alpha"]).reset_index(drop=True)
+
+
 def choose_from_map(runs: pd.DataFrame) -> tuple[float, float]:
-    """(T, alpha) with the best mean **validation** accuracy; ties go to the lower T, then the lower alpha."""
-    table = map_table(runs, "val").sort_values(["mean", "T", "alpha"], ascending=[False, True, True], kind="stable")
-    best = table.iloc[0]
+    """One (T, alpha) from the validation plateau (:func:`map_plateau`), by a fixed rule so it is
+    reproducible: the lowest T on the plateau, then the lowest alpha there. Any plateau cell is as good."""
+    best = map_plateau(runs).iloc[0]
     return float(best["T"]), float(best["alpha"])
+
+
+def _pair(choice) -> tuple[float, float] | None:
+    """``choice`` as (T, alpha) floats, for any numeric type (float, NumPy, tensor), or None."""
+    from .exercises import as_number
+
+    if isinstance(choice, (str, bytes, dict)) or choice is None:
+        return None
+    if isinstance(choice, (torch.Tensor, np.ndarray)):
+        if choice.ndim != 1:
+            return None
+        choice = list(choice)
+    try:
+        items = list(choice)
+    except TypeError:
+        return None
+    if len(items) != 2:
+        return None
+    T, alpha = (as_number(v) for v in items)
+    return None if T is None or alpha is None else (T, alpha)
+
+
+def diagnose_map_choice(choice, runs: pd.DataFrame) -> str | None:
+    """Check yourself 4.1: ``choice`` is a (T, alpha) cell tied with the best mean validation
+    accuracy, where tied means within :func:`map_noise` (the tie rule stated in the prompt)."""
+    pair = _pair(choice)
+    if pair is None:
+        return "give a pair of numbers: (T, alpha), e.g. (4, 0.5)"
+    T, alpha = pair
+    val = map_table(runs, "val")
+    at = lambda t, a: val[np.isclose(val["T"], t) & np.isclose(val.alpha, a)]
+    found = at(T, alpha)
+    plateau = map_plateau(runs)
+    if not found.empty and alpha > 0 and ((np.isclose(plateau["T"], T) & np.isclose(plateau.alpha, alpha)).any()):
+        return None
+    if found.empty:
+        if not at(alpha, T).empty:
+            return "the numbers are swapped: give (T, alpha), temperature first"
+        return f"(T={T:g}, α={alpha:g}) is not on the map; T is one of {list(MAP_TEMPERATURES)} and α one of {list(MAP_ALPHAS)}"
+    if alpha == 0:
+        return "α = 0 switches the teacher off (plain cross-entropy): that row is the baseline the map is compared with"
+    mean = float(found["mean"].iloc[0])
+    test = map_table(runs, "test")
+    by_test = test.sort_values(["mean", "T", "alpha"], ascending=[False, True, True], kind="stable").iloc[0]
+    if np.isclose(T, by_test["T"]) and np.isclose(alpha, by_test["alpha"]):
+        return "that is the best mean *test* accuracy: choosing on the test split spends it; choose on the 'val' column"
+    soft = runs[runs.alpha > 0]
+    single = soft.sort_values(["val", "T", "alpha"], ascending=[False, True, True], kind="stable").iloc[0]
+    if np.isclose(T, single["T"]) and np.isclose(alpha, single["alpha"]):
+        return "that is one seed's best run: average each cell over the seeds first, then compare the means"
+    best, noise = float(val["mean"].max()), map_noise(runs)
+    return (f"that cell's mean validation accuracy is {best - mean:.2f} points below the best, more than the noise "
+            f"({noise:.2f} points, the median seed range): choose a cell within the noise of the best")
+
+
+def check_map_choice(choice, runs: pd.DataFrame) -> Verdict:
+    return check("Check yourself 4.1", choice, lambda c: diagnose_map_choice(c, runs),
+                 todo="set choice = (T, alpha) from the map's validation accuracy, then rerun the cell",
+                 praise="on the validation plateau, averaged over seeds: any cell within the noise of the best is as good, "
+                        "and the test split is still untouched")
+
+
+def sweep_best_T(sweep: pd.DataFrame) -> pd.DataFrame:
+    """Per student of notebook 03's temperature sweep: the T with the best mean validation accuracy
+    of the distilled student, the noise (median seed range over its T, in points) and every T
+    whose mean lies within that noise of the best (the same tie rule as the map's)."""
+    rows = []
+    for setting, part in sweep.groupby("setting", sort=False):
+        val = 100 * part.groupby("T").kd_val.agg(["mean", "min", "max"])
+        test = 100 * part.groupby("T").kd_test.mean()
+        noise = float((val["max"] - val["min"]).median())
+        best = float(val["mean"].idxmax())
+        tied = [float(T) for T in val.index if val.loc[T, "mean"] >= val["mean"].max() - noise - 1e-9]
+        rows.append({"student": setting, "seeds": int(part.seed.nunique()), "best T (val)": best, "noise (points)": round(noise, 2),
+                     "T within the noise (val)": tied, "best T (test, for reading)": float(test.idxmax())})
+    return pd.DataFrame(rows).set_index("student")
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -486,6 +669,8 @@ CONSISTENCY_VARIANTS = {
     "KD, no shifts (cached)": {"teacher": "cached", "augment": 0, "epochs": 60},
     "KD, shifts, teacher cached on un-shifted images": {"teacher": "cached", "augment": 2, "epochs": 60},
     "KD, shifts, teacher sees the same view": {"teacher": "same view", "augment": 2, "epochs": 60},
+    "hard labels, no shifts, 4x longer": {"teacher": None, "augment": 0, "epochs": 240},
+    "KD, no shifts (cached), 4x longer": {"teacher": "cached", "augment": 0, "epochs": 240},
     "hard labels, shifts, 4x longer": {"teacher": None, "augment": 2, "epochs": 240},
     "KD, shifts, teacher cached, 4x longer": {"teacher": "cached", "augment": 2, "epochs": 240},
     "KD, shifts, same view, 4x longer": {"teacher": "same view", "augment": 2, "epochs": 240},
@@ -536,19 +721,35 @@ def ranges_apart(a, b) -> bool:
     return bool(a["test max"] < b["test min"] or b["test max"] < a["test min"])
 
 
+def range_gap(a, b) -> float:
+    """Points between two rows' [min, max] test ranges: > 0 when apart (how far), <= 0 when they overlap."""
+    return float(max(b["test min"] - a["test max"], a["test min"] - b["test max"]))
+
+
 def consistency_verdicts(table: pd.DataFrame) -> dict[str, bool]:
-    """The section's claims, computed from :func:`spread_table` of the consistency runs."""
+    """The section's claims, computed from :func:`spread_table` of the consistency runs.
+
+    The 240-epoch runs without shifts are the controls that separate "shifts need a longer
+    schedule" from "a longer schedule helps anyway"."""
     row = table.loc
     hard, hard_shift = row["hard labels, no shifts"], row["hard labels, shifts"]
     kd, cached, same = row["KD, no shifts (cached)"], row["KD, shifts, teacher cached on un-shifted images"], row["KD, shifts, teacher sees the same view"]
+    hard_long_plain, kd_long_plain = row["hard labels, no shifts, 4x longer"], row["KD, no shifts (cached), 4x longer"]
     hard_long, cached_long, same_long = row["hard labels, shifts, 4x longer"], row["KD, shifts, teacher cached, 4x longer"], row["KD, shifts, same view, 4x longer"]
-    short = table[~table.index.str.contains("longer")]
+    better = lambda a, b: bool(a["test mean"] > b["test mean"] and ranges_apart(a, b))
     return {
-        "at 60 epochs, shifts help the hard-label student (ranges apart)": hard_shift["test mean"] > hard["test mean"] and ranges_apart(hard_shift, hard),
-        "at 60 epochs, shifts do not help the distilled student, cached or not": bool(max(cached["test mean"], same["test mean"]) <= kd["test mean"]),
-        "4x longer, the same view beats the cached teacher (ranges apart)": same_long["test mean"] > cached_long["test mean"] and ranges_apart(same_long, cached_long),
-        "4x longer with the same view beats every 60-epoch variant": bool(same_long["test mean"] > short["test mean"].max()),
-        "4x longer, the hard-label student with shifts does as well (ranges overlap or better)": bool(hard_long["test mean"] >= same_long["test mean"] or not ranges_apart(hard_long, same_long)),
+        "at 60 epochs, shifts help the hard-label student (ranges apart)": better(hard_shift, hard),
+        "at 60 epochs, shifts do not help the distilled student, cached or not (means not above KD without shifts)":
+            bool(max(cached["test mean"], same["test mean"]) <= kd["test mean"]),
+        "at 60 epochs, the same view and the cached teacher are not told apart (ranges overlap)": not ranges_apart(same, cached),
+        "4x longer without shifts, the hard-label student does not change measurably (ranges overlap)": not ranges_apart(hard_long_plain, hard),
+        "4x longer without shifts helps the distilled student (ranges apart)": better(kd_long_plain, kd),
+        "at 240 epochs, shifts with the same view beat no shifts for the distilled student (ranges apart)": better(same_long, kd_long_plain),
+        "at 240 epochs, the same view beats the cached teacher (ranges apart)": better(same_long, cached_long),
+        "4x longer with the same view beats every 60-epoch variant (ranges apart)":
+            all(better(same_long, r) for _, r in table[table.index.map(lambda v: "longer" not in v)].iterrows()),
+        "at 240 epochs, the hard-label student with shifts does as well as the same view (ranges overlap or better)":
+            bool(hard_long["test mean"] >= same_long["test mean"] or not ranges_apart(hard_long, same_long)),
     }
 
 
@@ -689,39 +890,99 @@ def mutual_run(dataset: kdata.Dataset, seed: int, epochs: int = 60, lr: float = 
     return a, b
 
 
+#: The born-again student's (T, alpha) grid, chosen on validation (the default recipe's T = 4 and
+#: alpha = 0.9 were chosen for the 2x1200 teacher, not for a teacher of the student's own shape).
+BORN_TEMPERATURES = (1.0, 2.0, 4.0, 8.0)
+BORN_ALPHAS = (0.5, 0.9)
+
+
+def _scores(model: nn.Module, dataset: kdata.Dataset) -> dict:
+    """Test and validation accuracy, and how well the model fits its own training labels (accuracy and CE)."""
+    logits = training.predict_logits(model, dataset.train.X)
+    return {"test": training.accuracy(model, dataset.test), "val": training.accuracy(model, dataset.val),
+            "train_acc": (logits.argmax(1) == dataset.train.y).float().mean().item(),
+            "train_ce": F.cross_entropy(logits, dataset.train.y).item()}
+
+
 def self_mutual_runs(dataset: kdata.Dataset, seeds=SEEDS, progress: bool = True) -> pd.DataFrame:
     """Per seed, the 1x100 student (default recipe's lr, batch, 60 epochs) four ways: hard labels only;
-    born-again (distilled from a trained copy of itself, Furlanello et al. 2018); mutual learning
-    (two peers); and, for scale, distilled from the 2x1200 teacher."""
+    born-again (distilled from a trained copy of itself, Furlanello et al. 2018) at every (T, alpha)
+    of :data:`BORN_TEMPERATURES` x :data:`BORN_ALPHAS`; mutual learning (two peers); and, for scale,
+    distilled from the 2x1200 teacher (T = 4, alpha = 0.9). Each row also says how well the model
+    fits its training labels (``train_acc``, ``train_ce``); born-again rows give their teacher's too."""
     from tqdm.auto import tqdm
 
     r = RECIPE
-    kw = {k: r[k] for k in ("T", "alpha", "epochs", "lr", "batch_size")}
+    kw = {k: r[k] for k in ("epochs", "lr", "batch_size")}
     teacher_logits = training.predict_logits(load_teacher("mlp-mnist"), dataset.train.X)
     rows = []
     for seed in tqdm(seeds, desc="seeds", disable=not progress):
         init = student_for(SELF_STUDENT, seed)
         start = time.perf_counter()
         alone = copy.deepcopy(init)
-        training.fit(alone, dataset.train, epochs=r["epochs"], lr=r["lr"], batch_size=r["batch_size"], seed=seed, progress=False)
-        rows.append({"method": "hard labels only", "seed": seed, "test": training.accuracy(alone, dataset.test),
-                     "seconds": time.perf_counter() - start})
-        start = time.perf_counter()
+        training.fit(alone, dataset.train, seed=seed, progress=False, **kw)
+        rows.append({"method": "hard labels only", "seed": seed, "seconds": time.perf_counter() - start} | _scores(alone, dataset))
         # Born again: the trained twin of another seed's initial weights teaches a fresh student.
+        start = time.perf_counter()
         born_teacher = student_for(SELF_STUDENT, 2000 + seed)
-        training.fit(born_teacher, dataset.train, epochs=r["epochs"], lr=r["lr"], batch_size=r["batch_size"], seed=seed, progress=False)
-        born = distill_from(init, dataset, training.predict_logits(born_teacher, dataset.train.X), seed=seed, **kw)
-        rows.append({"method": "self-distillation (born again)", "seed": seed, "test": training.accuracy(born, dataset.test),
-                     "seconds": time.perf_counter() - start})
+        training.fit(born_teacher, dataset.train, seed=seed, progress=False, **kw)
+        teacher_seconds = time.perf_counter() - start
+        fit_of_teacher = _scores(born_teacher, dataset)
+        born_logits = training.predict_logits(born_teacher, dataset.train.X)
+        for T in BORN_TEMPERATURES:
+            for alpha in BORN_ALPHAS:
+                start = time.perf_counter()
+                born = distill_from(init, dataset, born_logits, T=T, alpha=alpha, seed=seed, **kw)
+                rows.append({"method": "self-distillation (born again)", "seed": seed, "T": T, "alpha": alpha,
+                             "seconds": teacher_seconds + time.perf_counter() - start,
+                             "teacher_train_acc": fit_of_teacher["train_acc"], "teacher_train_ce": fit_of_teacher["train_ce"]}
+                            | _scores(born, dataset))
         start = time.perf_counter()
-        a, b = mutual_run(dataset, seed, epochs=r["epochs"], lr=r["lr"], batch_size=r["batch_size"])
-        rows.append({"method": "mutual learning (two peers)", "seed": seed,
-                     "test": (training.accuracy(a, dataset.test) + training.accuracy(b, dataset.test)) / 2, "seconds": time.perf_counter() - start})
+        a, b = mutual_run(dataset, seed, **kw)
+        pair = [_scores(m, dataset) for m in (a, b)]
+        rows.append({"method": "mutual learning (two peers)", "seed": seed, "seconds": time.perf_counter() - start}
+                    | {k: (pair[0][k] + pair[1][k]) / 2 for k in pair[0]})
         start = time.perf_counter()
-        kd = distill_from(init, dataset, teacher_logits, seed=seed, **kw)
-        rows.append({"method": "distilled from the 2x1200 teacher", "seed": seed, "test": training.accuracy(kd, dataset.test),
-                     "seconds": time.perf_counter() - start})
-    return pd.DataFrame(rows)
+        kd = distill_from(init, dataset, teacher_logits, seed=seed, T=r["T"], alpha=r["alpha"], **kw)
+        rows.append({"method": "distilled from the 2x1200 teacher", "seed": seed, "T": r["T"], "alpha": r["alpha"],
+                     "seconds": time.perf_counter() - start} | _scores(kd, dataset))
+    cols = ["method", "seed", "T", "alpha", "test", "val", "train_acc", "train_ce", "teacher_train_acc", "teacher_train_ce", "seconds"]
+    return pd.DataFrame(rows).reindex(columns=cols)
+
+
+def born_choice(runs: pd.DataFrame) -> tuple[float, float]:
+    """The born-again (T, alpha) with the best mean validation accuracy over seeds (ties: lower T, then lower alpha)."""
+    born = runs[runs.method == "self-distillation (born again)"]
+    val = born.groupby(["T", "alpha"]).val.mean().reset_index()
+    best = val.sort_values(["val", "T", "alpha"], ascending=[False, True, True], kind="stable").iloc[0]
+    return float(best["T"]), float(best["alpha"])
+
+
+def strategies_at_choice(runs: pd.DataFrame) -> pd.DataFrame:
+    """The strategies table with the born-again student at its validation-chosen (T, alpha) only."""
+    T, alpha = born_choice(runs)
+    born = runs.method == "self-distillation (born again)"
+    return runs[~born | ((runs["T"] == T) & (runs.alpha == alpha))].reset_index(drop=True)
+
+
+def born_fit(runs: pd.DataFrame) -> pd.DataFrame:
+    """Born again at every (T, alpha) of the grid beside the hard-label student: mean validation and test
+    accuracy (%), and how well each fits its own training labels (training accuracy in %, training CE)."""
+    cols = {"val": "val (%)", "test": "test (%)", "train_acc": "train accuracy (%)", "train_ce": "train CE"}
+    parts = [runs[runs.method == "hard labels only"].assign(T=float("nan"), alpha=float("nan"))]
+    parts.append(runs[runs.method == "self-distillation (born again)"])
+    out = pd.concat(parts).groupby(["method", "T", "alpha"], dropna=False, sort=False)[list(cols)].mean()
+    for col in ("val", "test", "train_acc"):
+        out[col] = 100 * out[col]
+    return out.rename(columns=cols).round({"val (%)": 2, "test (%)": 2, "train accuracy (%)": 2, "train CE": 3})
+
+
+def born_fits_less(runs: pd.DataFrame, T: float, alpha: float) -> bool:
+    """True when, in every seed, the born-again student at (T, alpha) has a lower training accuracy and a
+    higher training CE than the hard-label student of the same seed (the same initial weights)."""
+    hard = runs[runs.method == "hard labels only"].set_index("seed")
+    born = runs[(runs.method == "self-distillation (born again)") & (runs["T"] == T) & (runs.alpha == alpha)].set_index("seed")
+    return bool(((born.train_acc < hard.train_acc) & (born.train_ce > hard.train_ce)).all())
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -871,12 +1132,21 @@ class BagOfWords(nn.Module):
         return self.out(self.bag(ids))
 
 
-def text_teacher(data: TextData, seed: int = 0) -> nn.Module:
-    """The text teacher: logistic regression on TF-IDF of words and word pairs, trained on every training label."""
+def text_teacher(data: TextData, seed: int = 0, labels: torch.Tensor | None = None) -> nn.Module:
+    """The text teacher: logistic regression on TF-IDF of words and word pairs.
+
+    ``labels=None`` trains it on every training label. Otherwise ``labels`` is the training
+    labels with IGNORE_INDEX on the docstrings it may not see (from :func:`kdnb.recipe.labelled_subset`):
+    it then trains on the labelled ones only, for as many gradient steps as on all of them.
+    """
     training.seed_everything(seed, threads=None)
     teacher = nn.Linear(len(data.features), len(TEXT_LIBRARIES))
     r = TEXT_RECIPE
-    training.fit(teacher, data.teacher.train, epochs=r["epochs"], lr=r["lr"], batch_size=r["batch_size"], seed=seed, progress=False)
+    train, epochs = data.teacher.train, r["epochs"]
+    if labels is not None:
+        keep = labels != IGNORE_INDEX
+        train, epochs = kdata.Split(train.X[keep], labels[keep]), recipe.twin_epochs(labels, r["epochs"])
+    training.fit(teacher, train, epochs=epochs, lr=r["lr"], batch_size=r["batch_size"], seed=seed, progress=False)
     return teacher
 
 
@@ -949,6 +1219,211 @@ def soft_confusion(teacher_logits: torch.Tensor, labels: torch.Tensor, T: float 
     p = F.softmax(teacher_logits / T, dim=1)
     rows = [p[labels == c].mean(0).tolist() for c in range(len(TEXT_LIBRARIES))]
     return pd.DataFrame(rows, index=list(TEXT_LIBRARIES), columns=list(TEXT_LIBRARIES))
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Scarce labels: where the gain comes from (sections 3, 6 and 8)
+# ---------------------------------------------------------------------------------------------------------------------
+
+#: The seed of the 300-label subset that the fair teacher ``cnn-mnist-300`` saw (its manifest's
+#: ``labels.seed``). Every scarce-label image run uses this subset, so the fair teacher saw exactly
+#: the student's labels; the seeds vary the student's initial weights and batch order.
+SCARCE_LABEL_SEED = 0
+#: The teacher that saw only the student's 300 image labels.
+FAIR_TEACHER = "cnn-mnist-300"
+#: The rows of every scarce-label comparison, in order. "fair teacher": it saw only the student's
+#: labels; "teacher saw all labels": it saw every training label, so its argmax hands the withheld
+#: labels back. Hard pseudo-labels: the teacher's argmax as the label of each unlabelled image,
+#: then plain cross-entropy.
+SCARCE_METHODS = ("hard labels only", "hard pseudo-labels, fair teacher", "soft targets, fair teacher",
+                  "hard pseudo-labels, teacher saw all labels", "soft targets, teacher saw all labels")
+#: The image experiments: the playground's default student (section 3) and the tiny students of section 6.
+SCARCE_IMAGE = {
+    "3 · playground": {"students": {"MLP 1x100": {"kind": "mlp", "hidden": [100]}}, "full_teacher": "mlp-mnist",
+                       "T": 4.0, "alpha": 0.9, "epochs": 30, "lr": 2e-3, "batch_size": 256},
+    "6 · tiny students": {"students": TINY_STUDENTS, "full_teacher": ASSISTANT_TEACHER, "T": TINY_T, "alpha": 0.9,
+                          "epochs": 60, "lr": 2e-3, "batch_size": 256},
+}
+SCARCE_LABELS = 300
+
+
+def teacher_saw(name: str) -> int | None:
+    """How many training labels a shipped teacher was trained on (None: all of them), from its manifest."""
+    entry = read_manifest().get(name)
+    if entry is None:
+        raise ValueError(f"unknown teacher {name!r}; the shipped ones are {list(read_manifest())}")
+    return entry.get("labels", {}).get("n")
+
+
+def pseudo_labels(y: torch.Tensor, teacher_logits: torch.Tensor) -> torch.Tensor:
+    """The labels where there is one (not IGNORE_INDEX), the teacher's argmax everywhere else."""
+    if teacher_logits.shape[0] != y.shape[0]:
+        raise ValueError(f"{teacher_logits.shape[0]} teacher rows for {y.shape[0]} labels")
+    return torch.where(y == IGNORE_INDEX, teacher_logits.argmax(1), y)
+
+
+def scarce_rows(init: nn.Module, train: kdata.Split, evaluate, y: torch.Tensor, teachers: dict, *, T, alpha: float,
+                epochs: int, lr: float, batch_size: int, seed: int) -> list[dict]:
+    """One student from the same initial weights, every way of :data:`SCARCE_METHODS`.
+
+    ``y`` marks the unlabelled images with IGNORE_INDEX; ``teachers`` maps "fair teacher" and
+    "teacher saw all labels" to their logits on ``train``; ``evaluate(model)`` returns a dict of
+    scores. ``T`` may be a tuple: then one soft-target row per T (chosen later on validation).
+    The hard-label twin trains on the labelled images only, for as many gradient steps.
+    """
+    labelled = y != IGNORE_INDEX
+    common = {"lr": lr, "batch_size": batch_size, "seed": seed, "progress": False}
+    rows = []
+    model = copy.deepcopy(init)
+    training.fit(model, kdata.Split(train.X[labelled], y[labelled]), epochs=recipe.twin_epochs(y, epochs), **common)
+    rows.append({"method": SCARCE_METHODS[0], "T": float("nan")} | evaluate(model))
+    for who, logits in teachers.items():
+        right = (logits.argmax(1) == train.y)[~labelled].float().mean().item()
+        model = copy.deepcopy(init)
+        training.fit(model, kdata.Split(train.X, pseudo_labels(y, logits)), epochs=epochs, **common)
+        rows.append({"method": f"hard pseudo-labels, {who}", "T": float("nan"), "pseudo_right": right} | evaluate(model))
+        for t in (T if isinstance(T, tuple) else (T,)):
+            model = copy.deepcopy(init)
+            training.distill(model, kdata.Split(train.X, y), teacher_logits=logits, T=t, alpha=alpha, epochs=epochs, **common)
+            rows.append({"method": f"soft targets, {who}", "T": t, "pseudo_right": right} | evaluate(model))
+    return [r | {"seed": seed} for r in rows]
+
+
+def scarce_image_runs(dataset: kdata.Dataset, seeds=SEEDS, progress: bool = True) -> list[dict]:
+    """Sections 3 and 6 with 300 labels: each student every way of :data:`SCARCE_METHODS`, and in
+    section 6 also through a 1x100 assistant distilled from either teacher (T = 4, alpha = 0.9)."""
+    from tqdm.auto import tqdm
+
+    if teacher_saw(FAIR_TEACHER) != SCARCE_LABELS or read_manifest()[FAIR_TEACHER]["labels"]["seed"] != SCARCE_LABEL_SEED:
+        raise ValueError(f"{FAIR_TEACHER} did not see the {SCARCE_LABELS} labels of subset seed {SCARCE_LABEL_SEED}")
+    train = dataset.train
+    y = recipe.labelled_subset(train.y, SCARCE_LABELS, SCARCE_LABEL_SEED)
+    logits = {name: training.predict_logits(load_teacher(name), train.X) for name in (FAIR_TEACHER, ASSISTANT_TEACHER, "mlp-mnist")}
+    evaluate = lambda m: {"test": training.accuracy(m, dataset.test), "val": training.accuracy(m, dataset.val)}
+    rows = []
+    for seed in tqdm(seeds, desc="seeds", disable=not progress):
+        for experiment, spec in SCARCE_IMAGE.items():
+            teachers = {"fair teacher": logits[FAIR_TEACHER], "teacher saw all labels": logits[spec["full_teacher"]]}
+            kw = {k: spec[k] for k in ("T", "alpha", "epochs", "lr", "batch_size")}
+            assistants = {}
+            if experiment.startswith("6"):
+                for who, teacher_logits in teachers.items():
+                    assistant = student_for(ASSISTANT, seed)
+                    training.distill(assistant, kdata.Split(train.X, y), teacher_logits=teacher_logits, T=RECIPE["T"],
+                                     alpha=RECIPE["alpha"], epochs=spec["epochs"], lr=spec["lr"], batch_size=spec["batch_size"],
+                                     seed=seed, progress=False)
+                    assistants[who] = training.predict_logits(assistant, train.X)
+                    rows.append({"experiment": experiment, "student": "MLP 1x100 (assistant)", "method": f"soft targets, {who}",
+                                 "T": RECIPE["T"], "seed": seed} | evaluate(assistant))
+            for name, config in spec["students"].items():
+                init = student_for(config, seed)
+                for row in scarce_rows(init, train, evaluate, y, teachers, seed=seed, **kw):
+                    rows.append({"experiment": experiment, "student": name} | row)
+                for who, teacher_logits in assistants.items():
+                    model = copy.deepcopy(init)
+                    training.distill(model, kdata.Split(train.X, y), teacher_logits=teacher_logits, T=spec["T"], alpha=spec["alpha"],
+                                     epochs=spec["epochs"], lr=spec["lr"], batch_size=spec["batch_size"], seed=seed, progress=False)
+                    rows.append({"experiment": experiment, "student": name, "method": f"soft targets via an assistant, {who}",
+                                 "T": spec["T"], "seed": seed} | evaluate(model))
+    return rows
+
+
+def scarce_text_runs(corpus: pd.DataFrame | None = None, seeds=SEEDS, progress: bool = True) -> list[dict]:
+    """Section 8 with 150 labels: the bag-of-words student every way of :data:`SCARCE_METHODS`, soft
+    targets at each T of :data:`TEXT_TEMPERATURES`. The fair teacher is the same logistic regression
+    trained on the student's 150 labels only (per seed, as the labels are); the other saw all 1,500."""
+    from tqdm.auto import tqdm
+
+    corpus = docstring_corpus() if corpus is None else corpus
+    data = TextData(corpus)
+    train = data.student.train
+    full = training.predict_logits(text_teacher(data), data.teacher.train.X)
+    r = TEXT_RECIPE
+    evaluate = lambda m: {"test": training.accuracy(m, data.student.test), "val": training.accuracy(m, data.student.val)}
+    rows = []
+    for seed in tqdm(seeds, desc="seeds", disable=not progress):
+        y = recipe.labelled_subset(train.y, TEXT_REGIMES["150 labels"], seed)
+        fair_teacher = text_teacher(data, seed=seed, labels=y)
+        fair = training.predict_logits(fair_teacher, data.teacher.train.X)
+        training.seed_everything(seed, threads=None)
+        init = BagOfWords(len(data.words))
+        for row in scarce_rows(init, train, evaluate, y, {"fair teacher": fair, "teacher saw all labels": full},
+                               T=TEXT_TEMPERATURES, alpha=r["alpha"], epochs=r["epochs"], lr=r["lr"], batch_size=r["batch_size"], seed=seed):
+            rows.append({"experiment": "8 · text", "student": "bag of words"} | row)
+        rows.append({"experiment": "8 · text", "student": "fair teacher itself", "method": "teacher, 150 labels", "T": float("nan"),
+                     "seed": seed, "test": training.accuracy(fair_teacher, data.teacher.test),
+                     "val": training.accuracy(fair_teacher, data.teacher.val)})
+    return rows
+
+
+def scarce_chosen(runs: pd.DataFrame) -> pd.DataFrame:
+    """The scarce-label runs with one T per (experiment, student, method): where soft targets were
+    trained at several T (text), the T with the best mean validation accuracy (ties: the lower T)."""
+    keep = []
+    for _, part in runs.groupby(["experiment", "student", "method"], sort=False):
+        Ts = part["T"].dropna().unique()
+        if len(Ts) > 1:
+            val = part.groupby("T").val.mean()
+            part = part[part["T"] == val[val == val.max()].index.min()]
+        keep.append(part)
+    return pd.concat(keep).reset_index(drop=True)
+
+
+def scarce_table(runs: pd.DataFrame, experiment: str, student: str) -> pd.DataFrame:
+    """Test accuracy (%) per method over seeds, mean [min, max], for one student of one experiment (T chosen on val)."""
+    part = scarce_chosen(runs)
+    part = part[(part.experiment == experiment) & (part.student == student)]
+    out = recipe.spread(part, "method", ["test"]).rename(columns=lambda c: c.replace("test_", "test "))
+    out.insert(0, "T", part.groupby("method", sort=False)["T"].first())
+    right = part.groupby("method", sort=False)["pseudo_right"].mean()
+    out["teacher right on the unlabelled (%)"] = (100 * right).round(1)
+    return out.round(2)
+
+
+#: The three sources of a scarce-label gain, each as (from method, to method).
+SCARCE_SOURCES = {
+    "the transfer set, labelled by a fair teacher's argmax (hard pseudo-labels)": ("hard labels only", "hard pseudo-labels, fair teacher"),
+    "soft instead of hard targets from the same fair teacher": ("hard pseudo-labels, fair teacher", "soft targets, fair teacher"),
+    "withheld labels handed back (teacher saw all labels, soft targets)": ("soft targets, fair teacher", "soft targets, teacher saw all labels"),
+}
+
+
+def _paired(diff: pd.Series) -> str:
+    return "up in every seed" if (diff > 0).all() else "down in every seed" if (diff < 0).all() else "mixed"
+
+
+def scarce_split(runs: pd.DataFrame, experiment: str, student: str) -> pd.DataFrame:
+    """The gain of the leaky teacher's soft targets over hard labels, split into :data:`SCARCE_SOURCES`.
+
+    Per source: the change in mean test accuracy (points), the per-seed change [min, max] (paired:
+    every method starts from the same initial weights for a seed), a verdict read from the two
+    rows' seed ranges ("gain" or "loss" when the ranges are apart, else "within the seed ranges"),
+    and the paired reading: "up in every seed", "down in every seed" or "mixed"."""
+    table = scarce_table(runs, experiment, student)
+    part = scarce_chosen(runs)
+    part = part[(part.experiment == experiment) & (part.student == student)].pivot(index="seed", columns="method", values="test")
+    rows = []
+    for source, (a, b) in SCARCE_SOURCES.items():
+        diff = 100 * (part[b] - part[a])
+        apart = ranges_apart(table.loc[a], table.loc[b])
+        verdict = ("gain" if diff.mean() > 0 else "loss") if apart else "within the seed ranges"
+        rows.append({"source": source, "points": round(diff.mean(), 2), "per seed min": round(diff.min(), 2),
+                     "per seed max": round(diff.max(), 2), "verdict": verdict, "paired": _paired(diff)})
+    total = 100 * (part[SCARCE_SOURCES[list(SCARCE_SOURCES)[-1]][1]] - part["hard labels only"])
+    rows.append({"source": "total: teacher saw all labels, soft targets, against hard labels only", "points": round(total.mean(), 2),
+                 "per seed min": round(total.min(), 2), "per seed max": round(total.max(), 2),
+                 "verdict": ("gain" if total.mean() > 0 else "loss") if ranges_apart(table.loc["hard labels only"],
+                            table.loc[SCARCE_SOURCES[list(SCARCE_SOURCES)[-1]][1]]) else "within the seed ranges",
+                 "paired": _paired(total)})
+    return pd.DataFrame(rows).set_index("source")
+
+
+def scarce_runs(dataset: kdata.Dataset | None = None, seeds=SEEDS, progress: bool = True) -> pd.DataFrame:
+    """The scarce-label table (``practice_scarce``): sections 3, 6 and 8, over seeds."""
+    dataset = kdata.load_mnist_subset() if dataset is None else dataset
+    rows = scarce_image_runs(dataset, seeds, progress) + scarce_text_runs(seeds=seeds, progress=progress)
+    cols = ["experiment", "student", "method", "T", "seed", "test", "val", "pseudo_right"]
+    return pd.DataFrame(rows).reindex(columns=cols)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -1032,7 +1507,7 @@ def seed_code_runs(dataset: kdata.Dataset, seeds=SEEDS, epochs: int = 60, progre
 
 #: Each table this module's script writes, with the part that makes it.
 TABLES = {"map": "practice_map", "consistency": "practice_consistency", "assistants": "practice_assistants",
-          "strategies": "practice_strategies", "text": "practice_text", "seeds": "practice_seed_code"}
+          "strategies": "practice_strategies", "text": "practice_text", "seeds": "practice_seed_code", "scarce": "practice_scarce"}
 
 
 def main(argv=None) -> int:
@@ -1046,6 +1521,8 @@ def main(argv=None) -> int:
     seeds = {} if args.seeds is None else {"seeds": tuple(args.seeds)}
     if args.part == "text":
         table = text_runs(**seeds)
+    elif args.part == "scarce":
+        table = scarce_runs(**seeds)
     else:
         ds = kdata.load_mnist_subset()
         runner = {"map": ta_map_runs, "consistency": consistency_runs, "assistants": assistant_runs,
@@ -1065,84 +1542,114 @@ if __name__ == "__main__":
 # ---------------------------------------------------------------------------------------------------------------------
 
 
-def diagnose_map_choice(choice, runs: pd.DataFrame) -> str | None:
-    """Check yourself 4.1: ``choice`` is (T, alpha) with the best mean validation accuracy."""
-    try:
-        T, alpha = (float(v) for v in choice)
-    except (TypeError, ValueError):
-        return "give a pair of numbers: (T, alpha), e.g. (4, 0.5)"
-    right = choose_from_map(runs)
-    if (T, alpha) == right:
-        return None
-    if (alpha, T) == right:
-        return "the numbers are swapped: give (T, alpha), temperature first"
-    val, test = map_table(runs, "val"), map_table(runs, "test")
-    by_test = test.sort_values(["mean", "T", "alpha"], ascending=[False, True, True], kind="stable").iloc[0]
-    if (T, alpha) == (float(by_test["T"]), float(by_test["alpha"])):
-        return "that is the best mean *test* accuracy: choosing on the test split spends it; choose on the 'val' column"
-    soft = runs[runs.alpha > 0]
-    single = soft.sort_values(["val", "T", "alpha"], ascending=[False, True, True], kind="stable").iloc[0]
-    if (T, alpha) == (float(single["T"]), float(single["alpha"])):
-        return "that is one seed's best run: average each cell over the seeds first, then take the best mean"
-    found = val[(val["T"] == T) & (val.alpha == alpha)]
-    if found.empty:
-        return f"(T={T:g}, α={alpha:g}) is not on the map; T is one of {list(MAP_TEMPERATURES)} and α one of {list(MAP_ALPHAS)}"
-    if float(found["mean"].iloc[0]) <= float(val["mean"].median()):
-        return "that cell's mean validation accuracy is in the lower half of the map: sort by the mean, highest first"
-    return "close, but another cell has a higher mean validation accuracy (ties go to the lower T, then the lower α)"
+class _CheckTeacher(nn.Module):
+    """The checker's teacher: dropout and BatchNorm, so train() mode shows in its outputs and buffers."""
+
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Flatten(), nn.Linear(144, 32), nn.BatchNorm1d(32), nn.ReLU(), nn.Dropout(0.5), nn.Linear(32, 10))
+
+    def forward(self, x):
+        return self.net(x)
 
 
-def check_map_choice(choice, runs: pd.DataFrame) -> Verdict:
-    return check("Check yourself 4.1", choice, lambda c: diagnose_map_choice(c, runs),
-                 todo="set choice = (T, alpha) from the map's validation accuracy, then rerun the cell",
-                 praise="chosen on validation, averaged over seeds: the test split is still untouched")
+#: Check yourself 5.1's problems: (T, alpha, batch size, logit scale). The edges: T = 1, alpha in {0, 1},
+#: a batch of one, large logits; then random ones.
+def _consistency_cases(seed: int = 0):
+    gen = torch.Generator().manual_seed(seed)
+    cases = [(1.0, 0.5, 16, 1.0), (4.0, 0.0, 16, 1.0), (4.0, 1.0, 16, 1.0), (2.5, 0.9, 1, 1.0), (8.0, 0.7, 12, 40.0)]
+    for _ in range(3):
+        T = float(1 + 9 * torch.rand(1, generator=gen))
+        alpha = float(torch.rand(1, generator=gen))
+        cases.append((T, alpha, int(torch.randint(2, 20, (1,), generator=gen)), float(1 + 4 * torch.rand(1, generator=gen))))
+    return cases
 
 
-def _consistency_problem(seed: int = 0):
+def _consistency_problem(seed: int = 0, batch: int = 16, scale: float = 1.0):
+    """A teacher handed over as it left training (train() mode), 40 images, their cached logits (of the
+    un-shifted images, in eval mode), a batch's row numbers, the shifted view, and student logits."""
     gen = torch.Generator().manual_seed(seed)
     X = torch.rand(40, 1, 12, 12, generator=gen)
     y = torch.randint(0, 10, (40,), generator=gen)
     torch.manual_seed(seed)
-    teacher = nn.Sequential(nn.Flatten(), nn.Linear(144, 32), nn.ReLU(), nn.Linear(32, 10)).eval()
-    with torch.no_grad():
-        cached = teacher(X)
-    idx = torch.arange(8, 24)
+    teacher = _CheckTeacher()
+    with torch.no_grad():  # some training, so the BatchNorm statistics and weights are not at their defaults
+        teacher.train()(torch.rand(64, 1, 12, 12, generator=gen) * 2)
+        cached = teacher.eval()(X)
+    teacher.train()
+    idx = torch.randperm(40, generator=gen)[:batch]
     xb = training.jitter(X[idx], 2, gen)
-    return teacher, X, y, cached, idx, xb
+    logits = (scale * torch.randn(batch, 10, generator=gen)).requires_grad_()
+    return teacher, X, y, cached, idx, xb, logits
+
+
+def _consistent_mistakes(teacher_eval, cached, y, idx, xb, logits, T, alpha) -> dict:
+    """Values of the usual wrong steps, for naming the mistake."""
+    z = logits.detach()
+    with torch.no_grad():
+        view = teacher_eval(xb)
+    return {
+        "these are the cached targets of the un-shifted images: the teacher must see the shifted batch xb the student sees":
+            kd_loss(z, cached[idx], y[idx], T=T, alpha=alpha),
+        "that is the hard-label loss alone: no teacher signal reaches the student": hard_loss(z, y[idx]),
+        "the temperature is missing: pass T to kd_loss": kd_loss(z, view, y[idx], T=1.0, alpha=alpha),
+    }
 
 
 def diagnose_consistent_step(make_step) -> str | None:
-    """Check yourself 5.1: ``make_step(teacher, cached, y, T, alpha)`` returns ``step(idx, xb, logits)``."""
-    teacher, X, y, cached, idx, xb = _consistency_problem()
-    T, alpha = 4.0, 0.9
-    gen = torch.Generator().manual_seed(1)
-    logits = torch.randn(len(idx), 10, generator=gen).requires_grad_()
-    step = make_step(teacher, cached, y, T, alpha)
-    grad_mode = []
-    hook = teacher.register_forward_hook(lambda *_: grad_mode.append(torch.is_grad_enabled()))
-    try:
-        loss = step(idx, xb, logits)
-    finally:
-        hook.remove()
-    if not isinstance(loss, torch.Tensor) or loss.dim() != 0:
-        return "step should return the loss as one number (a 0-d tensor)"
-    if not torch.isfinite(loss):
-        return "the loss is not finite: build the soft targets with softmax(teacher_logits / T), not log-probabilities"
-    if any(grad_mode):
-        return ("the teacher's forward pass builds a graph for gradients it never uses: "
-                "run it under torch.no_grad() (it is frozen; this saves memory and time)")
-    with torch.no_grad():
-        same_view = teacher(xb)
-    right = kd_loss(logits.detach(), same_view, y[idx], T=T, alpha=alpha)
-    if close(loss.item(), right.item(), rel=1e-4):
-        return None
-    if close(loss.item(), kd_loss(logits.detach(), cached[idx], y[idx], T=T, alpha=alpha).item(), rel=1e-4):
-        return "these are the cached targets of the un-shifted images: the teacher must see the shifted batch xb the student sees"
-    if close(loss.item(), hard_loss(logits.detach(), y[idx]).item(), rel=1e-4):
-        return "that is the hard-label loss alone: no teacher signal reaches the student"
-    if close(loss.item(), kd_loss(logits.detach(), same_view, y[idx], T=1.0, alpha=alpha).item(), rel=1e-4):
-        return "the temperature is missing: pass T to kd_loss"
-    return "the teacher sees the right view, but the loss differs from kd_loss(logits, teacher(xb), y[idx], T, alpha)"
+    """Check yourself 5.1: ``make_step(teacher, cached, y, T, alpha)`` returns ``step(idx, xb, logits)``.
+
+    On each problem of :func:`_consistency_cases` (edges and random ones) the checker compares the
+    loss and its gradient for the student's logits with ``kd_loss(logits, teacher.eval()(xb), y[idx])``;
+    checks that no input was changed, that the teacher ran in eval mode (its BatchNorm statistics
+    unchanged) and that no gradient reaches it. It never prints the expected values."""
+    for case, (T, alpha, batch, scale) in enumerate(_consistency_cases()):
+        teacher, X, y, cached, idx, xb, logits = _consistency_problem(case, batch, scale)
+        reference = copy.deepcopy(teacher).eval()
+        state = {k: v.clone() for k, v in teacher.state_dict().items()}
+        inputs = {"cached": cached.clone(), "y": y.clone(), "idx": idx.clone(), "xb": xb.clone(), "logits": logits.detach().clone()}
+        modes = []
+        hook = teacher.register_forward_hook(lambda m, *_: modes.append((m.training, torch.is_grad_enabled())))
+        try:
+            loss = make_step(teacher, cached, y, T, alpha)(idx, xb, logits)
+        finally:
+            hook.remove()
+        now = {"cached": cached, "y": y, "idx": idx, "xb": xb, "logits": logits.detach()}
+        changed = [k for k in inputs if not torch.equal(inputs[k], now[k])]
+        if changed:
+            return f"the step changed its inputs in place ({', '.join(changed)}): compute new tensors instead"
+        if any(training_mode for training_mode, _ in modes) or any(not torch.equal(state[k], v) for k, v in teacher.state_dict().items()):
+            return ("the teacher ran in train() mode: dropout was on and BatchNorm updated its statistics. "
+                    "A frozen teacher runs in eval mode: call teacher.eval() before using it")
+        if any(grad_on for _, grad_on in modes):
+            return ("the teacher's forward pass builds a graph for gradients it never uses (autograd was on): "
+                    "run it under torch.no_grad(); it is frozen, and this saves memory and time")
+        if not isinstance(loss, torch.Tensor) or loss.dim() != 0:
+            return "step should return the loss as one number (a 0-d tensor), not a Python float or a vector"
+        if not torch.isfinite(loss):
+            return "the loss is not finite: build the soft targets with softmax(teacher_logits / T), not log-probabilities"
+        params = [q for q in teacher.parameters()]
+        grads = torch.autograd.grad(loss, [logits] + params, allow_unused=True, retain_graph=True) if loss.requires_grad else [None]
+        if any(g is not None and g.abs().max() > 0 for g in grads[1:]):
+            return ("a gradient reaches the teacher: its forward pass builds a graph into its weights. "
+                    "Run it under torch.no_grad() (it is frozen; this saves memory and time)")
+        if grads[0] is None:
+            return "the loss has no gradient for the student's logits: do not detach them (or call .item()); only the teacher is frozen"
+        with torch.no_grad():
+            view = reference(xb)
+        want_logits = logits.detach().clone().requires_grad_()
+        want = kd_loss(want_logits, view, y[idx], T=T, alpha=alpha)
+        (want_grad,) = torch.autograd.grad(want, want_logits)
+        if close(loss.item(), want.item(), rel=1e-5) and torch.allclose(grads[0], want_grad, rtol=1e-4, atol=1e-7):
+            continue
+        for message, value in _consistent_mistakes(reference, cached, y, idx, xb, logits, T, alpha).items():
+            if close(loss.item(), value.item(), rel=1e-5):
+                return message
+        where = f"T = {T:g}, α = {alpha:g}, a batch of {batch}" + (", large logits" if scale > 10 else "")
+        if close(loss.item(), want.item(), rel=1e-5):
+            return f"the value is right but its gradient for the student's logits is not ({where})"
+        return f"the loss differs from kd_loss(logits, teacher(xb), y[idx], T, alpha) at {where}"
+    return None
 
 
 def close(a: float, b: float, rel: float = 1e-6) -> bool:
@@ -1152,7 +1659,7 @@ def close(a: float, b: float, rel: float = 1e-6) -> bool:
 def check_consistent_step(make_step) -> Verdict:
     return check("Check yourself 5.1", make_step, diagnose_consistent_step,
                  todo="write the step inside make_consistent_step, then rerun the cell",
-                 praise="the teacher sees the same shifted view as the student, without gradients")
+                 praise="the frozen teacher (eval mode, no gradients) sees the same shifted view as the student")
 
 
 def _mutual_variants() -> dict[str, callable]:

@@ -33,11 +33,12 @@ MAKERS = {
     "loss_weight_trials": "python -m kdnb.nb04_distillation_losses weights",
     "loss_weights": "python -m kdnb.nb04_distillation_losses weights",
     "loss_comparison": "python -m kdnb.nb04_distillation_losses compare",
+    "loss_fair_teacher": "python -m kdnb.nb04_distillation_losses fair",
     **{f"practice_{part}": f"python -m kdnb.nb05_distillation_in_practice {cmd}" for part, cmd in (
         ("map", "map"), ("consistency", "consistency"), ("assistants", "assistants"), ("strategies", "strategies"),
-        ("text", "text"), ("seed_code", "seeds"))},
+        ("text", "text"), ("seed_code", "seeds"), ("scarce", "scarce"))},
     **{f"pruning_{part}": f"python -m kdnb.nb06_pruning_and_compression {part}"
-       for part in ("curve", "retrain", "recovery", "compression", "backends")},
+       for part in ("curve", "retrain", "recovery", "compression", "backends", "latency")},
 }
 _NAME = re.compile(r"^[a-z0-9_]+$")
 

@@ -69,7 +69,8 @@ TEACHERS: dict[str, dict] = {
 
 
 class CheckpointError(RuntimeError):
-    """A teacher file is missing from the manifest, or does not match its recorded SHA-256."""
+    """A teacher file is missing from the manifest, does not match its recorded SHA-256, or holds weights for
+    another architecture than its manifest entry describes."""
 
 
 def default_dir() -> Path:
@@ -192,7 +193,15 @@ def load_teacher(name: str = "cnn-mnist", root=None, rebuild_missing: bool = Tru
         raise CheckpointError(f"{path} could not be read ({exc}); rebuild it with `python -m kdnb.teachers build {name}`") from exc
     ds_shape = (1, 8, 8) if entry["dataset"]["name"] == "digits" else (1, 28, 28)
     model = models.build(entry["model"], in_shape=ds_shape)
-    model.load_state_dict(state)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:  # the hash matches, but the weights are for another architecture than the manifest says
+        first = str(exc).strip().splitlines()[0]
+        raise CheckpointError(
+            f"teacher {name!r}: {path} passed its SHA-256 check but does not fit the architecture its manifest entry "
+            f"describes ({models.describe(entry['model'])}): {first} The file and the manifest entry come from different "
+            f"builds; rebuild both with `python -m kdnb.teachers build {name}`."
+        ) from exc
     model.eval()
     for p in model.parameters():
         p.requires_grad_(False)

@@ -149,6 +149,13 @@ def kd_step_loss(teacher_logits: torch.Tensor, labels: torch.Tensor, T: float = 
     return step_loss
 
 
+def _check_split(train: Split, who: str) -> None:
+    """Raise a clear error for an empty training split (before any optimizer or scheduler is made)."""
+    if len(train) == 0:
+        raise ValueError(f"{who} got an empty training split (0 examples): there is nothing to train on; "
+                         "check the split sizes or the label filter that made it")
+
+
 def _stop_if_diverged(row: dict) -> None:
     if not np.isfinite(row["loss"]):
         raise ValueError(f"the training loss is {row['loss']} after epoch {row['epoch']}: the model diverged "
@@ -171,6 +178,7 @@ def iter_train(model: nn.Module, train: Split, step_loss: Callable, val: Split |
     """
     if epochs < 1 or batch_size < 1 or lr <= 0:
         raise ValueError(f"need epochs >= 1, batch_size >= 1 and lr > 0; got epochs={epochs}, batch_size={batch_size}, lr={lr}")
+    _check_split(train, "training")
     device = next(model.parameters()).device
     X, y = train.X.to(device), train.y.to(device)
     gen = torch.Generator().manual_seed(seed)
@@ -256,6 +264,7 @@ def fit(model: nn.Module, train: Split, val: Split | None = None, *, epochs: int
     ``(1 - eps) * one_hot + eps / C`` instead of the one-hot labels (Szegedy et al. 2016).
     ``after_step(n)`` runs after each optimizer step (:func:`iter_train`). Returns the history DataFrame.
     """
+    _check_split(train, "fit")
     y = train.y.to(next(model.parameters()).device)
     step_loss = hard_step_loss(y, label_smoothing)
     return train_with(model, train, step_loss, val=val, epochs=epochs, lr=lr, batch_size=batch_size, weight_decay=weight_decay,
@@ -279,6 +288,7 @@ def distill(student: nn.Module, train: Split, val: Split | None = None, *, teach
     """
     T = check_temperature(T)
     alpha = check_alpha(alpha)
+    _check_split(train, "distill")
     if (teacher is None) == (teacher_logits is None):
         raise ValueError("pass exactly one of teacher= (a model) or teacher_logits= (a tensor for train.X)")
     if teacher_logits is None and (augment or not cache_teacher):

@@ -8,7 +8,14 @@ An explorer is three things:
   It never trains;
 * **a view**: :class:`BlitView` renders the figure into an ``ipywidgets.Image``. The parts that
   never move (axes, ticks, legend) are drawn once into a saved background; a move restores it
-  and draws only the artists that changed, then sends one PNG drawn at the size it is shown.
+  and draws only the artists that changed, then sends one PNG drawn at the size it is shown
+  (where the page is narrower, as with JupyterLab's file browser open, the browser scales it
+  down whole, keeping its aspect ratio).
+
+A slider over a log range is a :func:`grid_slider`: its values are the two-significant-figure
+numbers (0.1, 0.25, 8, 40 …), so a value set from code is one the page can show, and the page
+never sends back a rounded copy of it. Every explorer also puts :data:`FOCUS_CSS` on the page,
+so a slider handle reached with the Tab key shows a visible focus ring.
 
 Measured in a real JupyterLab (headless Chromium, 2-core CPU): about 70 ms from a slider move
 to the redrawn figure this way, against about 145 ms when the whole figure is re-shown through
@@ -18,13 +25,15 @@ notebook shows the figure without a kernel and nbval runs the code path.
 
 from __future__ import annotations
 
+import functools
 import io
+import math
 import statistics
 import time
 from typing import Callable, Iterable
 
-__all__ = ["SLIDER_WIDTH", "MAX_FIGURE_PX", "slider_layout", "button", "new_figure", "BlitView", "Explorer", "time_calls",
-           "time_callback"]
+__all__ = ["SLIDER_WIDTH", "MAX_FIGURE_PX", "FOCUS_CSS", "slider_layout", "button", "new_figure", "log_grid", "grid_slider",
+           "focus_style", "BlitView", "Explorer", "time_calls", "time_callback"]
 
 #: Sliders are at least this wide, so the track a reader drags is about 280 px long after its
 #: label and readout: easy to hit on a projector or a touchpad.
@@ -37,6 +46,81 @@ MAX_FIGURE_PX = 1100
 #: button styles are lighter (2.7:1 to 4.1:1 in JupyterLab's light theme).
 BUTTON_COLORS = {"primary": "#1565c0", "success": "#2e7d32", "warning": "#a14f00", "danger": "#c62828",
                  "info": "#00695c"}
+
+
+#: A visible keyboard focus for slider handles. ipywidgets' own style removes the outline of a focused
+#: handle and only darkens it, which is hard to see on a projector; this draws a ring around it
+#: (WCAG 2.4.7, focus visible). ``:focus-visible``: keyboard focus, not a mouse drag.
+FOCUS_CSS = """
+.widget-slider .noUi-target:not([disabled]) .noUi-handle:focus-visible,
+.jupyter-widget-slider .noUi-target:not([disabled]) .noUi-handle:focus-visible {
+  outline: 3px solid #1565c0 !important; outline-offset: 2px !important;
+  box-shadow: 0 0 0 6px rgba(21, 101, 192, 0.35) !important;
+}
+"""
+
+
+def focus_style():
+    """A hidden ipywidgets HTML holding :data:`FOCUS_CSS`: put it in any widget tree (its style applies to the page)."""
+    import ipywidgets as w
+
+    style = w.HTML(f"<style>{FOCUS_CSS}</style>", layout=w.Layout(display="none"))
+    style.add_class("kdnb-focus-style")
+    return style
+
+
+def log_grid(lo: float, hi: float) -> list[float]:
+    """Every number with two significant figures from ``lo`` to ``hi`` (0.1, 0.11 … 0.99, 1, 1.1 … 50).
+
+    Neighbours differ by at most 10%, and the values a reader names (0.5, 2, 8, 20, 40) are on it.
+    Each value is the float nearest its decimal, so ``8.0`` and ``0.1`` compare equal to the literals.
+    """
+    if not 0 < lo < hi:
+        raise ValueError(f"need 0 < lo < hi, got {lo} and {hi}")
+    first, last = math.floor(math.log10(lo)), math.ceil(math.log10(hi))
+    values = {float(f"{k}e{e - 1}") for e in range(first, last + 1) for k in range(10, 100)}
+    return sorted(v for v in values if lo * (1 - 1e-12) <= v <= hi * (1 + 1e-12))
+
+
+@functools.cache
+def _grid_slider_class():
+    import ipywidgets as w
+    from traitlets import TraitError, validate
+
+    class GridSlider(w.SelectionSlider):
+        """ipywidgets' SelectionSlider whose ``value`` setter snaps a number to the nearest option (see :func:`grid_slider`)."""
+
+        @validate("value")
+        def _validate_value(self, proposal):
+            v = proposal.value
+            grid = self._options_values
+            try:
+                x = float(v)
+            except (TypeError, ValueError):
+                raise TraitError(f"{self.description or 'this slider'} takes a number, got {v!r}") from None
+            if not (x > 0 and math.isfinite(x)) or x < grid[0] / 1.05 or x > grid[-1] * 1.05:
+                raise TraitError(f"{self.description or 'the value'} must be between {grid[0]:g} and {grid[-1]:g}, "
+                                 f"got {v!r}")
+            logs = [abs(math.log(g / x)) for g in grid]
+            return grid[logs.index(min(logs))]
+
+    return GridSlider
+
+
+def grid_slider(value: float, lo: float, hi: float, description: str = "", **kwargs):
+    """A slider over :func:`log_grid` (``lo``, ``hi``); ``.value`` is a float on the grid.
+
+    Setting ``.value`` from code snaps it to the nearest grid value (in log terms); a value beyond
+    the ends by more than 5% is refused with a ``TraitError``. Built on ipywidgets'
+    ``SelectionSlider``: the page and the kernel exchange the position's index, so the page never
+    echoes a rounded value back (a ``FloatLogSlider`` snaps 8 to 7.94 on its step grid and sends
+    that back, after any cells still queued).
+    """
+    grid = log_grid(lo, hi)
+    options = [(f"{v:g}", v) for v in grid]
+    slider = _grid_slider_class()(options=options, value=grid[0], description=description, **kwargs)
+    slider.value = value
+    return slider
 
 
 def slider_layout(width: str = SLIDER_WIDTH, **kwargs):
@@ -79,12 +163,14 @@ class BlitView:
         import ipywidgets as w
 
         self.fig, self.dynamic = fig, dynamic
-        width, height = fig.canvas.get_width_height()
+        width, _ = fig.canvas.get_width_height()
         if width > MAX_FIGURE_PX:
             raise ValueError(f"an explorer figure of {width} px would be shrunk in JupyterLab at 1280x720 "
                              f"(its text with it): make it at most {MAX_FIGURE_PX} px wide ({MAX_FIGURE_PX / fig.dpi:.1f} in)")
-        # Shown at the size it is drawn: no browser rescaling, so text stays sharp.
-        self.image = w.Image(format="png", layout=w.Layout(width=f"{width}px", height=f"{height}px"))
+        # Shown at the size it is drawn (text stays sharp) where it fits; where the page is narrower
+        # (JupyterLab with its file browser open leaves 848 px), the browser shrinks it whole:
+        # max-width caps the width and the height follows from the aspect ratio.
+        self.image = w.Image(format="png", layout=w.Layout(width=f"{width}px", max_width="100%", height="auto"))
         self._background = None
         self.renders = 0
 
@@ -139,7 +225,7 @@ class Explorer:
         rows = [w.HBox(list(self.controls.values()), layout=w.Layout(flex_flow="row wrap"))]
         if header is not None:
             rows.append(header)
-        self.widget = w.VBox(rows + [self.view.image])
+        self.widget = w.VBox([focus_style()] + rows + [self.view.image])
         for name, control in self.controls.items():
             control.observe(lambda change, name=name: self.refresh(name), names="value")
         self.refresh(None)

@@ -13,6 +13,7 @@ import os
 import re
 import subprocess
 import sys
+from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote
@@ -300,7 +301,7 @@ def test_links_point_at_existing_notebook_sections(lang):
     assert (cheatsheet.FOLDER / cheatsheet.NOTEBOOK_PREFIX).resolve() == (ROOT / "notebooks").resolve()
 
 
-def test_write_renders_four_files_and_stale_names_a_changed_one(tmp_path):
+def test_write_renders_eight_files_and_stale_names_a_changed_one(tmp_path):
     paths = cheatsheet.write(ENTRIES, tmp_path)
     assert [p.name for p in paths] == list(cheatsheet.FILES)
     assert cheatsheet.stale(ENTRIES, tmp_path) == []
@@ -355,3 +356,73 @@ def test_the_committed_cheat_sheet_matches_the_bank():
     old = cheatsheet.stale(entries)
     assert not old, (f"{[p.name for p in old]} differ from data/questions.yaml (or were edited by hand): "
                      "run `make cheatsheet` (python -m kdnb.cheatsheet)")
+
+
+# --------------------------------------------------------------------------- the two-page sheet
+
+
+def test_cli_has_help_and_an_output_folder(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(bank, "load", lambda path=None: list(ENTRIES))
+    assert cheatsheet.main(["--help"]) == 0
+    out = capsys.readouterr().out
+    assert "usage: python -m kdnb.cheatsheet" in out and "--out DIR" in out and "--check" in out
+    assert cheatsheet.main(["--out", str(tmp_path / "sheets")]) == 0
+    assert sorted(p.name for p in (tmp_path / "sheets").iterdir()) == sorted(cheatsheet.FILES)
+    assert cheatsheet.main(["--out", str(tmp_path / "sheets"), "--check"]) == 0
+    assert cheatsheet.main(["--out", str(tmp_path / "elsewhere"), "--check"]) == 1
+    assert cheatsheet.main(["--bogus"]) == 2
+    code = subprocess.run([sys.executable, "-m", "kdnb.cheatsheet", "--help"], capture_output=True, text=True,
+                          cwd=ROOT, check=False)
+    assert code.returncode == 0 and "--out DIR" in code.stdout
+
+
+def test_most_asked_is_a_computed_rule():
+    seed = lambda i, seeds, topic: replace(ENTRIES[2], id=i, seeds=seeds, topic=topic)  # noqa: E731
+    entries = [seed("a", ("003-1",), "basics"), seed("b", ("003-2", "003-3"), "basics"),
+               seed("c", ("003-4",), "losses"), seed("d", ("003-5",), "losses"), seed("e", (), "code"),
+               seed("f", ("003-6", "003-7", "003-8"), "code")]
+    # two or more seed IDs: b and f; losses has none, so its first entry answering the most: c
+    assert [e.id for e in bank.most_asked(entries)] == ["b", "c", "f"]
+    assert bank.most_asked([seed("g", (), "basics")]) == []
+
+
+@pytest.mark.parametrize("lang", bank.LANGUAGES)
+def test_the_sheet_holds_formulas_most_asked_answers_and_the_seeds_traps(lang):
+    entries = real_bank()
+    page_text = cheatsheet.render_sheet_html(entries, lang)
+    page, md = Page(page_text), unmarkdown(cheatsheet.render_sheet_markdown(entries, lang))
+    assert page.errors == [] and len(page.ids) == len(set(page.ids))
+    formulas = cheatsheet.sheet_formulas(entries)
+    keys = {cheatsheet._formula_key(e.formula) for e in entries if e.formula}
+    assert len(formulas) == len(keys) < sum(1 for e in entries if e.formula)  # every formula once, duplicates once
+    assert page.tags.count("svg") == len(formulas)
+    asked = bank.most_asked(entries)
+    assert {e.id for e in entries if len(e.seeds) >= 2} <= {e.id for e in asked}
+    assert {e.topic for e in asked} == set(bank.TOPICS)
+    for e in asked:
+        for text in (e.question[lang], e.short[lang]):
+            assert plain(text) in page.visible and squash(text) in md, e.id
+    traps = cheatsheet.sheet_traps(entries)
+    shown = {e.id for e in asked} | {e.id for e in formulas} | {e.id for e in entries if e.formula}
+    assert traps and all(e.trap.source != "common" and e.id in shown for e in traps)
+    for e in traps:
+        for text in (e.trap.claim[lang], e.trap.truth[lang]):
+            assert plain(text) in page.visible and squash(text) in md, e.id
+    booklet = f"booklet.{lang}.html"
+    assert f'href="{booklet}"' in page_text and (cheatsheet.FOLDER / booklet).exists()
+    if lang == "en":
+        assert not CJK.findall(page_text) and not CJK.findall(cheatsheet.render_sheet_markdown(entries, "en"))
+    # what the sheet leaves out, the booklet has
+    left_out = [e for e in entries if e not in asked]
+    assert left_out and all(plain(e.short[lang]) not in page.visible for e in left_out[:10])
+
+
+def test_the_sheet_prints_small_but_not_tiny():
+    for lang in bank.LANGUAGES:
+        css = re.search(r"<style>(.*?)</style>", cheatsheet.render_sheet_html(ENTRIES, lang), re.DOTALL).group(1)
+        print_css = css[css.index("@media print"):]
+        assert "size: A4" in print_css and "break-inside: avoid" in css
+        size = float(re.search(r"font-size:\s*([\d.]+)pt", print_css).group(1))
+        assert size == cheatsheet.SHEET_PT[lang] and size >= 7.5
+        others = [v.strip() for v in re.findall(r"font-size:\s*([^;}]+)", css.replace(f"font-size: {size:g}pt", ""))]
+        assert all(v == "14px" or (v.endswith("em") and float(v[:-2]) >= .9) for v in others), others

@@ -89,7 +89,7 @@ def test_stale_badges_are_reported(tmp_path, monkeypatch):
     bad = tmp_path / NOTEBOOKS[0].name
     bad.write_text(json.dumps(nb))
     problems = cloud.stale(bad)
-    assert len(problems) == 2 and "badges" in problems[0] and "install cell" in problems[1]
+    assert len(problems) == 2 and "links" in problems[0] and "install cell" in problems[1]
     assert cloud.update(bad) and cloud.stale(bad) == []
     assert not cloud.update(bad), "a second update must change nothing"
 
@@ -102,3 +102,51 @@ def test_a_malformed_repository_address_is_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(cloud, "ROOT", tmp_path)
     with pytest.raises(ValueError, match="Repository must be https://github.com/owner/name"):
         cloud.repository()
+
+
+OLD_IMAGE_BADGES = ("[![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)]({colab}) "
+                    "[![Launch on Binder](https://mybinder.org/badge_logo.svg)]({binder})")
+
+
+def test_links_are_text_that_reads_offline():
+    import mistune
+
+    line = cloud.badges("03_temperature.ipynb")
+    html = mistune.html(line)
+    assert "<img" not in html and "![" not in line, "a remote badge image shows as a broken image offline"
+    texts = re.findall(r'<a href="https://[^"]+">([^<]+)</a>', html)
+    assert texts == ["Open in Colab", "Launch on Binder"], html
+    # Everything a reader sees without a network is this text, readable as it stands.
+    assert re.sub(r"<[^>]+>", "", html).strip() == "Run it online: Open in Colab · Launch on Binder"
+
+
+def test_old_image_badges_are_stale_and_replaced_by_one_line_of_links(tmp_path):
+    nb = json.loads(NOTEBOOKS[0].read_text(encoding="utf-8"))
+    name = NOTEBOOKS[0].name
+    source = cloud.BADGE_LINE.sub(cloud.badges(name), "".join(nb["cells"][0]["source"]))  # as it is once current
+    old = OLD_IMAGE_BADGES.format(colab=cloud.colab_url(name), binder=cloud.binder_url(name))
+    nb["cells"][0]["source"] = cloud.BADGE_LINE.sub(old, source)
+    path = tmp_path / name
+    path.write_text(json.dumps(nb))
+    assert cloud.stale(path) == ["the title cell's Colab and Binder links are missing, out of date or point elsewhere"]
+    assert cloud.update(path) and cloud.stale(path) == []
+    title = "".join(json.loads(path.read_text())["cells"][0]["source"])
+    assert "![" not in title and title.count("Open in Colab") == 1 and title.count("Launch on Binder") == 1
+    assert title.replace(cloud.badges(name), "") == source.replace(cloud.badges(name), ""), "only the line of links changes"
+
+
+def test_main_updates_only_the_notebooks_named(tmp_path, capsys):
+    copies = []
+    for src in NOTEBOOKS[:2]:
+        nb = json.loads(src.read_text(encoding="utf-8"))
+        nb["cells"][0]["source"] = [line.replace("Open in Colab", "Open on Colab") for line in nb["cells"][0]["source"]]
+        copies.append(tmp_path / src.name)
+        copies[-1].write_text(json.dumps(nb))
+    before = copies[1].read_text()
+    assert cloud.main(["--check", str(copies[0])]) == 1
+    assert cloud.main([str(copies[0])]) == 0
+    assert "updated" in capsys.readouterr().out
+    assert cloud.stale(copies[0]) == [] and copies[1].read_text() == before
+    assert cloud.main(["--check", str(copies[0])]) == 0
+    with pytest.raises(SystemExit):
+        cloud.main([str(tmp_path / "missing.ipynb")])

@@ -541,3 +541,67 @@ def test_hard_loss_on_3d_logits_matches_flattened_cross_entropy():
     z = rand(2, 4, 4, seed=45)  # S == C, so the wrong layout silently runs instead of raising
     y = torch.tensor([[0, 1, 2, 3], [3, 2, 1, 0]])
     torch.testing.assert_close(hard_loss(z, y), F.cross_entropy(z.reshape(-1, 4), y.reshape(-1)))
+
+
+def test_kd_loss_on_sequence_logits_is_the_flattened_per_token_call():
+    """(B, S, C) logits: both terms are means over tokens, the same as the (B*S, C) call."""
+    B, S, C = 3, 5, 7
+    z, v = rand(B, S, C, seed=50), rand(B, S, C, seed=51)
+    y = torch.randint(0, C, (B, S), generator=torch.Generator().manual_seed(52))
+    y[0, 2] = IGNORE_INDEX  # an unlabelled token: it keeps its soft term, as an unlabelled row does
+    for T, alpha in ((1.0, 0.0), (4.0, 0.9), (2.0, 1.0)):
+        seq = kd_loss(z, v, y, T, alpha)
+        flat = kd_loss(z.reshape(-1, C), v.reshape(-1, C), y.reshape(-1), T, alpha)
+        torch.testing.assert_close(seq, flat)
+        torch.testing.assert_close(grad_of(lambda s: kd_loss(s, v, y, T, alpha), z),
+                                   grad_of(lambda s: kd_loss(s.reshape(-1, C), v.reshape(-1, C), y.reshape(-1), T, alpha), z.reshape(-1, C)).reshape(B, S, C))
+    # the soft term per token, and what F.kl_div's 'batchmean' does with the same tensor: S times more
+    per_token = soft_loss(z, v, 2.0, scale=False)
+    batchmean = F.kl_div(F.log_softmax(z / 2, -1), F.log_softmax(v / 2, -1), reduction="batchmean", log_target=True)
+    torch.testing.assert_close(batchmean / per_token, torch.tensor(float(S), dtype=DT))
+
+
+def test_kd_loss_mask_drops_padding_from_both_terms():
+    B, S, C = 2, 6, 5
+    z, v = rand(B, S, C, seed=53), rand(B, S, C, seed=54)
+    y = torch.randint(0, C, (B, S), generator=torch.Generator().manual_seed(55))
+    mask = torch.tensor([[True] * 6, [True, True, True, False, False, False]])
+    masked = kd_loss(z, v, y, 3.0, 0.6, mask=mask)
+    torch.testing.assert_close(masked, kd_loss(z[mask], v[mask], y[mask], 3.0, 0.6))
+    torch.testing.assert_close(soft_loss(z, v, 3.0, mask=mask), soft_loss(z[mask], v[mask], 3.0))
+    # padding positions get no gradient, whatever garbage their logits hold
+    g = grad_of(lambda s: kd_loss(s, v, y, 3.0, 0.6, mask=mask), z)
+    assert torch.all(g[~mask] == 0) and torch.all(g[mask].abs().sum(-1) > 0)
+    # without the mask the padded tokens count: a different value
+    assert not torch.allclose(masked, kd_loss(z, v, y, 3.0, 0.6))
+    # a 2-D batch with an all-True mask is the unmasked call
+    z2, v2, y2 = z[0], v[0], y[0]
+    torch.testing.assert_close(kd_loss(z2, v2, y2, mask=torch.ones(S, dtype=torch.bool)), kd_loss(z2, v2, y2))
+
+
+@pytest.mark.parametrize("mask, exc, match", [
+    (torch.zeros(2, 3, dtype=torch.bool), ValueError, "no position"),
+    (torch.ones(2, 3), TypeError, "torch.bool"),
+    (torch.ones(3, 2, dtype=torch.bool), ValueError, "does not match"),
+    ([[True] * 3] * 2, TypeError, "torch.bool"),
+])
+def test_kd_loss_bad_mask(mask, exc, match):
+    z = rand(2, 3, 4, seed=56)
+    y = torch.zeros(2, 3, dtype=torch.long)
+    with pytest.raises(exc, match=match):
+        kd_loss(z, z, y, 2.0, 0.5, mask=mask)
+
+
+@pytest.mark.parametrize("shape", [(0, 4), (0, 3, 4), (2, 0, 4)])
+def test_empty_batch_is_a_clear_error(shape):
+    z = torch.zeros(*shape, dtype=DT)
+    y = torch.zeros(shape[:-1], dtype=torch.long)
+    for call in (lambda: kd_loss(z, z, y), lambda: soft_loss(z, z), lambda: hard_loss(z, y), lambda: logit_matching_loss(z, z)):
+        with pytest.raises(ValueError, match="empty"):
+            call()
+
+
+def test_kd_loss_keeps_its_positional_signature():
+    z, v = rand(4, 3, seed=57), rand(4, 3, seed=58)
+    y = labels_for(4, 3, seed=59)
+    torch.testing.assert_close(kd_loss(z, v, y, 2.0, 0.25), kd_loss(student_logits=z, teacher_logits=v, labels=y, T=2.0, alpha=0.25))

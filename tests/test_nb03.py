@@ -115,12 +115,28 @@ def test_state_at_is_pure(explorer):
     assert s["T"] == 3.0 and explorer.state["T"] == before["T"]
 
 
-def test_pick_images_finds_confident_and_ambiguous():
+def test_pick_images_finds_opening_confident_and_ambiguous():
     logits = torch.tensor([[9.0, 0, 0, 0], [1.0, 0.9, 0.8, 0], [2.0, 1.9, 0, 0], [5.0, 0, 0, 0]])
     labels = torch.tensor([0, 1, 0, 0])
     picks = nb.pick_images(logits, labels, n_ambiguous=2)
-    assert list(picks.values()) == [0, 1, 2]
-    assert "sure" in next(iter(picks)) and "says 0" in list(picks)[1]
+    assert list(picks.values()) == [3, 0, 1, 2]  # opening (the only right image left), confident, ambiguous
+    assert "runner-up" in list(picks)[0] and "sure" in list(picks)[1] and "says 0" in list(picks)[2]
+
+
+def test_the_opening_image_is_the_right_one_whose_runner_up_gets_a_tenth():
+    gaps = [0.5, 2.2, 2.45, 6.0, 2.3]
+    logits = torch.zeros(len(gaps) + 1, 10)
+    for i, g in enumerate(gaps):
+        logits[i, 3], logits[i, 5] = g, 0.0  # class 3 wins by g over class 5
+        logits[i, [0, 1, 2, 4, 6, 7, 8, 9]] = -4.0
+    logits[-1, 3] = 30.0  # the image the teacher is surest of
+    labels = torch.full((len(gaps) + 1,), 3)
+    labels[4] = 7  # the best gap (2.3 is nearest ln 10 = 2.303) is a mistake: not eligible
+    picks = nb.pick_images(logits, labels, n_ambiguous=1)
+    opening = next(iter(picks.values()))
+    assert opening == 1, picks  # gap 2.2 beats 2.45 (distance 0.10 against 0.15)
+    assert "runner-up (5)" in next(iter(picks))
+    assert math.log(nb.OPENING_RATIO) == pytest.approx(2.302585, abs=1e-6)
 
 
 def test_bad_explorer_inputs():
@@ -213,7 +229,7 @@ def teacher_view(mnist):
 
     teacher_test = training.predict_logits(teachers.load_teacher("cnn-mnist"), mnist.test.X)
     picks = nb.pick_images(teacher_test, mnist.test.y)
-    return {"teacher_test": teacher_test, "picks": picks, "confident": list(picks)[0], "temperature": temperature}
+    return {"teacher_test": teacher_test, "picks": picks, "confident": list(picks)[1], "temperature": temperature}
 
 
 def test_two_bits(solutions, teacher_view):
@@ -309,3 +325,68 @@ def test_driving_and_restoring_the_explorer(inputs):
     explorer.controls["T"].value = 1.0
     assert explorer.state["T"] == 1.0 and explorer.state["key"] == first
     assert "T = 1.00" in explorer.readout.value
+
+
+def test_values_set_from_code_are_on_the_sliders_grid(inputs):
+    """The page shows exactly the value the kernel holds, so it has nothing to round and send back."""
+    explorer = nb.temperature_explorer(inputs, T=1.0)
+    slider = explorer.controls["T"]
+    for T in (0.1, 0.5, 1.0, 2.0, 4.0, 8.0, 20.0, 40.0, 50.0):
+        slider.value = T
+        assert slider.value == T and slider.label == f"{T:g}" and explorer.state["T"] == T
+        assert slider.options[slider.index] == (f"{T:g}", T)  # what the page shows is what the kernel has
+    slider.value = 7.96  # not on the grid: snapped to the nearest grid value, everywhere at once
+    assert slider.value == 8.0 and explorer.state["T"] == 8.0 and "T = 8.00" in explorer.readout.value
+    import traitlets
+
+    for bad in (0.0, -1.0, 100.0, float("nan"), "hot"):
+        with pytest.raises(traitlets.TraitError):
+            slider.value = bad
+    assert slider.value == 8.0 and explorer.state["T"] == 8.0
+
+
+@pytest.fixture(scope="module")
+def cnn_explorer(mnist):
+    from kdnb import teachers, training
+
+    teacher_test = training.predict_logits(teachers.load_teacher("cnn-mnist"), mnist.test.X)
+    picks = nb.pick_images(teacher_test, mnist.test.y)
+    return nb.temperature_explorer(nb.explorer_inputs(picks, {"teacher": teacher_test}, mnist.test.X), T=1.0), picks
+
+
+def _frames(explorer, temperatures) -> dict:
+    frames = {}
+    for T in temperatures:
+        explorer.controls["T"].value = T
+        frames[T] = explorer.view.image.value
+    return frames
+
+
+def test_the_explorer_opens_on_an_image_where_moderate_temperatures_show(cnn_explorer):
+    explorer, picks = cnn_explorer
+    assert explorer.controls["key"].value == list(picks)[0]
+    frames = _frames(explorer, (0.5, 1.0, 3.0))
+    assert len(set(frames.values())) == 3, "T = 0.5, 1 and 3 must draw three different frames"
+    # and visibly so: the runner-up's bar moves by at least 4 pixels of a 250-pixel axis between each
+    runner_up = [sorted(explorer.state_at(T)["probs"]["teacher"])[-2] for T in (0.5, 1.0, 3.0)]
+    assert min(b - a for a, b in zip(runner_up, runner_up[1:])) > 4 / 250, runner_up
+    # The confident image, by contrast, does not move below T of about 3: why it is not the opening image.
+    explorer.controls["key"].value = list(picks)[1]
+    assert len(set(_frames(explorer, (0.1, 0.5, 1.0)).values())) == 1
+    explorer.controls["key"].value, explorer.controls["T"].value = list(picks)[0], 1.0
+
+
+def test_every_verdict_mark_is_drawn_by_the_fonts_linux_has():
+    """The "your turn" line is printed in every notebook: its mark must not be a box without an emoji font."""
+    from pathlib import Path
+
+    import matplotlib
+    from fontTools.ttLib import TTFont
+
+    from kdnb.exercises import Verdict
+
+    fonts = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+    for status in ("correct", "wrong", "todo"):
+        mark = str(Verdict("x", status, "")).split(": ", 1)[1][0]
+        for name in ("DejaVuSansMono.ttf", "DejaVuSans.ttf"):
+            assert ord(mark) in TTFont(fonts / name).getBestCmap(), f"{mark!r} ({status}) is missing from {name}"

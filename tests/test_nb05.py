@@ -9,6 +9,7 @@ import math
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -65,26 +66,84 @@ def test_iter_train_matches_train_with(small):
 # ---------------------------------------------------------------------------------------------- the playground
 
 
-def test_playground_run_twin_starts_from_same_weights_and_alpha_zero_matches(small):
-    logits = fake_logits(small.train)
-    hist = nb.playground_run(small, lambda name: logits, T=4.0, alpha=0.0, labels="all 3,500 labels", epochs=3)
-    last = hist[hist.epoch == 3].set_index("model")
-    # alpha = 0 with every label: the same loss, the same batches, the same start -> the same model
-    assert last.test_acc["distilled"] == pytest.approx(last.test_acc["hard labels only"], abs=1e-6)
-    assert list(hist.columns) == ["epoch", "model", "train_acc", "test_acc", "test_loss"]
-    assert len(hist) == 6
+@pytest.mark.parametrize("labels", ["300 labels", "all 3,500 labels"])
+def test_playground_alpha_zero_is_the_twins_run_exactly(small, labels):
+    asked = []
+    teachers = lambda name: asked.append(name) or fake_logits(small.train)
+    hist = nb.playground_run(small, teachers, T=4.0, alpha=0.0, labels=labels, epochs=3)
+    assert asked == []                                  # no teacher is needed at alpha = 0
+    assert set(hist.model) == {nb.NO_TEACHER, "hard labels only"}   # not called "distilled"
+    first = hist[hist.model == nb.NO_TEACHER].drop(columns="model").reset_index(drop=True)
+    twin = hist[hist.model == "hard labels only"].drop(columns="model").reset_index(drop=True)
+    pd.testing.assert_frame_equal(first, twin, check_exact=True)   # same weights, same batches: the same run
+    assert list(hist.columns) == ["epoch", "model", "train_acc", "test_acc", "test_loss"] and len(hist) == 6
 
 
-def test_playground_run_rejects_bad_settings(small):
-    teachers = lambda name: fake_logits(small.train)
-    with pytest.raises(ValueError, match="temperature"):
-        nb.playground_run(small, teachers, T=0.0)
-    with pytest.raises(ValueError, match="unknown student"):
-        nb.playground_run(small, teachers, student="MLP 9x9")
-    with pytest.raises(ValueError, match="unknown labels"):
-        nb.playground_run(small, teachers, labels="all of them")
+def test_playground_with_a_teacher_differs_from_its_twin(small):
+    hist = nb.playground_run(small, lambda name: fake_logits(small.train), alpha=0.9, epochs=2)
+    assert set(hist.model) == {"distilled", "hard labels only"}
+    last = hist[hist.epoch == 2].set_index("model")
+    assert last.test_loss["distilled"] != last.test_loss["hard labels only"]
+
+
+def test_playground_labels_are_the_fair_teachers_labels():
+    """The playground's 300 labels are exactly the ones cnn-mnist-300 was trained on."""
+    from kdnb.teachers import read_manifest
+
+    ds = kdata.load_mnist_subset()
+    spec = read_manifest()[nb.FAIR_TEACHER]["labels"]
+    keep = kdata.stratified_split(ds.train.y.numpy(), (spec["n"],), spec["seed"])[0]
+    y = kdata.Split(ds.train.X, ds.train.y)
+    mine = torch.nonzero(nb.recipe.labelled_subset(y.y, nb.PLAYGROUND_LABELS["300 labels"], nb.SCARCE_LABEL_SEED) != losses.IGNORE_INDEX)
+    assert sorted(mine.flatten().tolist()) == sorted(keep.tolist())
+    assert nb.teacher_saw(nb.FAIR_TEACHER) == 300 and nb.teacher_saw("mlp-mnist") is None
+
+
+@pytest.mark.parametrize("bad,match", [
+    ({"T": 0.0}, "temperature"), ({"alpha": 1.5}, "alpha"), ({"student": "MLP 9x9"}, "unknown student"),
+    ({"labels": "all of them"}, "unknown labels"), ({"teacher": "resnet"}, "unknown teacher"), ({"epochs": 0}, "epochs"),
+    ({"epochs": 2.5}, "epochs"), ({"epochs": True}, "epochs"), ({"batch_size": 0}, "batch_size"), ({"lr": 0.0}, "lr"),
+    ({"lr": float("nan")}, "lr"), ({"seed": -1}, "seed"),
+])
+def test_playground_refuses_bad_settings_before_training(small, bad, match):
+    asked = []
+    teachers = lambda name: asked.append(name) or fake_logits(small.train)
+    with pytest.raises((ValueError, TypeError), match=match):
+        nb.playground_run(small, teachers, **bad)
+    assert asked == []                                  # refused before any teacher or training
+
+
+def test_playground_rejects_logits_of_another_dataset(small):
     with pytest.raises(ValueError, match="this dataset's training images"):
         nb.playground_run(small, lambda name: torch.zeros(5, 10))
+
+
+def test_playground_widget_refuses_zero_epochs_before_recording_anything(small):
+    with pytest.raises(ValueError, match="epochs"):
+        nb.Playground(small, FakeTeachers(small), epochs=0)
+    pg = nb.Playground(small, FakeTeachers(small), epochs=2)
+    pg.fixed["epochs"] = 0                               # even if changed behind its back
+    pg.train(background=False)
+    assert pg.runs == [] and isinstance(pg.error, ValueError) and "epochs" in pg.status.value
+
+
+def test_playground_note_says_which_teacher_saw_what():
+    note = lambda **kw: nb.playground_note(dict(nb.PLAYGROUND, **kw))
+    assert "Fair teacher" in note() and "exactly the student's 300" in note()
+    leaky = note(teacher="mlp-mnist")
+    assert "all 3,500 labels" in leaky and "hands those labels back" in leaky and nb.FAIR_TEACHER in leaky
+    assert "coincide" in note(alpha=0.0)
+    assert "300 of the 3,500" in note(labels="all 3,500 labels")
+    assert "soft targets alone" in note(labels="all 3,500 labels", teacher="cnn-mnist")
+
+
+def test_playground_widget_note_follows_the_menus(small):
+    pg = nb.Playground(small, FakeTeachers(small), epochs=2)
+    assert "Fair teacher" in pg.note.value
+    pg.controls["teacher"].value = "mlp-mnist"
+    assert "hands those labels back" in pg.note.value
+    pg.controls["alpha"].value = 0.0
+    assert "coincide" in pg.note.value
 
 
 class FakeTeachers:
@@ -165,44 +224,203 @@ def test_map_table_repeats_alpha_zero_under_every_T():
     assert (table.seeds == 3).all()
 
 
-def test_choose_from_map_and_its_checker():
+def test_map_plateau_uses_the_median_seed_range_as_noise():
     runs = fake_map()
-    assert nb.choose_from_map(runs) == (4.0, 0.5)
-    assert nb.check_map_choice((4.0, 0.5), runs, )
+    table = nb.map_table(runs, "val")
+    assert nb.map_noise(runs) == pytest.approx(float((table["max"] - table["min"]).median()))
+    plateau = nb.map_plateau(runs)
+    best = table["mean"].max()
+    assert (plateau["mean"] >= best - nb.map_noise(runs) - 1e-9).all() and (plateau.alpha > 0).all()
+    outside = table[(table["mean"] < best - nb.map_noise(runs) - 1e-9) & (table.alpha > 0)]
+    assert len(plateau) + len(outside) == (table.alpha > 0).sum()
+    assert nb.choose_from_map(runs) == (float(plateau["T"].min()), float(plateau[plateau["T"] == plateau["T"].min()].alpha.min()))
+
+
+def test_choose_from_map_named_mistakes():
+    runs = fake_map()
+    assert nb.check_map_choice((4.0, 0.5), runs)
     assert "test" in nb.diagnose_map_choice((20.0, 0.25), runs)           # best mean test accuracy
     assert "one seed" in nb.diagnose_map_choice((1.0, 1.0), runs)        # a lucky single run
     assert "swapped" in nb.diagnose_map_choice((0.5, 4.0), runs)
     assert "not on the map" in nb.diagnose_map_choice((3.0, 0.5), runs)
+    assert "switches the teacher off" in nb.diagnose_map_choice((4.0, 0.0), runs)
     assert not nb.check_map_choice(..., runs) and nb.check_map_choice(..., runs).status == "todo"
+
+
+@pytest.fixture(scope="module")
+def shipped_map():
+    return results.read("practice_map")
+
+
+@pytest.mark.parametrize("choice", [
+    (4, 0.9),                                   # the workbook's own default recipe
+    [8.0, 0.5],
+    (np.float32(20.0), torch.tensor(1.0)),      # NumPy and torch scalars
+    np.array([4.0, 0.5]),
+    torch.tensor([20.0, 0.25]),
+    (np.int64(8), np.float64(0.75)),
+])
+def test_map_checker_accepts_every_cell_within_the_noise(shipped_map, choice):
+    assert nb.diagnose_map_choice(choice, shipped_map) is None
+
+
+def test_map_checker_accepts_the_whole_plateau_and_the_default(shipped_map):
+    plateau = nb.map_plateau(shipped_map)
+    assert len(plateau) >= 3
+    for T, alpha in zip(plateau["T"], plateau.alpha):
+        assert nb.diagnose_map_choice((T, alpha), shipped_map) is None
+    default = (nb.recipe.DEFAULT["T"], nb.recipe.DEFAULT["alpha"])
+    val = nb.map_table(shipped_map, "val").set_index(["T", "alpha"])["mean"]
+    if val.max() - val[default] <= nb.map_noise(shipped_map):
+        assert nb.diagnose_map_choice(default, shipped_map) is None
+    assert nb.choose_from_map(shipped_map)[1] < 1.0      # the solution's rule does not land on the alpha = 1 corner
+
+
+@pytest.mark.parametrize("choice", [
+    (2.0, 0.5), (1.0, 0.9), (1.0, 1.0), (4.0, 0.25), (20.0, 0.0), (2.0, 1.0),   # off the plateau or no teacher
+    (0.9, 4.0), (3.0, 0.5), (4.0,), (4.0, 0.9, 1.0), "4, 0.9", None, (True, 0.5), (float("nan"), 0.5),
+    4.0, {"T": 4, "alpha": 0.9}, torch.tensor([[4.0, 0.9]]),
+])
+def test_map_checker_rejects_wrong_choices(shipped_map, choice):
+    assert nb.diagnose_map_choice(choice, shipped_map) is not None
 
 
 def test_solution_4_1_is_accepted():
     runs_map = results.read("practice_map")
     ns = {"nb": nb, "runs_map": runs_map}
     exec(solution("4.1"), ns)
-    assert ns["choice"] == nb.choose_from_map(runs_map)
+    assert nb.diagnose_map_choice(ns["choice"], runs_map) is None
+    assert tuple(map(float, ns["choice"])) == nb.choose_from_map(runs_map)
 
 
 # ---------------------------------------------------------------------------------------------- consistency
 
 
-def test_consistent_step_checker():
+def _step(loss_of):
+    """make_step from ``loss_of(teacher, cached, y, T, alpha, idx, xb, logits)``, with the teacher put in eval mode."""
+    def make_step(teacher, cached, y, T, alpha):
+        teacher.eval()
+        return lambda idx, xb, logits: loss_of(teacher, cached, y, T, alpha, idx, xb, logits)
+    return make_step
+
+
+def _view(teacher, xb):
+    with torch.no_grad():
+        return teacher(xb)
+
+
+def test_consistent_step_solution_is_accepted():
     ns = {"nb": nb, "torch": torch, "losses": losses}
     exec(solution("5.1"), ns)
     assert nb.check_consistent_step(ns["make_consistent_step"])
 
-    def cached_step(teacher, cached, y, T, alpha):
-        return lambda idx, xb, logits: losses.kd_loss(logits, cached[idx], y[idx], T=T, alpha=alpha)
 
-    def graph_step(teacher, cached, y, T, alpha):
-        return lambda idx, xb, logits: losses.kd_loss(logits, teacher(xb), y[idx], T=T, alpha=alpha)
+def _by_hand(teacher, cached, y, T, alpha, idx, xb, logits):
+    p = F.softmax(_view(teacher, xb) / T, dim=1)
+    kl = F.kl_div(F.log_softmax(logits / T, dim=1), p, reduction="batchmean")
+    return (1 - alpha) * F.cross_entropy(logits, y[idx]) + alpha * T**2 * kl
 
-    def hard_step(teacher, cached, y, T, alpha):
-        return lambda idx, xb, logits: losses.hard_loss(logits, y[idx])
 
-    assert "un-shifted" in nb.diagnose_consistent_step(cached_step)
-    assert "no_grad" in nb.diagnose_consistent_step(graph_step)
-    assert "no teacher signal" in nb.diagnose_consistent_step(hard_step)
+def _grad_disabled(teacher, cached, y, T, alpha, idx, xb, logits):
+    with torch.set_grad_enabled(False):
+        targets = teacher(xb)
+    return losses.kd_loss(logits, targets, y[idx], T=T, alpha=alpha)
+
+
+def _eval_in_step(teacher, cached, y, T, alpha):
+    @torch.no_grad()
+    def targets(xb):
+        return teacher.eval()(xb)
+
+    return lambda idx, xb, logits: losses.kd_loss(logits, targets(xb), y[idx], T=torch.tensor(T), alpha=np.float64(alpha))
+
+
+def _explicit_sum(teacher, cached, y, T, alpha, idx, xb, logits):
+    p = F.softmax(_view(teacher, xb) / T, dim=1)
+    log_q = F.log_softmax(logits / T, dim=1)
+    kl = (p * (torch.log(p.clamp_min(1e-30)) - log_q)).sum(1).mean()
+    return (1 - alpha) * F.cross_entropy(logits, y[idx]) + alpha * T * T * kl
+
+
+def _log_probs(teacher, cached, y, T, alpha, idx, xb, logits):
+    return losses.kd_loss(logits, F.log_softmax(_view(teacher, xb), 1), y[idx], T=T, alpha=alpha)  # shifted logits: same softmax
+
+
+@pytest.mark.parametrize("make_step", [_step(_by_hand), _step(_grad_disabled), _eval_in_step, _step(_explicit_sum), _step(_log_probs)])
+def test_consistent_step_checker_accepts_other_right_answers(make_step):
+    assert nb.diagnose_consistent_step(make_step) is None
+
+
+def _no_eval(loss_of):
+    def make_step(teacher, cached, y, T, alpha):
+        return lambda idx, xb, logits: loss_of(teacher, cached, y, T, alpha, idx, xb, logits)
+    return make_step
+
+
+NAMED_MISTAKES = {
+    "un-shifted": _step(lambda t, c, y, T, a, i, xb, z: losses.kd_loss(z, c[i], y[i], T=T, alpha=a)),
+    "no_grad": _step(lambda t, c, y, T, a, i, xb, z: losses.kd_loss(z, t(xb), y[i], T=T, alpha=a)),
+    "builds a graph": _step(lambda t, c, y, T, a, i, xb, z: losses.kd_loss(z, t(xb).detach(), y[i], T=T, alpha=a)),
+    "no teacher signal": _step(lambda t, c, y, T, a, i, xb, z: losses.hard_loss(z, y[i])),
+    "temperature is missing": _step(lambda t, c, y, T, a, i, xb, z: losses.kd_loss(z, _view(t, xb), y[i], T=1.0, alpha=a)),
+    "do not detach": _step(lambda t, c, y, T, a, i, xb, z: losses.kd_loss(z.detach(), _view(t, xb), y[i], T=T, alpha=a)),
+    "train() mode": _no_eval(lambda t, c, y, T, a, i, xb, z: losses.kd_loss(z, _view(t, xb), y[i], T=T, alpha=a)),
+}
+
+
+@pytest.mark.parametrize("words", list(NAMED_MISTAKES))
+def test_consistent_step_checker_names_the_usual_mistakes(words):
+    assert words in nb.diagnose_consistent_step(NAMED_MISTAKES[words])
+
+
+def _special_T1(t, c, y, T, a, i, xb, z):
+    return losses.hard_loss(z, y[i]) if T == 1 else losses.kd_loss(z, _view(t, xb), y[i], T=T, alpha=a)
+
+
+def _special_alpha(t, c, y, T, a, i, xb, z):
+    return losses.kd_loss(z, _view(t, xb), y[i], T=T, alpha=0.5) if a in (0.0, 1.0) else losses.kd_loss(z, _view(t, xb), y[i], T=T, alpha=a)
+
+
+def _in_place_labels(t, c, y, T, a, i, xb, z):
+    y[i] = y[i].flip(0)
+    return losses.kd_loss(z, _view(t, xb), y[i], T=T, alpha=a)
+
+
+def _in_place_view(t, c, y, T, a, i, xb, z):
+    xb.mul_(1.0001)
+    return losses.kd_loss(z, _view(t, xb), y[i], T=T, alpha=a)
+
+
+WRONG = [
+    _step(lambda t, c, y, T, a, i, xb, z: losses.kd_loss(z, _view(t, xb), y[i], T=T, alpha=1 - a)),          # weights swapped
+    _step(lambda t, c, y, T, a, i, xb, z: (1 - a) * F.cross_entropy(z, y[i])
+          + a * F.kl_div(F.log_softmax(z / T, 1), F.softmax(_view(t, xb) / T, 1), reduction="batchmean")),   # no T²
+    _step(lambda t, c, y, T, a, i, xb, z: losses.kd_loss(z, _view(t, xb).roll(1, 0), y[i], T=T, alpha=a)),  # another image's targets
+    _step(lambda t, c, y, T, a, i, xb, z: (1 - a) * F.cross_entropy(z, y[i])
+          + a * T**2 * F.kl_div(F.log_softmax(z / T, 1), F.softmax(_view(t, xb) / T, 1), reduction="mean")),  # 'mean' reduction
+    _step(lambda t, c, y, T, a, i, xb, z: losses.kd_loss(z, _view(t, xb), y[i], T=T, alpha=a) + 123),      # a constant added
+    _step(lambda t, c, y, T, a, i, xb, z: 2 * losses.kd_loss(z, _view(t, xb), y[i], T=T, alpha=a)),       # scaled
+    _step(_special_T1),
+    _step(_special_alpha),
+    _step(_in_place_labels),
+    _step(_in_place_view),
+    _step(lambda t, c, y, T, a, i, xb, z: losses.kd_loss(z, _view(t, xb), y[i], T=T, alpha=a).item()),    # a float
+    _step(lambda t, c, y, T, a, i, xb, z: losses.kd_loss(z, F.softmax(_view(t, xb), 1), y[i], T=T, alpha=a)),  # probabilities as logits
+    _step(lambda t, c, y, T, a, i, xb, z: losses.kd_loss(z, _view(t, xb), y[i], T=T, alpha=a) if len(i) > 1
+          else losses.hard_loss(z, y[i])),                                                                   # a batch of one
+    _step(lambda t, c, y, T, a, i, xb, z: losses.kd_loss(z, _view(t, xb.flip(-1)), y[i], T=T, alpha=a)),  # another view again
+]
+
+
+@pytest.mark.parametrize("k", range(len(WRONG)))
+def test_consistent_step_checker_rejects_a_battery_of_wrong_steps(k):
+    assert nb.diagnose_consistent_step(WRONG[k]) is not None
+
+
+def test_consistent_step_checker_reports_a_crash():
+    broken = _step(lambda t, c, y, T, a, i, xb, z: losses.kd_loss(z, _view(t, xb), y, T=T, alpha=a))  # y not indexed
+    verdict = nb.check_consistent_step(broken)
+    assert not verdict and "raised" in verdict.message
 
 
 class Recording(torch.nn.Module):
@@ -387,3 +605,101 @@ def test_shipped_seed_code_table_says_000_4_changes_nothing():
     assert same.all()
     nan = runs.loc[runs.run.str.startswith("001-5 as written"), "final loss is NaN"].astype(bool)
     assert nan.all()
+
+
+# ---------------------------------------------------------------------------------------------- scarce labels
+
+
+def test_pseudo_labels_keep_the_labels_and_fill_the_rest_with_the_argmax():
+    y = torch.tensor([3, losses.IGNORE_INDEX, 1, losses.IGNORE_INDEX])
+    logits = torch.eye(10)[[0, 7, 2, 5]]
+    assert nb.pseudo_labels(y, logits).tolist() == [3, 7, 1, 5]
+    assert y.tolist()[1] == losses.IGNORE_INDEX          # the input is left alone
+    with pytest.raises(ValueError, match="teacher rows"):
+        nb.pseudo_labels(y, logits[:3])
+
+
+def test_scarce_rows_train_every_method_from_the_same_start(small):
+    y = nb.recipe.labelled_subset(small.train.y, 100, 0)
+    fair = fake_logits(small.train, scale=1.0, seed=1)          # often wrong
+    full = fake_logits(small.train, scale=8.0, seed=2)          # right everywhere: saw every label
+    evaluate = lambda m: {"test": training.accuracy(m, small.test), "val": training.accuracy(m, small.val)}
+    init = nb.student_for({"kind": "mlp", "hidden": [16]}, 0)
+    before = copy.deepcopy(init)
+    rows = nb.scarce_rows(init, small.train, evaluate, y, {"fair teacher": fair, "teacher saw all labels": full},
+                          T=(2.0, 4.0), alpha=0.9, epochs=1, lr=2e-3, batch_size=128, seed=0)
+    assert nb.same_weights(init, before)                         # every method trains a copy
+    assert [r["method"] for r in rows] == [nb.SCARCE_METHODS[0], nb.SCARCE_METHODS[1], nb.SCARCE_METHODS[2], nb.SCARCE_METHODS[2],
+                                           nb.SCARCE_METHODS[3], nb.SCARCE_METHODS[4], nb.SCARCE_METHODS[4]]
+    unlabelled = y == losses.IGNORE_INDEX
+    assert rows[4]["pseudo_right"] == pytest.approx(1.0)
+    assert rows[1]["pseudo_right"] == pytest.approx((fair.argmax(1) == small.train.y)[unlabelled].float().mean().item())
+
+
+@pytest.fixture(scope="module")
+def scarce():
+    return results.read("practice_scarce")
+
+
+def test_shipped_scarce_table_is_complete(scarce):
+    for (experiment, student), part in scarce.groupby(["experiment", "student"]):
+        if "assistant" in student or "itself" in student:
+            continue
+        assert set(nb.SCARCE_METHODS) <= set(part.method), (experiment, student)
+        assert part.groupby("method").seed.nunique().min() == len(nb.SEEDS)
+    # the leaky teacher's argmax is right more often on the unlabelled images than the fair one's
+    right = scarce.groupby("method").pseudo_right.mean()
+    assert right["hard pseudo-labels, teacher saw all labels"] > right["hard pseudo-labels, fair teacher"]
+
+
+@pytest.mark.parametrize("experiment,student", [("3 · playground", "MLP 1x100"), ("6 · tiny students", "MLP 1x10"),
+                                                ("6 · tiny students", "MLP 1x30"), ("8 · text", "bag of words")])
+def test_scarce_split_parts_add_up_to_the_total(scarce, experiment, student):
+    split = nb.scarce_split(scarce, experiment, student)
+    parts, total = split["points"].iloc[:-1], split["points"].iloc[-1]
+    assert parts.sum() == pytest.approx(total, abs=0.05)
+    assert set(split.verdict) <= {"gain", "loss", "within the seed ranges"}
+
+
+def test_scarce_chosen_picks_one_T_per_method_on_validation(scarce):
+    text = nb.scarce_chosen(scarce[scarce.experiment == "8 · text"])
+    assert text.groupby("method")["T"].nunique(dropna=False).max() == 1
+    soft = scarce[(scarce.experiment == "8 · text") & (scarce.method == "soft targets, fair teacher")]
+    val = soft.groupby("T").val.mean()
+    assert text[text.method == "soft targets, fair teacher"]["T"].iloc[0] == val.idxmax()
+
+
+def test_text_teacher_on_few_labels_sees_only_those():
+    text = nb.TextData(tiny_corpus())
+    y = nb.recipe.labelled_subset(text.teacher.train.y, 50, 0)
+    scrambled = y.clone()
+    unlabelled = y == losses.IGNORE_INDEX
+    a = nb.text_teacher(text, labels=y)
+    # the unlabelled docstrings' labels cannot matter: change them all, the teacher is the same
+    text.teacher.train.y[unlabelled] = (text.teacher.train.y[unlabelled] + 1) % 5
+    b = nb.text_teacher(text, labels=scrambled)
+    assert nb.same_weights(a, b)
+
+
+# ---------------------------------------------------------------------------------------------- strategies and consistency tables
+
+
+def test_shipped_strategies_table_tunes_born_again_on_validation():
+    runs = results.read("practice_strategies")
+    born = runs[runs.method == "self-distillation (born again)"]
+    assert set(map(tuple, born[["T", "alpha"]].drop_duplicates().to_numpy())) == {
+        (T, a) for T in nb.BORN_TEMPERATURES for a in nb.BORN_ALPHAS}
+    T, alpha = nb.born_choice(runs)
+    chosen = nb.strategies_at_choice(runs)
+    assert chosen.groupby("method").seed.nunique().eq(len(nb.SEEDS)).all() and len(chosen) == 4 * len(nb.SEEDS)
+    val = born.groupby(["T", "alpha"]).val.mean()
+    assert val[(T, alpha)] == val.max()
+    assert runs[["train_acc", "train_ce"]].notna().all().all()
+
+
+def test_shipped_consistency_table_has_the_no_shift_controls():
+    runs = results.read("practice_consistency")
+    assert list(dict.fromkeys(runs.variant)) == list(nb.CONSISTENCY_VARIANTS)
+    table = nb.spread_table(runs, "variant")
+    verdicts = nb.consistency_verdicts(table)
+    assert len(verdicts) == 9 and all(isinstance(v, bool) for v in verdicts.values())

@@ -278,10 +278,28 @@ def test_explorer_driven_like_a_mouse(curve):
     assert np.allclose(heights, state["layer_sparsity"])
 
 
-def test_explorer_rejects_bad_input(curve):
+@pytest.mark.parametrize("bad", [150, 100, 99.5, -1, float("nan"), "50", True, None])
+def test_explorer_and_its_static_twin_refuse_the_same_bad_percentages(curve, bad):
+    import matplotlib.pyplot as plt
+
     view = nb.PruningExplorer(mlp(), curve)
-    with pytest.raises(ValueError, match="percentage"):
-        view.state_at(100)
+    for make in (view.state_at, lambda p: nb.pruning_explorer(mlp(), curve, percent=p), lambda p: nb.plot_pruning(mlp(), curve, p)):
+        figures = plt.get_fignums()
+        with pytest.raises(ValueError, match="percentage from 0 to 99"):
+            make(bad)
+        assert plt.get_fignums() == figures              # refused before anything was drawn
+
+
+def test_explorer_takes_whole_percents_and_the_static_twin_any(curve):
+    import matplotlib.pyplot as plt
+
+    with pytest.raises(ValueError, match="whole percents"):
+        nb.pruning_explorer(mlp(), curve, percent=37.5)
+    assert nb.pruning_explorer(mlp(), curve, percent=np.int64(99)).state["percent"] == 99
+    plt.close(nb.plot_pruning(mlp(), curve, 37.5))
+
+
+def test_explorer_rejects_bad_input(curve):
     with pytest.raises(ValueError, match="one_shot_curve"):
         nb.PruningExplorer(mlp(), curve.drop(columns="global_test"))
 
@@ -302,44 +320,195 @@ def test_static_twin_draws_the_same_state(curve):
 # ------------------------------------------------------------------------------------------- exercises
 
 
-def test_row_mask_checker():
+def _keep_rows(w, drop):
+    keep = torch.ones(w.shape[0], dtype=torch.bool)
+    keep[drop] = False
+    return keep[:, None].expand_as(w)
+
+
+def _by_score(score, rounding=round, largest=False):
+    """A row mask that drops the rows with the smallest (or largest) score(w) (a function of each row)."""
+    return lambda w, a: _keep_rows(w, torch.topk(score(w), int(rounding(a * w.shape[0])), largest=largest).indices)
+
+
+def test_row_mask_checker_names_the_usual_mistakes():
     ns = solved("3.1")
     assert nb.check_row_mask(ns["row_mask"])
-
-    def l1(w, amount):
-        keep = torch.ones(w.shape[0], dtype=torch.bool)
-        keep[torch.topk(w.abs().sum(1), int(round(amount * w.shape[0])), largest=False).indices] = False
-        return keep[:, None].expand_as(w)
 
     def cols(w, amount):
         keep = torch.ones(w.shape[1], dtype=torch.bool)
         keep[torch.topk(w.norm(dim=0), int(round(amount * w.shape[1])), largest=False).indices] = False
         return keep[None, :].expand_as(w)
 
-    assert "L1 norm" in nb.check_row_mask(l1).message
+    assert "L1 norm" in nb.check_row_mask(_by_score(lambda w: w.abs().sum(1))).message
     assert "columns" in nb.check_row_mask(cols).message
     assert "kept the rows to remove" in nb.check_row_mask(lambda w, a: ~ns["row_mask"](w, a)).message
     assert "one flag per row" in nb.check_row_mask(lambda w, a: ns["row_mask"](w, a)[:, 0]).message
     assert nb.check_row_mask(lambda w, a: exercises.your_turn("stub")).status == "todo"
 
 
-def test_cubic_schedule_checker():
+def test_row_mask_checker_rejects_a_battery_of_wrong_answers():
+    ns = solved("3.1")
+    first_w, first_a = nb._row_mask_cases()[0]
+    memorised = ns["row_mask"](first_w, first_a)
+
+    def in_place(w, a):                   # the right mask, but the caller's weight squared in place
+        w.pow_(2)
+        return _by_score(lambda v: v.sum(1))(w, a)
+
+    def elementwise(w, a):                # unstructured: the smallest single weights, not rows
+        k = int(round(a * w.numel()))
+        keep = torch.ones(w.numel(), dtype=torch.bool)
+        keep[torch.topk(w.abs().flatten(), k, largest=False).indices] = False
+        return keep.view_as(w)
+
+    wrong = {
+        "largest |w| (L-inf)": (_by_score(lambda w: w.abs().amax(1)), "L∞"),
+        "int() instead of round()": (_by_score(lambda w: w.norm(dim=1), rounding=int), "int() rounds down"),
+        "largest rows removed": (_by_score(lambda w: w.norm(dim=1), largest=True), "largest L2"),
+        "signed sum of the row": (_by_score(lambda w: w.sum(1)), "not the ones with the smallest L2"),
+        "changes the weight in place": (in_place, "changed the weight"),
+        "amount ignored (always a quarter)": (lambda w, a: _by_score(lambda v: v.norm(dim=1))(w, 0.25), "rows; round"),
+        "single weights, not rows": (elementwise, "partly masked"),
+        "memorised for the first problem": (lambda w, a: memorised if w.shape == first_w.shape else torch.ones_like(w, dtype=torch.bool), ""),
+        "mask of norms, not of 0/1": (lambda w, a: ns["row_mask"](w, a) * w.norm(dim=1, keepdim=True), "only True/False"),
+        "a list, not a tensor": (lambda w, a: ns["row_mask"](w, a).tolist(), "return a tensor"),
+    }
+    for name, (fn, words) in wrong.items():
+        verdict = nb.check_row_mask(fn)
+        assert verdict.status == "wrong", name
+        assert words in verdict.message, (name, verdict.message)
+
+
+def test_row_mask_checker_accepts_every_right_formulation():
+    def numpy_sum_of_squares(w, a):           # the same order as the L2 norm, in NumPy, a NumPy bool array back
+        score = (w.numpy() ** 2).sum(axis=1)
+        drop = np.argsort(score)[:int(round(a * w.shape[0]))]
+        keep = np.ones(w.shape, dtype=bool)
+        keep[drop] = False
+        return keep
+
+    def with_the_library(w, a):               # let prune do it, and return its float 0/1 mask
+        layer = nn.Linear(w.shape[1], w.shape[0])
+        with torch.no_grad():
+            layer.weight.copy_(w)
+        prune.ln_structured(layer, "weight", amount=a, n=2, dim=0)
+        return layer.weight_mask
+
+    def by_sorting(w, a):                     # sort the norms, keep the top rows, int 0/1 mask
+        order = torch.linalg.vector_norm(w, 2, dim=1).argsort(descending=True)
+        keep = torch.zeros(w.shape, dtype=torch.int64)
+        keep[order[:w.shape[0] - int(round(a * w.shape[0]))]] = 1
+        return keep
+
+    for fn in (solved("3.1")["row_mask"], numpy_sum_of_squares, with_the_library, by_sorting):
+        assert nb.check_row_mask(fn), fn.__name__
+
+
+def test_row_mask_problems_separate_the_norms():
+    cases = nb._row_mask_cases()
+    w, a = cases[0]
+    masks = [nb._library_row_mask(w, a, n=n) for n in (1, 2, float("inf"))]
+    assert not torch.equal(masks[0], masks[1]) and not torch.equal(masks[2], masks[1]) and not torch.equal(masks[0], masks[2])
+    pruned = [int(round(a * w.shape[0])) for w, a in cases]
+    assert 0 in pruned and any(k == w.shape[0] for k, (w, _) in zip(pruned, cases))               # nothing, and everything
+    assert any(round(a * w.shape[0]) != int(a * w.shape[0]) for w, a in cases)                   # round and int differ
+
+
+def _cubic(t, s, n):
+    return s * (1 - (1 - min(t, n) / n) ** 3)
+
+
+def test_cubic_schedule_checker_names_the_usual_mistakes():
     ns = solved("4.1")
     assert nb.check_cubic_schedule(ns["zhu_gupta"])
     assert "straight line" in nb.check_cubic_schedule(lambda t, s, n: s * min(t, n) / n).message
-    assert "opposite" in nb.check_cubic_schedule(lambda t, s, n: s * (min(t, n) / n) ** 3).message
+    assert "more slowly early" in nb.check_cubic_schedule(lambda t, s, n: s * (min(t, n) / n) ** 3).message
     assert "clamp" in nb.check_cubic_schedule(lambda t, s, n: s * (1 - (1 - t / n) ** 3)).message
     assert nb.check_cubic_schedule(...).status == "todo"
 
 
-def test_phone_checker():
-    table = pd.DataFrame({"accuracy (%)": [97.0, 95.0, 96.5, 90.0], "non-zero": [1000, 100, 50, 10],
-                          "bytes on disk": [4000, 400, 4000, 50]},
-                         index=["teacher", "student", "unstructured", "tiny"])
-    assert nb.check_phone_choice("student", table)
-    assert "more than the 2.5 allowed" in nb.check_phone_choice("tiny", table).message
+def test_cubic_schedule_checker_rejects_a_battery_of_wrong_answers():
+    wrong = {
+        "hard-coded to s_final=0.9, n=100": (lambda t, s, n: _cubic(t, 0.9, 100), "use the arguments"),
+        "hard-coded n": (lambda t, s, n: _cubic(t, s, 100), "use the arguments"),
+        "a square, not a cube": (lambda t, s, n: s * (1 - (1 - min(t, n) / n) ** 2), "more slowly early"),
+        "a fifth power": (lambda t, s, n: s * (1 - (1 - min(t, n) / n) ** 5), "check the formula"),
+        "in percent": (lambda t, s, n: 100 * _cubic(t, s, n), "percentage"),
+        "off by one step": (lambda t, s, n: _cubic(t + 1, s, n), "step 0"),
+        "integer division": (lambda t, s, n: s * (1 - (1 - min(t, n) // n) ** 3), ""),
+        "never reaches s_final": (lambda t, s, n: 0.99 * _cubic(t, s, n), "reaches s_final"),
+        "a string": (lambda t, s, n: f"{_cubic(t, s, n):.3f}", "return a number"),
+        "None": (lambda t, s, n: None, "return a number"),
+    }
+    for name, (fn, words) in wrong.items():
+        verdict = nb.check_cubic_schedule(fn)
+        assert verdict.status == "wrong", name
+        assert words in verdict.message, (name, verdict.message)
+
+
+def test_cubic_schedule_checker_accepts_every_right_formulation_and_type():
+    def piecewise(t, s_final, n):
+        if t >= n:
+            return s_final
+        return s_final - s_final * (1 - t / n) ** 3
+
+    def expanded(t, s_final, n):              # 1 - (1 - x)^3 = 3x - 3x^2 + x^3
+        x = min(t, n) / n
+        return s_final * (3 * x - 3 * x ** 2 + x ** 3)
+
+    right = [solved("4.1")["zhu_gupta"], piecewise, expanded,
+             lambda t, s, n: np.float32(_cubic(t, s, n)),                 # a NumPy scalar
+             lambda t, s, n: torch.tensor(_cubic(t, s, n), dtype=torch.float64),  # a 0-d tensor
+             lambda t, s, n: np.clip(s * (1 - (1 - np.float64(t) / n) ** 3), 0, s)]
+    for fn in right:
+        assert nb.check_cubic_schedule(fn), fn
+
+
+def _phone_table():
+    # within a 1-point budget: teacher, unstructured (fewest non-zero) and structured (fewest bytes)
+    return pd.DataFrame({"accuracy (%)": [97.0, 96.5, 96.2, 97.0, 95.0, 94.0],
+                         "non-zero": [1000, 100, 300, 1000, 80, 40],
+                         "bytes on disk": [4000, 4000, 1200, 1000, 320, 40]},
+                        index=["teacher", "unstructured", "structured", "int8", "distilled", "all three"])
+
+
+def test_phone_checker_names_the_usual_mistakes():
+    table = _phone_table()
+    assert nb.phone_rows(table) == {"fewest bytes": "int8", "fewest non-zero": "unstructured"}
+    assert nb.check_phone_choice("int8", table)
+    assert "more than the 1 allowed" in nb.check_phone_choice("distilled", table).message
     assert "not fewest bytes" in nb.check_phone_choice("unstructured", table).message
     assert "not a row" in nb.check_phone_choice("phone", table).message
+    assert nb.check_phone_choice(..., table).status == "todo"
+
+
+def test_phone_checker_battery():
+    table = _phone_table()
+    wrong = {"teacher": "another row", "structured": "not fewest bytes", "all three": "more than the 1 allowed",
+             "distilled": "more than", 3: "a string", None: "a string", "int 8": "not a row", "": "not a row",
+             "Teacher ": "another row", ("int8",): "a string", 1000: "a string"}
+    for choice, words in wrong.items():
+        verdict = nb.check_phone_choice(choice, table)
+        assert verdict.status == "wrong" and words in verdict.message, (choice, verdict.message)
+    lost = table["accuracy (%)"].iloc[0] - table["accuracy (%)"]
+    right = [table[lost <= 1]["bytes on disk"].idxmin(),
+             table.assign(lost=lost).query("lost <= 1").sort_values("bytes on disk").index[0],
+             " INT8 ", table.index[3]]
+    for choice in right:
+        assert nb.check_phone_choice(choice, table), choice
+    # with a looser budget the answer moves, and the checker follows the budget it is given
+    assert nb.check_phone_choice("distilled", table, max_loss=2.5)
+
+
+def test_phone_trap_fires_on_the_shipped_table():
+    runs = results.read("pruning_compression")
+    g = runs.groupby("model").test
+    table = pd.DataFrame({"accuracy (%)": 100 * g.mean()}).reindex(list(nb.ROWS.values()))
+    table["non-zero"] = [2395210, 79510, 79510, 241690, 328810, 2395210, 39760]   # the notebook's seed-0 models
+    table["bytes on disk"] = [9583613, 320277, 320277, 9583613, 1317957, 2407065, 43578]
+    rows = nb.phone_rows(table)
+    assert rows["fewest bytes"] != rows["fewest non-zero"]
 
 
 # ------------------------------------------------------------------------------------------- the shipped tables
@@ -358,6 +527,43 @@ def test_shipped_retraining_runs_and_their_verdicts():
     assert set(np.round(runs[runs.method != "dense"].sparsity, 2)) == set(nb.SPARSITIES)
     assert all(nb.retrain_verdicts(runs).values())
     assert nb.best_method(runs) in nb.METHODS[1:]
+    comparison = nb.retrain_comparison(runs)
+    assert len(comparison) == 2 * len(nb.SPARSITIES)
+    assert set(comparison.verdict) <= {"ahead, seed ranges apart", "behind, seed ranges apart",
+                                      "ahead on the mean, ranges overlap", "behind on the mean, ranges overlap"}
+
+
+def test_retrain_verdicts_can_come_out_false():
+    runs = results.read("pruning_retrain").copy()
+    boost = (runs.method == nb.METHODS[2]) & np.isclose(runs.sparsity, 0.98)
+    runs.loc[boost, "test"] = 0.99                      # iterative far ahead at 98%
+    verdicts = nb.retrain_verdicts(runs)
+    assert not verdicts["five rounds of iterative pruning are behind one-shot + fine-tune on the mean at every sparsity from 90% up"]
+    assert not verdicts["... and ahead of it at no sparsity, not even on the mean"]
+
+
+def test_recovery_verdicts_can_come_out_false():
+    rec = results.read("pruning_recovery").copy()
+    soft_all = (rec.regime == nb.ALL_LABELS) & (rec.fine_tune == nb.SOFT_TARGETS)
+    rec.loc[soft_all, "test"] = 0.999                   # soft targets far ahead with every label
+    verdicts = nb.recovery_verdicts(rec)
+    assert not verdicts["all 3,500 labels: soft targets are worse than hard labels at every width, seed ranges apart"]
+    assert sum(verdicts.values()) == len(verdicts) - 1
+
+
+def test_compare_words():
+    assert nb._compare(2, 3, 2.5, 0, 1, 0.5) == "ahead, seed ranges apart"
+    assert nb._compare(0, 1, 0.5, 2, 3, 2.5) == "behind, seed ranges apart"
+    assert nb._compare(0, 3, 2, 1, 2, 1.5) == "ahead on the mean, ranges overlap"
+    assert nb._compare(1, 2, 1.5, 1, 2, 1.5) == "behind on the mean, ranges overlap"   # a tie is no lead
+
+
+def test_backend_verdicts_say_what_the_shipped_table_says():
+    v = nb.backend_verdicts(results.read("pruning_backends"))
+    assert v.loc["torchao int8 weight-only", "batch 256"].startswith("as fast")
+    assert v.loc["torchao int8 weight-only", "batch 1"].startswith("slower")
+    assert v.loc["torchao int8 dynamic activations + int8 weights"].str.startswith("slower").all()
+    assert v.loc["torch.ao quantize_dynamic (int8)", "batch 256"].startswith("faster")
 
 
 def test_shipped_recovery_and_compression_tables():
@@ -366,6 +572,14 @@ def test_shipped_recovery_and_compression_tables():
     assert set(rec.regime) == set(nb.RECOVERY_REGIMES)
     gains = nb.recovery_gains(rec)
     assert len(gains) == len(nb.RECOVERY_REGIMES) * len(nb.RECOVERY_FRACTIONS)
+    assert all(nb.recovery_verdicts(rec).values())
+    # the fair teacher saw fewer labels: a weaker teacher whose argmax is wrong more often
+    teachers = rec.drop_duplicates(["regime", "seed"]).set_index(["regime", "seed"])
+    for seed in rec.seed.unique():
+        fair, full = teachers.loc[(nb.SCARCE_FAIR, seed)], teachers.loc[(nb.SCARCE, seed)]
+        assert fair.dense < full.dense and fair.pseudo_right < full.pseudo_right
+    split = nb.recovery_split(rec)
+    assert list(split.columns) == ["2x300", "2x120", "2x60"] and len(split) == 7
     comp = results.read("pruning_compression")
     assert comp.seed.nunique() >= 3 and set(comp.model) == set(nb.ROWS.values())
     assert comp.method.nunique() == 1 and comp.method.iloc[0] == nb.best_method(results.read("pruning_retrain"))
@@ -395,12 +609,28 @@ def test_compression_models_rejects_a_wrong_unstructured_model(small):
 
 def test_recovery_runs_on_a_small_slice(small, monkeypatch):
     monkeypatch.setitem(nb.FINE_TUNE, "epochs", 1)
-    runs = nb.recovery_runs(seeds=(0,), fractions=(0.9,), regimes={"40 labels": 40}, dataset=small, progress=False)
-    assert list(runs.fine_tune) == list(nb.FINE_TUNINGS) and (runs.hidden == 120).all()
-    assert runs.pruned.nunique() == 1                       # both fine-tunings start from the same slim weights
-    assert (runs.test > runs.pruned).all()                  # a cut-out network recovers with either signal
+    monkeypatch.setattr(nb, "fair_teacher_train", lambda n: dict(nb.TEACHERS[nb.BASE]["train"], epochs=2))
+    regimes = {"all": {"labels": None, "teacher": "all"}, "40, all": {"labels": 40, "teacher": "all"},
+               "40, fair": {"labels": 40, "teacher": "same"}}
+    runs = nb.recovery_runs(seeds=(0,), fractions=(0.9,), regimes=regimes, dataset=small, progress=False)
+    assert runs.fine_tune.tolist() == [nb.HARD_LABELS, nb.SOFT_TARGETS] + 2 * list(nb.FINE_TUNINGS)
+    assert (runs.hidden == 120).all()
+    assert runs.groupby("regime").pruned.nunique().eq(1).all()      # every fine-tuning starts from the same slim weights
+    fair, full = runs[runs.regime == "40, fair"].iloc[0], runs[runs.regime == "40, all"].iloc[0]
+    assert fair.dense < full.dense and fair.pseudo_right < full.pseudo_right   # 40 labels make a weaker teacher
+    assert np.isnan(runs[runs.regime == "all"].pseudo_right).all()
     table = nb.recovery_gains(runs)
-    assert table["slim model"].tolist() == ["2x120"]
+    assert table["slim model"].tolist() == ["2x120"] * 3
+
+
+def test_pseudo_labels_keep_the_true_labels_and_fill_the_rest(small):
+    y = small.train.y.clone()
+    y[10:] = -100
+    teacher = nb.dense_teacher(0)
+    got = nb.pseudo_labels(teacher, kdata.Split(small.train.X, y))
+    assert torch.equal(got[:10], small.train.y[:10])
+    assert torch.equal(got[10:], training.predict_logits(teacher, small.train.X[10:]).argmax(1))
+    assert nb.fair_teacher_train(300)["epochs"] * 3 == 40 * 28 - 1   # as many steps as the full teacher, to one batch
 
 
 def test_compression_models_and_table_on_a_small_slice(small, monkeypatch):

@@ -232,6 +232,26 @@ def test_unreadable_file_with_matching_hash_raises_checkpoint_error(folder: Path
         load_teacher(NAME, root=folder, rebuild_missing=False)
 
 
+def test_verified_checkpoint_of_another_architecture_raises_checkpoint_error(folder: Path) -> None:
+    """A file whose hash the manifest vouches for, holding weights of another shape: the teacher and the fix are named."""
+    import io
+
+    other = kt.models.build({"kind": "mlp", "hidden": [24]})
+    buffer = io.BytesIO()
+    torch.save(other.state_dict(), buffer)
+    blob = buffer.getvalue()
+    (folder / f"{NAME}.pt").write_bytes(blob)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["teachers"][NAME]["sha256"] = hashlib.sha256(blob).hexdigest()
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(CheckpointError) as info:
+        load_teacher(NAME, root=folder, rebuild_missing=False)
+    message = str(info.value)
+    assert repr(NAME) in message and f"python -m kdnb.teachers build {NAME}" in message
+    assert "architecture" in message and "MLP 1x16" in message
+    assert isinstance(info.value.__cause__, RuntimeError)
+
+
 def test_torch_load_is_only_called_with_weights_only(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     real_load = torch.load
     calls = []

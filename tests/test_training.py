@@ -500,3 +500,19 @@ def test_fused_adam_differs_from_the_for_loop_only_in_the_last_bits(small, monke
         fit(models[fused], small["train"], epochs=3, batch_size=64, progress=False)
     for a, b in zip(models[False].parameters(), models[True].parameters()):
         assert torch.allclose(a, b, rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("how", ["fit", "distill-logits", "distill-teacher", "distill-augment"])
+def test_empty_training_split_is_a_clear_error(small, teacher_net, how) -> None:
+    empty = Split(small["train"].X[:0], small["train"].y[:0])
+    student = new_student()
+    before = copy.deepcopy(student.state_dict())
+    calls = {
+        "fit": lambda: fit(student, empty, epochs=1, progress=False),
+        "distill-logits": lambda: distill(student, empty, teacher_logits=torch.zeros(0, 10), epochs=1, progress=False),
+        "distill-teacher": lambda: distill(student, empty, teacher=teacher_net, epochs=1, progress=False),
+        "distill-augment": lambda: distill(student, empty, teacher=teacher_net, augment=2, epochs=1, progress=False),
+    }
+    with pytest.raises(ValueError, match="empty training split"):
+        calls[how]()
+    assert state_equal(before, student.state_dict())

@@ -3,6 +3,11 @@
 Kept apart from the tests so each test reads as what it checks. Legibility limits (at 1280×720):
 text of at least 12 px with a contrast of at least 4.5:1 (WCAG AA), sliders at least 250 px long,
 images shown at the size they are drawn, and figure text of at least 12 px on screen.
+
+Two layouts. ``make lab`` opens JupyterLab with the file browser open, which leaves an output area
+848 px wide: there, wide figures are shrunk, and the audit checks that every image keeps its
+aspect ratio (within 2%) and stays inside the page. With the side panel closed every figure fits,
+and the audit also checks that each is shown at its drawn size with legible text.
 """
 
 from __future__ import annotations
@@ -100,32 +105,64 @@ RAW_WIDGET_TEXT = ("interactive(children=", "VBox(children=", "HBox(children=", 
                    "Loading widget...", "IntSlider(", "FloatSlider(", "Output()")
 
 
-def open_notebook(browser, lab, name: str, workspace: str):
-    """Open ``notebooks/name`` in a fresh workspace with the side panel closed; return the page."""
+def side_panel(page, open_: bool) -> None:
+    """Open or close JupyterLab's left side panel (the file browser); a no-op when it already is so."""
+    for _ in range(3):
+        if bool(page.locator("#jp-left-stack:visible").count()) == open_:
+            break
+        page.locator(".jp-Notebook").first.click(position={"x": 5, "y": 5})
+        if open_:
+            page.locator(".jp-SideBar.jp-mod-left .lm-TabBar-tab").first.click()
+        else:
+            page.keyboard.press("Control+b")
+        page.wait_for_timeout(400)
+    assert bool(page.locator("#jp-left-stack:visible").count()) == open_, f"could not {'open' if open_ else 'close'} the side panel"
+    page.wait_for_timeout(300)  # images re-flow to the new width
+
+
+def output_width(page) -> float:
+    """The width, in CSS px, of the first output area: where figures have to fit."""
+    return page.evaluate("""() => { const o = document.querySelector('.jp-Notebook .jp-OutputArea-output');
+        return o ? o.getBoundingClientRect().width : 0; }""")
+
+
+def open_notebook(browser, lab, name: str, workspace: str, side_panel_open: bool = True):
+    """Open ``notebooks/name`` in a fresh workspace; return the page.
+
+    By default as ``make lab`` shows it, with the file browser open; ``side_panel_open=False`` closes it."""
     page = offline_page(browser, lab.url)
     page.goto(f"{lab.url}/lab/workspaces/{workspace}/tree/notebooks/{name}?reset&token={TOKEN}")
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=90_000)
     page.wait_for_function("""() => { const s = document.querySelector('.jp-Notebook-ExecutionIndicator');
         return s && s.getAttribute('data-status') === 'idle'; }""", timeout=90_000)
-    if page.locator("#jp-left-stack:visible").count():
-        page.locator(".jp-Notebook").first.click(position={"x": 5, "y": 5})
-        page.evaluate("() => window.jupyterapp && window.jupyterapp.commands.execute('application:toggle-left-area')")
-        if page.locator("#jp-left-stack:visible").count():
-            page.keyboard.press("Control+b")
-    page.wait_for_timeout(300)
+    side_panel(page, side_panel_open)
     return page
 
 
 def run_all(page, timeout_s: float = 420) -> float:
     """Run All Cells from the menu and wait until every code cell has run; return the seconds it took."""
-    start = time.perf_counter()
-    page.locator("div.lm-MenuBar-itemLabel", has_text="Run").first.click()
-    page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     # The saved notebook already shows numbered prompts: first see the queue ([*]), then wait for it to
     # drain. Cells with hidden input show no prompt.
     queued = """() => [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt')]
         .some(p => p.textContent.includes('[*]'))"""
-    page.wait_for_function(queued, timeout=30_000, polling=50)
+    start = time.perf_counter()
+    for attempt in range(3):
+        # Focus the notebook first: on a busy machine a menu command can reach the page before the
+        # notebook is the current document, and then does nothing.
+        page.locator(".jp-Notebook").first.click(position={"x": 5, "y": 5})
+        page.locator("div.lm-MenuBar-itemLabel", has_text="Run").first.click()
+        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+        try:
+            page.wait_for_function(queued, timeout=20_000, polling=50)
+            break
+        except PlaywrightTimeout:
+            SHOTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(SHOTS / f"run-all-not-started-{attempt}.png"))
+            page.keyboard.press("Escape")
+    else:
+        raise AssertionError("Run All Cells did not start the queue in three tries (see screenshots/run-all-not-started-*.png)")
     page.wait_for_function(f"""() => {{ const s = document.querySelector('.jp-Notebook-ExecutionIndicator');
         return !({queued})() && s && s.getAttribute('data-status') === 'idle'; }}""", timeout=timeout_s * 1000, polling=500)
     elapsed = time.perf_counter() - start
@@ -152,7 +189,7 @@ def problems_after_run(page) -> list[str]:
 
 
 AUDIT_JS = """async (limits) => {
-    const [minText, minContrast, minSlider, tol, rootSelector] = limits;
+    const [minText, minContrast, minSlider, tol, rootSelector, atDrawnSize] = limits;
     const notebook = document.querySelector(rootSelector);
     const viewRight = notebook.getBoundingClientRect().right;
     const lum = (c) => { const m = c.match(/[\\d.]+/g).map(Number);
@@ -165,7 +202,8 @@ AUDIT_JS = """async (limits) => {
         && getComputedStyle(el).visibility !== 'hidden'; };
     const where = (el) => { const cell = el.closest('.jp-Cell'); const cells = [...notebook.querySelectorAll('.jp-Cell')];
         return 'cell ' + (cells.indexOf(cell) + 1); };
-    const found = {text: [], contrast: [], sliders: [], scale: [], overflow: [], figtext: [], unstamped: [], counts: {}};
+    const found = {text: [], contrast: [], sliders: [], scale: [], aspect: [], overflow: [], figtext: [], unstamped: [],
+                   counts: {}};
     // Text: every element with its own visible text, outside code editors, prompts and maths.
     let texts = 0;
     for (const el of notebook.querySelectorAll('.jp-Cell *')) {
@@ -190,8 +228,13 @@ AUDIT_JS = """async (limits) => {
     const imgs = [...notebook.querySelectorAll('.jp-OutputArea-output img')].filter(shown);
     for (const img of imgs) {
         if (!img.complete) await new Promise(r => { img.onload = r; setTimeout(r, 3000); });
-        const scale = img.getBoundingClientRect().width * devicePixelRatio / img.naturalWidth;
-        if (Math.abs(scale - 1) > tol) found.scale.push(`${where(img)}: drawn ${img.naturalWidth}px, shown at ${scale.toFixed(2)}x`);
+        const box = img.getBoundingClientRect();
+        const scale = box.width * devicePixelRatio / img.naturalWidth;
+        if (atDrawnSize && Math.abs(scale - 1) > tol) found.scale.push(`${where(img)}: drawn ${img.naturalWidth}px, shown at ${scale.toFixed(2)}x`);
+        // Shrunk or not, an image keeps its shape: shown width/height against drawn width/height.
+        const aspect = (box.width / box.height) / (img.naturalWidth / img.naturalHeight);
+        if (Math.abs(aspect - 1) > tol)
+            found.aspect.push(`${where(img)}: drawn ${img.naturalWidth}x${img.naturalHeight}, shown ${box.width.toFixed(0)}x${box.height.toFixed(0)} (width/height at ${(100 * aspect).toFixed(0)}% of its own)`);
         const right = img.getBoundingClientRect().right;
         if (right > Math.min(viewRight, innerWidth) + 1)
             found.overflow.push(`${where(img)}: ${img.naturalWidth}px wide, runs ${(right - Math.min(viewRight, innerWidth)).toFixed(0)}px past the visible page`);
@@ -206,20 +249,24 @@ AUDIT_JS = """async (limits) => {
             p += 12 + len;
         }
         if (stamp === null) found.unstamped.push(`${where(img)}: ${img.naturalWidth}x${img.naturalHeight}`);
-        else if (stamp !== 'none' && parseFloat(stamp) * scale < minText - 0.01)
+        else if (atDrawnSize && stamp !== 'none' && parseFloat(stamp) * scale < minText - 0.01)
             found.figtext.push(`${where(img)}: ${(parseFloat(stamp) * scale).toFixed(1)}px on screen (${stamp}px drawn, shown at ${scale.toFixed(2)}x)`);
     }
     found.counts = {texts, sliders: sliders.length, images: imgs.length};
     return found; }"""
 
 
-def audit(page, root: str = ".jp-Notebook") -> dict:
-    """Legibility findings for everything under ``root`` (in JupyterLab all cells are in the page: windowing is off)."""
-    return page.evaluate(AUDIT_JS, [MIN_TEXT_PX, MIN_CONTRAST, MIN_SLIDER_PX, SCALE_TOLERANCE, root])
+def audit(page, root: str = ".jp-Notebook", at_drawn_size: bool = True) -> dict:
+    """Legibility findings for everything under ``root`` (in JupyterLab all cells are in the page: windowing is off).
+
+    ``at_drawn_size=False`` (a narrow layout: the side panel open) lets figures be shrunk; their
+    aspect ratio, their text and the sliders are checked all the same."""
+    return page.evaluate(AUDIT_JS, [MIN_TEXT_PX, MIN_CONTRAST, MIN_SLIDER_PX, SCALE_TOLERANCE, root, at_drawn_size])
 
 
 FINDINGS = [("text", "text under 12 px"), ("contrast", "text with contrast under 4.5:1"),
             ("sliders", "sliders under 250 px"), ("scale", "images not shown at their drawn size"),
+            ("aspect", "images squeezed or stretched (aspect ratio off by more than 2%)"),
             ("overflow", "images wider than the visible page"), ("figtext", "figure text under 12 px on screen"),
             ("unstamped", "images the kernel did not stamp (not drawn by matplotlib?)")]
 
@@ -253,6 +300,37 @@ def wait_for_change(page, get, before, timeout_s: float = 10.0) -> float:
             return 1000 * (time.perf_counter() - start)
         page.wait_for_timeout(5)
     raise AssertionError(f"nothing changed within {timeout_s:.0f} s (still {str(before)[:80]!r})")
+
+
+def settle(page, image, quiet_ms: int = 2000, timeout_s: float = 30.0) -> None:
+    """Wait until ``image`` (an ``img`` locator) has kept the same ``src`` for ``quiet_ms``: the kernel
+    has answered every message the page sent, and nothing is still redrawing."""
+    deadline = time.perf_counter() + timeout_s
+    last, since = image.get_attribute("src"), time.perf_counter()
+    while time.perf_counter() < deadline:
+        page.wait_for_timeout(100)
+        now = image.get_attribute("src")
+        if now != last:
+            last, since = now, time.perf_counter()
+        elif 1000 * (time.perf_counter() - since) >= quiet_ms:
+            return
+    raise AssertionError(f"the figure kept changing for {timeout_s:.0f} s")
+
+
+def image_digest(image) -> str:
+    """SHA-256 of the bytes an ``img`` shows (its ``src`` is a fresh blob URL on every redraw, so compare bytes)."""
+    return image.evaluate("""async (img) => { const bytes = await (await fetch(img.src)).arrayBuffer();
+        const d = await crypto.subtle.digest('SHA-256', bytes);
+        return [...new Uint8Array(d)].map(b => b.toString(16).padStart(2, '0')).join(''); }""")
+
+
+def focus_ring(handle) -> str:
+    """The outline or box-shadow a focused slider handle shows ('' if none): checked with focus from the keyboard."""
+    return handle.evaluate("""(h) => { h.focus(); const s = getComputedStyle(h);
+        if (!h.matches(':focus')) return '';
+        const outline = s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) >= 2 ? `outline ${s.outlineWidth} ${s.outlineStyle} ${s.outlineColor}` : '';
+        const shadow = s.boxShadow && s.boxShadow !== 'none' ? `box-shadow ${s.boxShadow}` : '';
+        return [outline, shadow].filter(Boolean).join('; '); }""")
 
 
 def image_src(locator):

@@ -1,9 +1,12 @@
 """Every notebook in a real JupyterLab at 1280×720: Run All, then what a reader sees.
 
-For each notebook (one kernel at a time): no error output, no stderr, no widget shown as raw
-text; the page is legible (labpage's limits); every slider belongs to an explorer this file
-drives, and each of those explorers redraws when it is moved. The temperature explorer's
-release-to-redraw latency is measured and printed.
+For each notebook (one kernel at a time), opened as ``make lab`` opens it (the file browser open,
+an 848 px output area): no error output, no stderr, no widget shown as raw text; every image keeps
+its aspect ratio there. With the side panel closed: the page is legible (labpage's limits). Every
+slider belongs to an explorer this file drives, and each of those explorers redraws when it is
+moved. Notebook 03's explorer, after Run All, shows on the page (slider, readout, figure) what its
+cell says, and its handle shows keyboard focus. The temperature explorer's release-to-redraw
+latency is measured and printed.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from .labpage import ROOT, audit, findings_report, open_notebook, problems_after_run, run_all, screenshot, summary, timed_drag
+from .labpage import (ROOT, audit, findings_report, focus_ring, image_digest, open_notebook, output_width, problems_after_run, run_all,
+                      screenshot, settle, side_panel, summary, timed_drag)
 
 NOTEBOOKS = sorted(p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 LATENCY_TARGET_MS = 150.0
@@ -30,7 +34,7 @@ class Run:
 
 @pytest.fixture(scope="module", params=NOTEBOOKS, ids=[Path(n).stem for n in NOTEBOOKS])
 def ran(request, browser, lab):
-    page = open_notebook(browser, lab, request.param, workspace=f"suite-{Path(request.param).stem}")
+    page = open_notebook(browser, lab, request.param, workspace=f"suite-{Path(request.param).stem}", side_panel_open=True)
     seconds = run_all(page)
     print(f"\n{request.param}: Run All took {seconds:.1f} s in the browser")
     yield Run(request.param, page, seconds)
@@ -44,7 +48,23 @@ def test_runs_clean(ran, request):
     assert not problems, "\n".join(problems)
 
 
+def test_default_layout_keeps_every_figure_whole(ran, request):
+    """As ``make lab`` first shows it: the file browser open, figures shrunk to fit, none squeezed."""
+    side_panel(ran.page, True)
+    width = output_width(ran.page)
+    assert 700 < width < 900, f"expected the narrow output area of the default layout, got {width:.0f} px"
+    found = audit(ran.page, at_drawn_size=False)
+    explorers = ran.page.locator(".jp-OutputArea-output img.widget-image")
+    assert found["counts"]["images"] >= explorers.count(), found["counts"]
+    if explorers.count():
+        explorers.first.scroll_into_view_if_needed()
+        screenshot(ran.page, request, f"{Path(ran.name).stem}-explorer-side-panel-open")
+    report = findings_report(found)
+    assert not report, f"with the side panel open ({width:.0f} px):\n{report}"
+
+
 def test_is_legible_at_1280x720(ran):
+    side_panel(ran.page, False)
     found = audit(ran.page)
     assert found["counts"]["texts"] > 20, f"the audit saw almost no text: {found['counts']}"
     report = findings_report(found)
@@ -137,7 +157,41 @@ EXPLORERS = {"01": explore_01, "02": explore_02, "03": explore_03, "04": explore
              "06": explore_06}
 
 
+def test_03_explorer_shows_what_its_cell_says_after_run_all(ran, request):
+    """Cell "back at T = 1": the slider's readout, the page text and the figure agree, after the queue has
+    drained and any message the page sends back has arrived (a slider that rounds a value set from code
+    sends the rounded one back after the queued cells, and the explorer moves there)."""
+    if not ran.name.startswith("03"):
+        pytest.skip("notebook 03 only")
+    page = ran.page
+    side_panel(page, True)  # as the reader sees it
+    explorer = ran.outputs_with("img.widget-image").first
+    image, slider = explorer.locator("img.widget-image").first, _sliders(explorer).first
+    readout = explorer.locator(".kdnb-readout").first
+    settle(page, image, quiet_ms=3000)
+    said = page.locator(".jp-OutputArea-output", has_text="back at T = ").first.inner_text()
+    T_said = said.rsplit("back at T = ", 1)[1].split()[0]
+    assert T_said == "1", said
+    assert slider.locator(".widget-readout").inner_text().strip() == T_said
+    assert readout.inner_text().startswith(f"T = {float(T_said):.2f}"), readout.inner_text()
+    # The figure: three steps right and three back with the keyboard land on the same grid value, so a
+    # figure showing T = 1 comes back byte for byte; one left at another T would not.
+    shown = image_digest(image)
+    handle = slider.locator(".noUi-handle").first
+    handle.focus()
+    for key in ("ArrowRight",) * 3 + ("ArrowLeft",) * 3:
+        handle.press(key)
+        page.wait_for_timeout(150)
+    settle(page, image, quiet_ms=1000)
+    assert slider.locator(".widget-readout").inner_text().strip() == T_said
+    assert image_digest(image) == shown, "the figure after Run All is not the one the explorer draws at T = 1"
+    ring = focus_ring(handle)
+    assert ring, "a slider handle with keyboard focus shows no outline or box-shadow"
+    screenshot(page, request, "03-explorer-after-run-all-focused")
+
+
 def test_every_explorer_responds(ran, request):
+    side_panel(ran.page, False)
     prefix = ran.name[:2]
     sliders = ran.page.locator(".jp-OutputArea-output .widget-hslider").count()
     explore = EXPLORERS.get(prefix)
