@@ -402,7 +402,7 @@ class Playground:
                               self.note, w.HBox([self.progress, self.status]), self.view.image])
 
     def _update_note(self) -> None:
-        self.note.value = f"<span style='font-size:90%'>{playground_note(self.settings())}</span>"
+        self.note.value = f"<span>{playground_note(self.settings())}</span>"
 
     def settings(self) -> dict:
         return {name: control.value for name, control in self.controls.items()} | self.fixed

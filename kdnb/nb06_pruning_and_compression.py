@@ -1097,7 +1097,7 @@ def _range(values) -> str:
     return "no unlabelled images" if v.empty else f"{v.mean():.1f} [{v.min():.1f}, {v.max():.1f}]"
 
 
-def plot_recovery(runs: pd.DataFrame, axes=None, figsize=(12, 4.8)):
+def plot_recovery(runs: pd.DataFrame, axes=None, figsize=(10.8, 4.8)):
     """One panel per label regime: the slimmed network's test accuracy at each width, before
     fine-tuning and after each fine-tuning (mean line, worst-to-best-seed band). The legend sits
     below the panels, clear of every curve."""
