@@ -37,7 +37,7 @@ from torch import nn
 
 from . import data as kdata
 from . import losses, models, plots, recipe, results, teachers, training
-from .exercises import Verdict, check, close
+from .exercises import Verdict, as_number, check, close
 
 # ---------------------------------------------------------------------------------------------------------------------
 # The loss, its three spellings, and what alpha weights
@@ -1062,25 +1062,6 @@ if __name__ == "__main__":
 # (e) accept every correct formulation and any numeric type; (f) never print the solution's result under the stub.
 
 
-def _number(x) -> float | None:
-    """The reader's answer as a finite float (int, float, NumPy scalar, one-element tensor or array), else None."""
-    if isinstance(x, (bool, str, bytes)) or x is None or x is Ellipsis:
-        return None
-    try:
-        if isinstance(x, torch.Tensor):
-            if x.numel() != 1:
-                return None
-            x = x.detach().reshape(()).item()
-        elif hasattr(x, "size") and not callable(x.size):  # NumPy arrays and scalars
-            if x.size != 1:
-                return None
-            x = x.item()
-        value = float(x)
-    except (TypeError, ValueError, RuntimeError):
-        return None
-    return value if math.isfinite(value) else None
-
-
 def _close_tensors(a: torch.Tensor, b: torch.Tensor, rtol: float = 1e-4) -> bool:
     """Equal up to float32 rounding, relative to the size of ``b`` (so a large-logit case is judged fairly)."""
     a, b = a.detach().double(), b.detach().double()
@@ -1198,7 +1179,7 @@ def _loss_and_grads(fn, args: tuple, student: int = 0, teacher: int | None = 1):
         warnings.simplefilter("ignore")
         out = fn(*args)
     if not isinstance(out, torch.Tensor):
-        kind = "a Python number: .item() or float() cut the graph" if _number(out) is not None else type(out).__name__
+        kind = "a Python number: .item() or float() cut the graph" if as_number(out) is not None else type(out).__name__
         return None, None, None, f"return the loss as a tensor that autograd can differentiate, not {kind}"
     if out.numel() != 1:
         return None, None, None, f"return one number for the batch (averaged over examples), not a tensor of shape {tuple(out.shape)}"
@@ -1352,7 +1333,7 @@ def diagnose_entropy_gap(fn) -> str | None:
                     "the teacher's logits and T alone, which shows what it is; write -sum p_T log p_T, averaged over the batch")
         if isinstance(out, torch.Tensor) and out.numel() > 1 or isinstance(out, np.ndarray) and out.size > 1:
             return f"give one number for the batch (a mean over examples), not an array of shape {tuple(out.shape)}"
-        a_ = _number(out)
+        a_ = as_number(out)
         if a_ is None:
             raw = out.item() if isinstance(out, torch.Tensor) and out.numel() == 1 else out
             if isinstance(raw, float) and not math.isfinite(raw):

@@ -48,7 +48,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import data as kdata
-from . import models, plots, recipe, results, training, widgets
+from . import models, plots, recipe, results, training
 from .exercises import Verdict, check
 from .losses import IGNORE_INDEX, check_alpha, hard_loss, kd_loss
 from .temperature import check_temperature
@@ -361,7 +361,7 @@ class Playground:
     def __init__(self, dataset: kdata.Dataset, teacher_logits: TeacherLogits | None = None, figsize=(10.8, 3.8), **defaults):
         import ipywidgets as w
 
-        from .widgets import BlitView, button, new_figure, slider_layout
+        from .widgets import BlitView, button, focus_style, new_figure, slider_layout
 
         self.dataset = dataset
         self.teacher_logits = teacher_logits or TeacherLogits(dataset)
@@ -398,7 +398,7 @@ class Playground:
         for name in ("teacher", "labels", "alpha"):  # text only: a lookup in the manifest, no training
             c[name].observe(lambda _: self._update_note(), names="value")
         self._update_note()
-        self.widget = w.VBox([widgets.focus_style(), w.HBox([c["T"], c["alpha"]]), w.HBox([c["labels"], c["student"], c["teacher"], self.button]),
+        self.widget = w.VBox([focus_style(), w.HBox([c["T"], c["alpha"]]), w.HBox([c["labels"], c["student"], c["teacher"], self.button]),
                               self.note, w.HBox([self.progress, self.status]), self.view.image])
 
     def _update_note(self) -> None:
