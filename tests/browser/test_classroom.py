@@ -37,7 +37,16 @@ class Voila:
         return psutil.Process(self.launcher.pid).children()[0]
 
     def kernels(self) -> list[psutil.Process]:
-        return [p for p in self.server().children(recursive=True) if "ipykernel" in " ".join(p.cmdline())]
+        """The server's live kernels. A culled kernel can linger as a zombie until the server reaps it, or vanish
+        between listing and reading its command line: neither is a live kernel."""
+        live = []
+        for p in self.server().children(recursive=True):
+            try:
+                if p.status() != psutil.STATUS_ZOMBIE and "ipykernel" in " ".join(p.cmdline()):
+                    live.append(p)
+            except (psutil.ZombieProcess, psutil.NoSuchProcess):
+                continue
+        return live
 
     def __iter__(self):  # page, refused, seconds
         return iter((self.page, self.refused, self.seconds))
