@@ -49,7 +49,7 @@ browser: $(STAMP)
 nbval: $(STAMP)
 	$(BIN)/python -m pytest --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg $(NB)
 
-# The performance record: make bench (about 20 minutes on 2 cores; it writes data/results/bench.csv), make bench ARGS=--tiny (seconds),
+# The performance record: make bench (about 20 minutes on 2 cores; it writes data/results/bench_figures.csv), make bench ARGS=--tiny (seconds),
 # ARGS="--skip-notebooks --seeds 5 --repeats 5" and more: python -m kdnb.bench --help.
 bench: $(STAMP)
 	OMP_WAIT_POLICY=PASSIVE $(BIN)/python -m kdnb.bench $(ARGS)
@@ -61,19 +61,11 @@ cheatsheet: $(STAMP)
 teachers: $(STAMP)
 	$(BIN)/python -m kdnb.teachers build
 
-# Recompute every shipped result table in data/results/ (about two hours on 2 idle cores; notebook 06's
-# int8 backends table needs torchao installed: python -m kdnb.nb06_pruning_and_compression backends).
+# Recompute every shipped result table in data/results/ (hours on 2 idle cores; `python -m kdnb.results list`
+# shows each table, its maker and its time; `python -m kdnb.results make NAME` makes one). Notebook 06's int8
+# backends table needs torchao installed. The bench's own tables are `make bench`'s.
 results: $(STAMP)
-	$(BIN)/python -m kdnb.recipe settings
-	$(BIN)/python -m kdnb.nb01_what_is_distillation
-	$(BIN)/python -m kdnb.nb02_soft_vs_hard_labels
-	$(BIN)/python -m kdnb.nb03_temperature
-	$(BIN)/python -m kdnb.nb04_distillation_losses weights
-	$(BIN)/python -m kdnb.nb04_distillation_losses compare
-	$(BIN)/python -m kdnb.nb04_distillation_losses fair
-	for part in map consistency assistants strategies text seeds scarce; do \
-		$(BIN)/python -m kdnb.nb05_distillation_in_practice $$part || exit 1; done
-	$(BIN)/python -m kdnb.nb06_pruning_and_compression curve retrain recovery compression latency
+	$(BIN)/python -m kdnb.results make all
 
 clean:
 	rm -rf $(VENV) .pytest_cache

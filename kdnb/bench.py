@@ -1,9 +1,10 @@
 """The workbook's performance record: speed and memory, printed as a table and written to CSV.
 
-    python -m kdnb.bench                      # everything (about 20 minutes on 2 cores); writes data/results/bench.csv
+    python -m kdnb.bench                      # everything (about 20 minutes on 2 cores); writes data/results/bench_figures.csv
     python -m kdnb.bench --skip-notebooks     # everything but running the notebooks (about 8 minutes)
     python -m kdnb.bench --tiny               # every code path on tiny inputs, in seconds; writes bench_tiny.csv
     python -m kdnb.bench --make-test          # also: `make test` in a fresh clone, install included
+    python -m kdnb.bench --full-mnist --download   # also: the default recipe on full MNIST (fetched, checksummed)
 
 What it measures, each figure the median of repeated runs (``--repeats``, ``--seeds``):
 
@@ -25,7 +26,6 @@ on what else it is doing: the table names the machine, and runs on a busy machin
 from __future__ import annotations
 
 import argparse
-import copy
 import os
 import platform
 import statistics
@@ -38,12 +38,14 @@ from typing import Callable
 
 import pandas as pd
 import torch
-import torch.nn.functional as F
-from torch import nn
+
+from . import results
+from .bench_loops import compare_loops, matmul_rate, median_time, profile_distill, thread_times, training_flops, training_matmuls
+from .seeds import Spread, ranges_apart
 
 ROOT = Path(__file__).resolve().parents[1]
 
-#: Columns of the bench table (and of data/results/bench.csv).
+#: Columns of the bench table (and of data/results/bench_figures.csv).
 COLUMNS = ["section", "measure", "value", "unit", "spread", "runs", "note"]
 
 #: The two comparisons with the textbook loop: the CNN teacher, whose forward pass costs far
@@ -51,16 +53,34 @@ COLUMNS = ["section", "measure", "value", "unit", "spread", "runs", "note"]
 LOOP_CASES = ("cnn-teacher", "default")
 
 
-def median_time(fn: Callable[[], object], repeats: int) -> tuple[float, list[float]]:
-    """Median wall-clock seconds of ``fn()`` over ``repeats`` calls, and every time."""
-    if repeats < 1:
-        raise ValueError(f"repeats must be at least 1, got {repeats}")
+def time_calls(fn: Callable[[int], object], n: int) -> tuple[float, float]:
+    """Median and 95th percentile milliseconds of ``fn(i)`` for i in 0..n-1."""
     times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), times
+    for i in range(n):
+        t0 = time.perf_counter()
+        fn(i)
+        times.append(1000 * (time.perf_counter() - t0))
+    times.sort()
+    return statistics.median(times), times[min(n - 1, int(0.95 * n))]
+
+
+def time_callback(control, values, n: int = 60) -> tuple[float, float]:
+    """Median and 95th percentile milliseconds of setting ``control.value`` (the kernel's share of a move).
+
+    Cycles through ``values``; the browser adds the round trip and the repaint. Leaves the
+    control where it started.
+    """
+    values = list(values)
+    start_value = control.value
+
+    def move(i):
+        value = values[i % len(values)]
+        control.value = values[(i + 1) % len(values)] if value == control.value else value
+
+    try:
+        return time_calls(move, n)
+    finally:
+        control.value = start_value
 
 
 def sig3(x: float) -> str:
@@ -90,218 +110,6 @@ def machine() -> pd.Series:
     env = report()["value"]
     rows.update({k: env[k] for k in ("python", "torch", "numpy", "torch threads") if k in env})
     return pd.Series(rows, name="value")
-
-
-# ---------------------------------------------------------------------------- the textbook loop
-
-
-def textbook_distill(student: nn.Module, teacher: nn.Module, X: torch.Tensor, y: torch.Tensor, *, T: float, alpha: float,
-                     epochs: int, lr: float, batch_size: int, seed: int = 0) -> nn.Module:
-    """Distillation as PyTorch's knowledge-distillation tutorial writes it, with ``distill``'s optimizer.
-
-    A ``DataLoader`` over a ``TensorDataset`` feeds shuffled batches; the frozen teacher runs on
-    every batch; the soft term is ``F.kl_div(log q_T, p_T, reduction="batchmean") * T**2`` and the
-    hard term ``nn.CrossEntropyLoss``, weighted as in :func:`kdnb.losses.kd_loss` (``alpha`` weights
-    the soft term). Adam with the same cosine decay as :func:`kdnb.training.distill`; the loader's
-    generator is seeded with ``seed`` (the loader draws from it before shuffling, so its batches
-    come in another order than distill's).
-    """
-    from torch.utils.data import DataLoader, TensorDataset
-
-    loader = DataLoader(TensorDataset(X, y), batch_size=batch_size, shuffle=True,
-                        generator=torch.Generator().manual_seed(seed))
-    optimizer = torch.optim.Adam(student.parameters(), lr=lr)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs * len(loader))
-    cross_entropy = nn.CrossEntropyLoss()
-    teacher.eval()
-    for _ in range(epochs):
-        student.train()
-        running = 0.0
-        for inputs, labels in loader:
-            optimizer.zero_grad()
-            with torch.no_grad():
-                teacher_logits = teacher(inputs)
-            student_logits = student(inputs)
-            soft = F.kl_div(F.log_softmax(student_logits / T, dim=-1), F.softmax(teacher_logits / T, dim=-1),
-                            reduction="batchmean") * T ** 2
-            loss = alpha * soft + (1 - alpha) * cross_entropy(student_logits, labels)  # kd_loss, alpha on the soft term
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-            running += loss.item()
-    student.eval()
-    return student
-
-
-def _loop_inputs(case: str, tiny: bool):
-    from . import data as kdata
-    from .recipe import SETTINGS
-    from .teachers import load_teacher
-
-    if case not in SETTINGS:
-        raise ValueError(f"unknown setting {case!r}; choose one of {sorted(SETTINGS)}")
-    spec = dict(SETTINGS[case])
-    ds = kdata.load_mnist_subset()
-    if tiny:
-        ds = kdata.Dataset(ds.name, ds.train.subset(torch.arange(512)), ds.val, ds.test.subset(torch.arange(200)))
-        spec["epochs"] = 1
-    return spec, ds, load_teacher(spec["teacher"])
-
-
-def compare_loops(case: str, seeds=(0, 1, 2), threads: int | None = None, tiny: bool = False) -> dict:
-    """Whole runs of ``distill`` and of :func:`textbook_distill` on one setting, seed by seed, interleaved.
-
-    ``distill`` gets the teacher model, so its time includes its one teacher pass over the
-    training images. Returns times (s), test accuracies (0..1) per seed, and the setting.
-    """
-    from . import models
-    from .training import DEFAULT_THREADS, accuracy, distill, seed_everything
-
-    threads = DEFAULT_THREADS if threads is None else threads
-    spec, ds, teacher = _loop_inputs(case, tiny)
-    out = {"distill_s": [], "textbook_s": [], "distill_acc": [], "textbook_acc": [], "spec": spec, "n_train": len(ds.train)}
-    seed_everything(0, threads)
-    warm = models.build(spec["student"])  # untimed: the first call of a kernel pays for its set-up
-    textbook_distill(warm, teacher, ds.train.X[:512], ds.train.y[:512], T=spec["T"], alpha=spec["alpha"], epochs=1,
-                     lr=spec["lr"], batch_size=spec["batch_size"])
-    for seed in seeds:
-        seed_everything(seed, threads)
-        ours = models.build(spec["student"])
-        theirs = copy.deepcopy(ours)  # the same initial weights
-        start = time.perf_counter()
-        distill(ours, ds.train, teacher=teacher, T=spec["T"], alpha=spec["alpha"], epochs=spec["epochs"], lr=spec["lr"],
-                batch_size=spec["batch_size"], seed=seed, progress=False)
-        out["distill_s"].append(time.perf_counter() - start)
-        start = time.perf_counter()
-        textbook_distill(theirs, teacher, ds.train.X, ds.train.y, T=spec["T"], alpha=spec["alpha"], epochs=spec["epochs"],
-                         lr=spec["lr"], batch_size=spec["batch_size"], seed=seed)
-        out["textbook_s"].append(time.perf_counter() - start)
-        out["distill_acc"].append(accuracy(ours, ds.test))
-        out["textbook_acc"].append(accuracy(theirs, ds.test))
-    return out
-
-
-# ---------------------------------------------------------------------------- against the machine
-
-
-def training_flops(student: nn.Module, teacher: nn.Module | None, in_shape=(1, 28, 28), batch: int = 256) -> dict:
-    """FLOPs per training example, counted by ``torch.utils.flop_counter`` on one batch.
-
-    ``student``: one forward and backward pass with a loss (the first layer computes no gradient
-    for its input, so this is less than the usual 3x forward). ``teacher``: one forward pass.
-    """
-    from torch.utils.flop_counter import FlopCounterMode
-
-    x = torch.rand(batch, *in_shape)
-    s = copy.deepcopy(student).train()
-    with FlopCounterMode(display=False) as counter:
-        s(x).logsumexp(-1).sum().backward()
-    student_step = counter.get_total_flops()
-    with FlopCounterMode(display=False) as counter, torch.no_grad():
-        s(x)
-    student_forward = counter.get_total_flops()
-    teacher_forward = 0
-    if teacher is not None:
-        with FlopCounterMode(display=False) as counter, torch.no_grad():
-            copy.deepcopy(teacher).eval()(x)
-        teacher_forward = counter.get_total_flops()
-    return {"student_step": student_step / batch, "student_forward": student_forward / batch,
-            "teacher_forward": teacher_forward / batch}
-
-
-def training_matmuls(student: nn.Module, batch: int) -> list[tuple[int, int, int]]:
-    """(m, k, n) of every matrix product in one training step of an MLP student, backward included.
-
-    Per linear layer ``in -> out``: the forward ``(batch, in) @ (in, out)``, the weight gradient
-    ``(out, batch) @ (batch, in)``, and (not for the first layer) the input gradient ``(batch, out) @ (out, in)``.
-    """
-    linears = [m for m in student.modules() if isinstance(m, nn.Linear)]
-    if not linears:
-        raise ValueError("training_matmuls needs a student with nn.Linear layers")
-    shapes = []
-    for i, layer in enumerate(linears):
-        k, n = layer.in_features, layer.out_features
-        shapes += [(batch, k, n), (n, batch, k)] + ([(batch, n, k)] if i > 0 else [])
-    return shapes
-
-
-def matmul_rate(shapes, threads: int, repeats: int = 5, min_seconds: float = 0.2) -> float:
-    """Sustained torch matmul GFLOP/s on ``shapes`` ((m, k, n) each) at ``threads`` threads: the median of ``repeats``."""
-    torch.set_num_threads(threads)
-    g = torch.Generator().manual_seed(0)
-    pairs = [(torch.rand(m, k, generator=g), torch.rand(k, n, generator=g), torch.empty(m, n)) for m, k, n in shapes]
-    flops = sum(2 * m * k * n for m, k, n in shapes)
-
-    def once():
-        for a, b, c in pairs:
-            torch.mm(a, b, out=c)
-
-    once()
-    start, loops = time.perf_counter(), 0
-    while time.perf_counter() - start < min_seconds / 4 or loops < 3:  # find a loop count that takes about min_seconds
-        once()
-        loops += 1
-    loops = max(1, int(loops * min_seconds / max(time.perf_counter() - start, 1e-9) / 4) * 4)
-    seconds, _ = median_time(lambda: [once() for _ in range(loops)], repeats)
-    return flops * loops / seconds / 1e9
-
-
-def thread_times(threads=(1, 2), repeats: int = 3, tiny: bool = False, setting: str = "default") -> dict[int, float]:
-    """Median seconds of one ``distill`` run of ``setting`` (teacher logits cached) at each thread count, interleaved."""
-    from . import models
-    from .training import distill, predict_logits, seed_everything
-
-    spec, ds, teacher = _loop_inputs(setting, tiny)
-    logits = predict_logits(teacher, ds.train.X)
-    times: dict[int, list[float]] = {t: [] for t in threads}
-    for _ in range(repeats):
-        for t in threads:
-            seed_everything(0, t)
-            student = models.build(spec["student"])
-            start = time.perf_counter()
-            distill(student, ds.train, teacher_logits=logits, T=spec["T"], alpha=spec["alpha"], epochs=spec["epochs"],
-                    lr=spec["lr"], batch_size=spec["batch_size"], progress=False)
-            times[t].append(time.perf_counter() - start)
-    return {t: statistics.median(v) for t, v in times.items()}
-
-
-#: Groups of profiler events, by the name of the op (the first group whose words match takes the event).
-PROFILE_GROUPS = {
-    "matrix products": ("aten::mm", "aten::addmm"),
-    "optimizer step (Adam) and zero_grad": ("Optimizer.", "aten::_fused_adam"),
-    "batch gathers (index_select)": ("aten::index_select",),
-}
-
-
-def profile_distill(epochs: int = 5, threads: int | None = None, tiny: bool = False) -> dict[str, float]:
-    """Where a default-recipe ``distill`` epoch goes: milliseconds per epoch of each :data:`PROFILE_GROUPS` group,
-    of everything else (self CPU time of each op, from ``torch.profiler``), and the median epoch's wall clock."""
-    from torch.profiler import ProfilerActivity, profile
-
-    from . import models
-    from .training import DEFAULT_THREADS, distill, predict_logits, seed_everything
-
-    spec, ds, teacher = _loop_inputs("default", tiny)
-    logits = predict_logits(teacher, ds.train.X)
-    seed_everything(0, DEFAULT_THREADS if threads is None else threads)
-    student = models.build(spec["student"])
-    with profile(activities=[ProfilerActivity.CPU]) as prof:
-        history = distill(student, ds.train, teacher_logits=logits, T=spec["T"], alpha=spec["alpha"], epochs=epochs, lr=spec["lr"],
-                batch_size=spec["batch_size"], progress=False)
-    groups = {name: 0.0 for name in PROFILE_GROUPS}
-    other = 0.0
-    for event in prof.key_averages():
-        ms = event.self_cpu_time_total / 1000
-        for name, prefixes in PROFILE_GROUPS.items():
-            if event.key.startswith(prefixes):
-                groups[name] += ms
-                break
-        else:
-            other += ms
-    out = {name: ms / epochs for name, ms in groups.items()}
-    out["every other op (loss, autograd, metrics)"] = other / epochs
-    out["wall clock, under the profiler"] = 1000 * float(history["seconds"].median())
-    return out
 
 
 # ---------------------------------------------------------------------------- the workbook
@@ -341,7 +149,6 @@ def bench_callbacks(n: int = 200) -> dict[str, tuple[float, float]]:
     from . import results
     from .teachers import load_teacher
     from .training import predict_logits
-    from .widgets import time_callback, time_calls
 
     out = {}
     explorer = nb03.temperature_explorer(nb03.synthetic_inputs())
@@ -351,14 +158,14 @@ def bench_callbacks(n: int = 200) -> dict[str, tuple[float, float]]:
     target = nb02.target_explorer(logits, ds.test.y, ds.test.X, [0, 1, 2])
     out["target explorer (02), T slider"] = time_callback(target.controls["T"], [float(t) for t in np.arange(1, 20.5, 0.5)], n=n)
     out["target explorer (02), eps slider"] = time_callback(target.controls["eps"], [round(e, 2) for e in np.arange(0, 0.51, 0.01)], n=n)
-    mc = nb02.read_results("missing_class")
-    curves, chosen = nb02.bias_curves(nb02.read_results("missing_class_logits"), mc, seed=0)
+    mc = results.read("nb02_missing_class")
+    curves, chosen = nb02.bias_curves(results.read("nb02_missing_class_logits"), mc, seed=0)
     bias = nb02.bias_explorer(curves, chosen)
     out["bias explorer (02), bias slider"] = time_callback(bias.controls["delta"], [float(d) for d in next(iter(curves.values())).index], n=n)
     one = nb03.synthetic_inputs(1)["image 0"]
     push = nb04.push_explorer(one["student"].float(), one["teacher"].float())
     out["gradient explorer (04), T slider"] = time_callback(push.controls["T"], list(nb04.PUSH_TEMPERATURES), n=n)
-    pruning = nb06.pruning_explorer(load_teacher(nb06.BASE), results.read("pruning_curve"))
+    pruning = nb06.pruning_explorer(load_teacher(nb06.BASE), results.read("nb06_curve"))
     out["pruning explorer (06), sparsity slider"] = time_callback(pruning.controls["sparsity"], list(range(0, 100, 3)), n=n)
     quizzes = [nb07.Quiz(n=8, seed=seed) for seed in range(-(-n // 8))]  # made before the clock starts
 
@@ -429,11 +236,42 @@ def bench_make_test() -> float:
         return time.perf_counter() - start
 
 
+def bench_full_mnist(dataset, epochs: int = 3, threads: int | None = None) -> dict[str, float]:
+    """The default recipe at full scale: ``dataset`` is :func:`kdnb.data.load_mnist_full` (55,000
+    training images, the official 10,000 test images), against the 3,500 of the shipped subset.
+
+    The teacher is the shipped 2x1200 MLP (trained on the subset). Times its one pass over the
+    training images (the cache), the distilled student's and its label-only twin's epochs
+    (:func:`kdnb.recipe.train_twins`, ``epochs`` each), and gives both students' test accuracy.
+    """
+    from . import models
+    from .recipe import DEFAULT, train_twins
+    from .teachers import load_teacher
+    from .training import DEFAULT_THREADS, Run, accuracy, predict_logits, seed_everything
+
+    seed_everything(0, DEFAULT_THREADS if threads is None else threads)
+    teacher = load_teacher(DEFAULT["teacher"])
+    start = time.perf_counter()
+    logits = predict_logits(teacher, dataset.train.X)
+    cache_s = time.perf_counter() - start
+    init = models.build(DEFAULT["student"])
+    run = Run(epochs=epochs, lr=DEFAULT["lr"], batch_size=DEFAULT["batch_size"], progress=False)
+    start = time.perf_counter()
+    twins = train_twins(init, dataset.train, logits, run, T=DEFAULT["T"], alpha=DEFAULT["alpha"])
+    both_s = time.perf_counter() - start
+    return {"training images": float(len(dataset.train)), "teacher pass over them (the cache)": cache_s,
+            "two students, seconds per epoch each": both_s / (2 * epochs),
+            "student alone, test accuracy": 100 * accuracy(twins["alone"], dataset.test),
+            "distilled student, test accuracy": 100 * accuracy(twins["distilled"], dataset.test)}
+
+
 # ---------------------------------------------------------------------------- the record
 
 
-def _spread(values) -> str:
-    return f"{sig3(min(values))}-{sig3(max(values))}" if len(values) > 1 else ""
+def _range_text(values) -> str:
+    """The lowest and highest of several runs, ``"1.23-1.31"`` (empty for one run)."""
+    s = Spread.of(values)
+    return f"{sig3(s.lo)}-{sig3(s.hi)}" if s.n > 1 else ""
 
 
 def run(tiny: bool = False, seeds: int = 5, repeats: int = 3, notebooks: bool = True, notebook_repeats: int = 1,
@@ -463,14 +301,14 @@ def run(tiny: bool = False, seeds: int = 5, repeats: int = 3, notebooks: bool = 
         ratios = [b / a for a, b in zip(r["distill_s"], r["textbook_s"])]
         teacher = r["spec"]["teacher"]
         section = f"textbook loop vs distill: {case} ({teacher} -> {r['spec']['student']['hidden']} MLP, {r['spec']['epochs']} epochs)"
-        add(section, "distill, whole run (one teacher pass included)", d, "s", _spread(r["distill_s"]), seeds)
-        add(section, "textbook loop, whole run", t, "s", _spread(r["textbook_s"]), seeds)
-        add(section, "textbook time / distill time", statistics.median(ratios), "x", _spread(ratios), seeds, "ratio per seed, median")
+        add(section, "distill, whole run (one teacher pass included)", d, "s", _range_text(r["distill_s"]), seeds)
+        add(section, "textbook loop, whole run", t, "s", _range_text(r["textbook_s"]), seeds)
+        add(section, "textbook time / distill time", statistics.median(ratios), "x", _range_text(ratios), seeds, "ratio per seed, median")
         for who in ("distill", "textbook"):
             accs = [100 * a for a in r[f"{who}_acc"]]
-            add(section, f"{who} student, test accuracy", statistics.mean(accs), "%", _spread(accs), seeds, "mean over seeds")
+            add(section, f"{who} student, test accuracy", statistics.mean(accs), "%", _range_text(accs), seeds, "mean over seeds")
         da, ta = r["distill_acc"], r["textbook_acc"]
-        add(section, "accuracy ranges overlap (1 = yes)", float(min(da) <= max(ta) and min(ta) <= max(da)), "", "", seeds,
+        add(section, "accuracy ranges overlap (1 = yes)", float(not ranges_apart(da, ta)), "", "", seeds,
             "the two loops agree within the seed spread")
 
     # Against the machine: the default recipe.
@@ -559,24 +397,45 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: kdnb.training.DEFAULT_THREADS)")
     parser.add_argument("--make-test", action="store_true", help="also time `make test` in a fresh clone")
     parser.add_argument("--out", type=Path, default=None, help="folder for the CSV files (default: data/results/)")
+    parser.add_argument("--full-mnist", action="store_true", help="also time the default recipe on full MNIST "
+                        "(its files in data/cache/mnist; add --download to fetch them, about 11 MB, SHA-256 checked)")
+    parser.add_argument("--download", action="store_true", help="with --full-mnist: download missing MNIST files")
     args = parser.parse_args(argv)
+    if args.download and not args.full_mnist:
+        parser.error("--download fetches full MNIST for --full-mnist; pass both")
 
     table = run(tiny=args.tiny, seeds=args.seeds, repeats=args.repeats, notebooks=not args.skip_notebooks,
                 notebook_repeats=args.notebook_repeats, threads=args.threads, kernel_probe=not args.tiny)
     if args.make_test:
         table.loc[len(table)] = ["the workbook", "make test, fresh clone, install included", bench_make_test() / 60, "min", "", 1, ""]
+    if args.full_mnist:
+        from .data import load_mnist_full
+
+        epochs = 1 if args.tiny else 3
+        for measure, value in bench_full_mnist(load_mnist_full(download=args.download), epochs, args.threads).items():
+            table.loc[len(table)] = ["full MNIST: the default recipe at 16x the data", measure, value, "", "", 1,
+                                     f"{epochs} epoch(s)" if "accuracy" in measure else ""]
     print("machine:\n" + machine().to_string())
     print(show(table))
-    name = "bench_tiny" if args.tiny else "bench"
+    name = "bench_tiny" if args.tiny else "bench_figures"
     path = write(table, name, args.out)
     write(machine().rename_axis("key").reset_index(), f"{name}_machine", args.out)
     print(f"\nwritten: {path}")
     return 0
 
 
+@results.maker("bench_figures", "bench_machine", minutes=20)
+def make_figures(seeds=(0, 1, 2, 3, 4), threads: int = 2, progress: bool = True) -> dict[str, pd.DataFrame]:
+    """The whole record (``python -m kdnb.bench``): the textbook-loop comparisons over ``len(seeds)`` seeds."""
+    table = run(seeds=len(seeds), threads=threads, log=print if progress else (lambda _: None))
+    return {"bench_figures": table, "bench_machine": machine().rename_axis("key").reset_index()}
+
+
+MAKERS = (make_figures,)
+
+
 def write(table: pd.DataFrame, name: str, folder: Path | None = None) -> Path:
     """Write ``table`` as ``name.csv`` atomically: into ``data/results/`` (:func:`kdnb.results.write`) or into ``folder``."""
-    from . import results
     from ._io import atomic_write_text
 
     if folder is None:

@@ -24,7 +24,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from .temperature import check_logits, check_temperature
+from .temperature import check_logits
 
 __all__ = ["reliability_table", "ece", "nll", "fit_temperature", "calibration_report"]
 
@@ -71,10 +71,9 @@ def ece(probs: torch.Tensor, labels: torch.Tensor, n_bins: int = 15) -> float:
 
 
 def nll(logits: torch.Tensor, labels: torch.Tensor, T: float = 1.0) -> float:
-    """Mean negative log-likelihood of the labels under ``softmax(logits / T)``."""
-    T = check_temperature(T)
-    check_logits(logits)
-    return F.cross_entropy(logits / T, labels).item()
+    """Mean negative log-likelihood of the labels under ``softmax(logits / T)``, in float64 (no checks:
+    :func:`fit_temperature` calls it at every step of its search, and its callers check the logits once)."""
+    return F.cross_entropy(logits.double() / T, labels).item()
 
 
 def fit_temperature(logits: torch.Tensor, labels: torch.Tensor, lo: float = 0.05, hi: float = 20.0, tol: float = 1e-4) -> float:
@@ -91,7 +90,7 @@ def fit_temperature(logits: torch.Tensor, labels: torch.Tensor, lo: float = 0.05
     g = (math.sqrt(5) - 1) / 2
 
     def f(log_t: float) -> float:
-        return F.cross_entropy(logits / math.exp(log_t), labels).item()
+        return nll(logits, labels, math.exp(log_t))
 
     c, d = b - g * (b - a), a + g * (b - a)
     fc, fd = f(c), f(d)
@@ -114,6 +113,6 @@ def calibration_report(logits_by_model: dict[str, torch.Tensor], labels: torch.T
         p = F.softmax(z.double(), -1)
         rows[name] = {"accuracy (%)": 100 * (p.argmax(-1) == labels).double().mean().item(),
                       "mean confidence (%)": 100 * p.max(-1).values.mean().item(),
-                      "NLL": F.cross_entropy(z.double(), labels).item(),
+                      "NLL": nll(z, labels),
                       "ECE (%)": 100 * ece(p, labels, n_bins)}
     return pd.DataFrame(rows).T

@@ -84,7 +84,7 @@ def pruning_tab():
     from . import results
     from .nb06_pruning_and_compression import dense_teacher, pruning_explorer
 
-    return pruning_explorer(dense_teacher(0), results.read("pruning_curve"), percent=50)
+    return pruning_explorer(dense_teacher(0), results.read("nb06_curve"), percent=50)
 
 
 def app():

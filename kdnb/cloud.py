@@ -130,7 +130,7 @@ def update(path: Path) -> bool:
     title = BADGE_LINE.sub("", _source(cells[0])).split("\n", 1)
     heading, rest = title[0], (title[1] if len(title) > 1 else "").lstrip("\n")
     cells[0]["source"] = _lines(f"{heading}\n\n{badges(path.name)}\n\n{rest}".rstrip("\n"))
-    install = {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+    install = {"cell_type": "code", "execution_count": None, "metadata": {"jupyter": {"source_hidden": True}}, "outputs": [],
                "source": _lines(install_source())}
     if len(cells) > 1 and cells[1]["cell_type"] == "code" and _source(cells[1]).startswith(INSTALL_MARK):
         install["id"] = cells[1].get("id", "colab-install")

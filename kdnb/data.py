@@ -122,15 +122,17 @@ def load_digits(seed: int = 0, sizes: tuple[int, int, int] = (1000, 297, 500)) -
     return Dataset("digits", train, val, test)
 
 
-def load_mnist_full(root=None, download: bool = False, val_size: int = 5000, seed: int = 0) -> Dataset:
+def load_mnist_full(root=None, download: bool = False, val_size: int = 5000, seed: int = 0, **source) -> Dataset:
     """Full MNIST: the official 10k test set, and 60k training images split into train/val.
 
     Files are looked for in ``root`` (default ``data/cache/mnist``); with ``download=True``
-    missing ones are fetched and checked against their SHA-256.
+    missing ones are fetched and checked against their SHA-256 (``source``: ``files=`` and
+    ``mirrors=`` of :func:`kdnb.download.fetch_mnist`, which the tests point at files they make).
+    ``make bench ARGS="--full-mnist --download"`` uses it to time the default recipe at full scale.
     """
     from .download import fetch_mnist
 
-    arrays = fetch_mnist(root, download=download)
+    arrays = fetch_mnist(root, download=download, **source)
     tr_parts = stratified_split(arrays["train_labels"], (len(arrays["train_labels"]) - val_size, val_size), seed)
     train, val = (_to_split(arrays["train_images"][p], arrays["train_labels"][p], 255.0) for p in tr_parts)
     test = _to_split(arrays["test_images"], arrays["test_labels"], 255.0)

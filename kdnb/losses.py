@@ -13,8 +13,7 @@ Notation: student logits ``z``, teacher logits ``v``, batch size B, C classes,
 * Logit matching: at high T, for zero-mean logits, the soft loss's gradient tends to
   ``(z - v) / (C * B)``, the gradient of :func:`logit_matching_loss` (Hinton et al. 2015,
   section 2.1; Ba & Caruana 2014 matched logits directly).
-* Hint loss: FitNets (Romero et al. 2015) match an intermediate student layer, through a
-  learned regressor, to a teacher layer with a squared error.
+* Feature losses (FitNets' hints, attention transfer) live with notebook 04, which compares them.
 * Sequences: logits of shape (B, S, C) (a language model's, one distribution per token) are
   read per token. Both terms are averaged over the valid tokens, exactly as if the (B, S)
   positions were the rows of a (B*S, C) batch; ``mask`` (B, S) marks which tokens count
@@ -44,8 +43,8 @@ __all__ = [
     "kl_divergence",
     "soft_loss",
     "kd_loss",
+    "kd_loss_from_targets",
     "logit_matching_loss",
-    "hint_loss",
 ]
 
 #: Label value that marks an unlabeled example (as in ``F.cross_entropy``): such rows get
@@ -201,7 +200,21 @@ def kd_loss(
     if mask is not None:
         mask = _check_mask(mask, student_logits)
         return kd_loss(student_logits[mask], teacher_logits[mask], labels[mask], T, alpha)
-    return (1.0 - alpha) * hard_loss(student_logits, labels) + alpha * soft_loss(student_logits, teacher_logits, T)
+    log_p = F.log_softmax(teacher_logits.detach() / T, dim=-1)  # the teacher is frozen: no gradient flows to it
+    return kd_loss_from_targets(student_logits, log_p, labels, T, alpha)
+
+
+def kd_loss_from_targets(student_logits: torch.Tensor, log_p: torch.Tensor, labels: torch.Tensor, T: float, alpha: float,
+                         all_labelled: bool = False) -> torch.Tensor:
+    """:func:`kd_loss` from the teacher's softened log-probabilities ``log_p = log_softmax(v / T)``, without checks.
+
+    The one place the combined loss is written. A training loop checks T, alpha, the labels and
+    the teacher's logits once per run, computes a frozen teacher's ``log_p`` once for the whole
+    training set, and calls this on each batch (``all_labelled``: no label is IGNORE_INDEX, known
+    from that check, which saves a host sync per step). The value is :func:`kd_loss`'s, bit for bit.
+    """
+    hard = cross_entropy_unchecked(student_logits, labels, all_labelled=all_labelled)
+    return (1.0 - alpha) * hard + alpha * soft_loss_from_targets(log_p, student_logits, T)
 
 
 def logit_matching_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor) -> torch.Tensor:
@@ -217,25 +230,3 @@ def logit_matching_loss(student_logits: torch.Tensor, teacher_logits: torch.Tens
     batch = z.shape[0] if z.dim() > 1 else 1
     return ((z - v) ** 2).sum() / (2 * C * batch)
 
-
-def hint_loss(
-    student_features: torch.Tensor,
-    teacher_features: torch.Tensor,
-    regressor: torch.nn.Module | None = None,
-) -> torch.Tensor:
-    """FitNets hint loss ``0.5 * ||r(student) - teacher||^2``, averaged over the batch.
-
-    ``regressor`` maps the student's (usually thinner) hint layer to the teacher's width, as in
-    Romero et al. 2015; it is trained with the student. Without one, the shapes must already agree.
-    """
-    for name, t in (("student_features", student_features), ("teacher_features", teacher_features)):
-        if not isinstance(t, torch.Tensor) or not t.is_floating_point():
-            raise TypeError(f"{name} must be a floating-point torch.Tensor")
-        if not torch.isfinite(t).all():
-            raise ValueError(f"{name} contain NaN or infinite values")
-    mapped = regressor(student_features) if regressor is not None else student_features
-    if mapped.shape != teacher_features.shape:
-        fix = "pass a regressor (e.g. nn.Linear or a 1x1 nn.Conv2d) that maps one to the other" if regressor is None else "change the regressor's output size"
-        raise ValueError(f"hint shapes differ: student {tuple(mapped.shape)} vs teacher {tuple(teacher_features.shape)}; {fix}")
-    batch = mapped.shape[0] if mapped.dim() > 1 else 1
-    return 0.5 * ((mapped - teacher_features.detach()) ** 2).sum() / batch

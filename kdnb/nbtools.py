@@ -31,6 +31,12 @@ SOLUTION_TAG = "solution"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
+def _is_install_cell(cell: dict) -> bool:
+    from .cloud import INSTALL_MARK
+
+    return cell["cell_type"] == "code" and "".join(cell["source"]).startswith(INSTALL_MARK)
+
+
 def clean(nb: dict) -> dict:
     """Drop volatile metadata: execution timings, widget state, per-cell collapse flags."""
     nb["metadata"] = {k: nb["metadata"][k] for k in KEEP_NB_METADATA if k in nb["metadata"]}
@@ -38,7 +44,8 @@ def clean(nb: dict) -> dict:
     for cell in nb["cells"]:
         meta = cell.get("metadata", {})
         cell["metadata"] = {k: v for k, v in meta.items() if k == "tags"}
-        if SOLUTION_TAG in meta.get("tags", []):  # solutions stay collapsed until the reader opens them
+        # Solutions stay collapsed until the reader opens them; so does the Colab install cell, which is plumbing.
+        if SOLUTION_TAG in meta.get("tags", []) or _is_install_cell(cell):
             cell["metadata"]["jupyter"] = {"source_hidden": True}
         # A widget view cannot be shown without the live kernel that made it (its state is not
         # saved), so the file keeps only the static outputs: text, tables, figures.
@@ -74,13 +81,15 @@ def problems(path: Path) -> list[str]:
         markers = [line.strip() for line in src.splitlines() if "NBVAL_" in line and line.lstrip().startswith("#")]
         if any(m not in ("# NBVAL_IGNORE_OUTPUT", "# NBVAL_CHECK_OUTPUT", "# NBVAL_RAISES_EXCEPTION") for m in markers):
             out.append(f"cell {i}: an nbval marker must stand alone on its line ({markers})")
-        if "NBVAL_IGNORE_OUTPUT" in src and "assert" not in src:
+        if "NBVAL_IGNORE_OUTPUT" in src and "assert" not in src and ".require()" not in src:
             out.append(f"cell {i} ignores its output but asserts nothing")
         if "NBVAL_SKIP" in src:
             out.append(f"cell {i} is skipped by nbval: test it instead")
         tags = cell.get("metadata", {}).get("tags", [])
         if SOLUTION_TAG in tags and not cell.get("metadata", {}).get("jupyter", {}).get("source_hidden"):
             out.append(f"cell {i} is a solution but is not collapsed")
+        if _is_install_cell(cell) and not cell.get("metadata", {}).get("jupyter", {}).get("source_hidden"):
+            out.append(f"cell {i} is the Colab install cell but is not collapsed")
         if src.lstrip().startswith("# Solution") and SOLUTION_TAG not in tags:
             out.append(f"cell {i} looks like a solution but is not tagged {SOLUTION_TAG!r}")
     return out

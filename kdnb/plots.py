@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["ALONE", "DISTILLED", "TEACHER", "SMOOTHED", "HARD", "STYLE", "use_style", "subplots",
-           "plot_seed_results", "plot_training_curves", "plot_digits"]
+           "plot_seed_results", "plot_digits"]
 
 ALONE = "#8c8c8c"      # the student trained on labels alone
 DISTILLED = "#d95f02"  # the distilled student
@@ -84,21 +84,6 @@ def plot_seed_results(results: pd.DataFrame, summaries: dict[str, str] | None = 
     ax.legend(loc="lower right", fontsize=11)
     lo, hi = ax.get_xlim()
     ax.set_xlim(lo, hi + 0.12 * (hi - lo))
-    fig.tight_layout()
-    return fig
-
-
-def plot_training_curves(histories: dict[str, pd.DataFrame], column: str = "val_acc", ax=None, figsize=(7, 4)):
-    """One line per run: a history column (default validation accuracy) against the epoch."""
-    fig, ax = subplots(ax, figsize)
-    colors = {"alone": ALONE, "distilled": DISTILLED, "teacher": TEACHER}
-    for name, hist in histories.items():
-        color = next((c for key, c in colors.items() if key in name), None)
-        scale = 100 if column.endswith("acc") else 1
-        ax.plot(hist.index, scale * hist[column], marker="o", ms=3, label=name, color=color)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("validation accuracy (%)" if column == "val_acc" else column)
-    ax.legend()
     fig.tight_layout()
     return fig
 

@@ -12,12 +12,11 @@ test images).
 * :func:`grid` runs settings x overrides x seeds: the settings table, the temperature
   selection, notebook 01's transfer table and notebook 03's temperature sweep are all grids.
 * :func:`summarize` gives mean, min and max over seeds and whether the two seed ranges
-  overlap; :func:`select_T` picks each setting's T by mean **validation** accuracy.
+  overlap (:mod:`kdnb.seeds`); :func:`select_T` picks each setting's T by mean **validation** accuracy.
 
-``python -m kdnb.recipe settings`` trains every setting at each T of
-:data:`SELECTION_TEMPERATURES` with five seeds, writes ``data/results/temperature_selection.csv``,
-picks T on the validation split, and writes the runs at the chosen T to
-``data/results/settings.csv``. :data:`SETTINGS` holds the chosen T (a test checks that the two
+``python -m kdnb.results make recipe_settings`` trains every setting at each T of
+:data:`SELECTION_TEMPERATURES` with five seeds (table ``recipe_temperature_selection``), picks T
+on the validation split, and keeps the runs at the chosen T (table ``recipe_settings``). :data:`SETTINGS` holds the chosen T (a test checks that the two
 agree). What each setting shows, in numbers, is in notebook 00 section 5 and notebook 01.
 
 Found on the way: small students distilled for only 20 epochs came out *worse* than their
@@ -27,23 +26,24 @@ trains for 60 epochs.
 
 from __future__ import annotations
 
-import argparse
 import copy
-import sys
 import time
 
 import pandas as pd
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from . import data as kdata
-from . import models
+from . import models, seeds
+from . import results as kresults
 from .losses import IGNORE_INDEX
+from .seeds import Spread
 from .teachers import load_teacher
-from .training import DEFAULT_THREADS, accuracy, distill, fit, predict_logits, seed_everything
+from .training import DEFAULT_THREADS, Run, accuracy, distill, fit, predict_logits, seed_everything
 
-__all__ = ["SETTINGS", "DEFAULT", "SELECTION_TEMPERATURES", "VIEWS", "view", "twin_epochs", "labelled_subset", "train_pair", "run_setting", "agreement", "grid", "spread",
-           "summarize", "select_T"]
+__all__ = ["SETTINGS", "DEFAULT", "SELECTION_TEMPERATURES", "VIEWS", "view", "twin_epochs", "labelled_subset", "train_twins", "train_pair", "run_setting", "agreement", "grid",
+           "summarize", "select_T", "make_settings", "MAKERS"]
 
 
 #: Each setting: a teacher, a student, what the student may see, and how it is trained.
@@ -124,10 +124,33 @@ def view(X: torch.Tensor, name: str | None) -> torch.Tensor:
     return VIEWS[name](X)
 
 
+def train_twins(init: nn.Module, train: kdata.Split, teacher_logits: torch.Tensor | None, run: Run, *, T: float = 4.0,
+                alpha: float = 0.9, alone: bool = True) -> dict[str, nn.Module]:
+    """The twin runs every comparison here rests on: two copies of ``init`` (the same initial weights).
+
+    ``"alone"``: trained on the labelled images of ``train`` only (labels equal to IGNORE_INDEX
+    mark unlabelled ones), for as many gradient steps as the distilled twin takes
+    (:func:`twin_epochs`). ``"distilled"``: trained on every image with ``kd_loss`` against the
+    frozen teacher's ``teacher_logits`` for ``train.X``. ``alone=False`` skips the first (to add
+    more temperatures to one label-only run); ``teacher_logits=None`` skips the second.
+    ``run`` says how both train (:class:`kdnb.training.Run`); their progress labels are set here.
+    """
+    out = {}
+    if alone:
+        labelled = train.y != IGNORE_INDEX
+        out["alone"] = copy.deepcopy(init)
+        fit(out["alone"], kdata.Split(train.X[labelled], train.y[labelled]), None, run,
+            epochs=twin_epochs(train.y, run.epochs), desc="student alone")
+    if teacher_logits is not None:
+        out["distilled"] = copy.deepcopy(init)
+        distill(out["distilled"], train, None, run, teacher=teacher_logits, T=T, alpha=alpha, desc="distilled student")
+    return out
+
+
 def train_pair(setting: dict | str = "default", seed: int = 0, dataset: kdata.Dataset | None = None,
                teacher_logits: torch.Tensor | None = None, progress: bool = False, threads: int | None = DEFAULT_THREADS,
                **overrides):
-    """Train the student alone and distilled, from the same initial weights.
+    """Train a setting's student alone and distilled, from the same initial weights (:func:`train_twins`).
 
     Returns ``(alone, distilled, spec)``: two trained models and the setting used.
     ``overrides`` replace fields of the setting (e.g. ``T=4``). Pass ``teacher_logits`` for
@@ -140,18 +163,12 @@ def train_pair(setting: dict | str = "default", seed: int = 0, dataset: kdata.Da
         teacher_logits = predict_logits(load_teacher(spec["teacher"]), ds.train.X)
     # Which images keep their label depends on the seed, unless the setting fixes it ("labels_seed").
     y = labelled_subset(ds.train.y, spec["labels"], spec.get("labels_seed", seed))
-    labelled = y != IGNORE_INDEX
     X = view(ds.train.X, spec.get("view"))
-    common = {"lr": spec["lr"], "batch_size": spec["batch_size"], "seed": seed, "progress": progress}
-
     seed_everything(seed, threads)
-    alone = models.build(spec["student"], in_shape=tuple(X.shape[1:]))
-    distilled = copy.deepcopy(alone)  # the same initial weights
-    # With few labels the label-only student gets as many gradient steps as the distilled one.
-    fit(alone, kdata.Split(X[labelled], y[labelled]), epochs=twin_epochs(y, spec["epochs"]), desc="student alone", **common)
-    distill(distilled, kdata.Split(X, y), teacher_logits=teacher_logits, T=spec["T"], alpha=spec["alpha"],
-            epochs=spec["epochs"], desc="distilled student", **common)
-    return alone, distilled, spec
+    init = models.build(spec["student"], in_shape=tuple(X.shape[1:]))
+    run = Run(epochs=spec["epochs"], lr=spec["lr"], batch_size=spec["batch_size"], seed=seed, progress=progress)
+    twins = train_twins(init, kdata.Split(X, y), teacher_logits, run, T=spec["T"], alpha=spec["alpha"])
+    return twins["alone"], twins["distilled"], spec
 
 
 def run_setting(setting: dict | str = "default", seed: int = 0, dataset: kdata.Dataset | None = None,
@@ -215,20 +232,13 @@ def grid(settings: dict[str, dict | str], seeds=(0, 1, 2, 3, 4), overrides=({},)
     return pd.DataFrame(rows)
 
 
-def spread(results: pd.DataFrame, by, columns, scale: float = 100.0) -> pd.DataFrame:
-    """Mean, min and max of ``columns`` per group (times ``scale``: percent by default), and the seed count."""
-    g = results.groupby(by, sort=False)
-    parts = {f"{c}_{stat}": getattr(g[c], stat)() * scale for c in columns for stat in ("mean", "min", "max")}
-    return pd.DataFrame(parts).assign(seeds=g.size())
-
-
 def summarize(results: pd.DataFrame, by="setting") -> pd.DataFrame:
     """Student alone vs distilled, test accuracy in % per group: mean, min, max, mean gain, and
-    whether the two seed ranges overlap (overlap: the gain is within the seed-to-seed noise)."""
-    out = spread(results, by, ["alone_test", "kd_test"])
+    whether the two seed ranges overlap (overlap: the gain is within the seed-to-seed noise; see :mod:`kdnb.seeds`)."""
+    out = seeds.spread(results, by, ["alone_test", "kd_test"])
     out = out.rename(columns=lambda c: c.replace("_test", ""))
     out["gain_mean"] = out.kd_mean - out.alone_mean
-    out["ranges_overlap"] = (out.kd_min <= out.alone_max) & (out.alone_min <= out.kd_max)
+    out["ranges_overlap"] = [not Spread.from_row(r, "kd").apart(Spread.from_row(r, "alone")) for _, r in out.iterrows()]
     cols = ["seeds", "alone_mean", "alone_min", "alone_max", "kd_mean", "kd_min", "kd_max", "gain_mean", "ranges_overlap"]
     return out[cols].round(2)
 
@@ -248,27 +258,15 @@ def select_T(results: pd.DataFrame, by="setting") -> pd.Series:
 SELECTION_TEMPERATURES = (2.0, 4.0, 8.0, 20.0)
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m kdnb.recipe", description="measure the distillation settings over seeds")
-    parser.add_argument("command", choices=["settings"], help="settings: every setting at every T of the selection, "
-                        "then each setting at its validation-chosen T")
-    parser.add_argument("names", nargs="*", help=f"settings (default: all of {sorted(SETTINGS)})")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
-    parser.add_argument("--T", type=float, nargs="+", default=list(SELECTION_TEMPERATURES))
-    parser.add_argument("--threads", type=int, default=1, help="torch threads per run (1: fastest on a busy 2-core machine)")
-    args = parser.parse_args(argv)
-    from . import results as kresults
-
-    names = args.names or list(SETTINGS)
-    runs = grid({n: n for n in names}, args.seeds, [{"T": T} for T in args.T], threads=args.threads)
-    kresults.write(runs, "temperature_selection")
+@kresults.maker("recipe_temperature_selection", "recipe_settings", minutes=60)
+def make_settings(seeds=(0, 1, 2, 3, 4), threads: int = 1, progress: bool = True) -> dict[str, pd.DataFrame]:
+    """Every setting at each T of :data:`SELECTION_TEMPERATURES`, then each setting's runs at the T chosen on validation."""
+    runs = grid({n: n for n in SETTINGS}, seeds, [{"T": T} for T in SELECTION_TEMPERATURES], threads=threads, progress=progress)
     chosen = select_T(runs)
-    table = pd.concat([runs[(runs.setting == n) & (runs["T"] == chosen[n])] for n in names], ignore_index=True)
-    kresults.write(table, "settings")
-    print(pd.DataFrame({"T chosen on validation": chosen, "T in SETTINGS": {n: SETTINGS[n]["T"] for n in names}}).to_string())
-    print(summarize(table).to_string())
-    return 0
+    table = pd.concat([runs[(runs.setting == n) & (runs["T"] == chosen[n])] for n in SETTINGS], ignore_index=True)
+    if progress:
+        print(pd.DataFrame({"T chosen on validation": chosen, "T in SETTINGS": {n: SETTINGS[n]["T"] for n in SETTINGS}}).to_string())
+    return {"recipe_temperature_selection": runs, "recipe_settings": table}
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+MAKERS = (make_settings,)

@@ -26,7 +26,6 @@ __all__ = [
     "check_temperature",
     "check_logits",
     "soft_targets",
-    "log_soft_targets",
     "entropy",
     "top2_ratio",
 ]
@@ -73,13 +72,6 @@ def soft_targets(logits: torch.Tensor, T: float = 1.0) -> torch.Tensor:
     T = check_temperature(T)
     check_logits(logits)
     return F.softmax(logits / T, dim=-1)
-
-
-def log_soft_targets(logits: torch.Tensor, T: float = 1.0) -> torch.Tensor:
-    """``log_softmax(logits / T)``: the numerically stable log of :func:`soft_targets`."""
-    T = check_temperature(T)
-    check_logits(logits)
-    return F.log_softmax(logits / T, dim=-1)
 
 
 def entropy(probs: torch.Tensor, base: float = 2.0) -> torch.Tensor:

@@ -4,6 +4,10 @@ Both return the per-epoch history as a pandas DataFrame, show a ``tqdm.auto`` pr
 and call an optional ``callback(row)`` after each epoch (for live plots). Data are whole
 tensors, shuffled with a seeded generator, so a run is repeatable on the same machine.
 
+How a run trains (epochs, learning rate, batch, seed, progress bar, callbacks) is one small
+:class:`Run`; every function takes ``run=`` and, for convenience, any of its fields as keywords
+(``fit(model, train, epochs=5)`` is ``fit(model, train, run=Run(epochs=5))``).
+
 Distillation recipe (Hinton et al. 2015): train the teacher first, freeze it (``eval()``,
 no gradients), and train the student on ``kd_loss``. Without augmentation the teacher sees
 the same inputs every epoch, so its logits are computed once and cached; with augmentation
@@ -16,6 +20,7 @@ import copy
 import os
 import random
 import time
+from dataclasses import dataclass, fields, replace
 from typing import Callable
 
 import numpy as np
@@ -26,10 +31,10 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .data import Split
-from .losses import IGNORE_INDEX, check_alpha, check_labels, cross_entropy_unchecked, kd_loss, soft_loss_from_targets
+from .losses import IGNORE_INDEX, check_alpha, check_labels, cross_entropy_unchecked, kd_loss_from_targets
 from .temperature import check_logits, check_temperature
 
-__all__ = ["seed_everything", "get_device", "jitter", "predict_logits", "accuracy", "hard_step_loss", "kd_step_loss",
+__all__ = ["Run", "seed_everything", "get_device", "jitter", "predict_logits", "accuracy", "hard_step_loss", "kd_step_loss",
            "iter_train", "train_with", "fit", "distill"]
 
 
@@ -102,6 +107,45 @@ def accuracy(model: nn.Module, split: Split) -> float:
     return (predict_logits(model, split.X).argmax(1) == split.y).float().mean().item()
 
 
+@dataclass(frozen=True)
+class Run:
+    """How one training run goes: what every loop here shares.
+
+    Optimisation: ``epochs``, ``lr`` (Adam, cosine decay to 0), ``batch_size``, ``weight_decay``,
+    ``augment`` (shift each training image by up to that many pixels), ``seed`` (shuffling and
+    shifts), ``restore_best`` (keep the weights of the epoch with the best validation accuracy).
+    Reporting: ``progress`` (a tqdm bar), ``desc`` (its label), ``callback(row)`` after each epoch
+    (live plots), ``after_step(n)`` after the n-th optimizer step (notebook 06 prunes there).
+    """
+
+    epochs: int = 20
+    lr: float = 1e-3
+    batch_size: int = 128
+    weight_decay: float = 0.0
+    augment: int = 0
+    seed: int = 0
+    restore_best: bool = False
+    progress: bool = True
+    desc: str = "train"
+    callback: Callable[[dict], None] | None = None
+    after_step: Callable[[int], None] | None = None
+
+    def __post_init__(self):
+        if not (isinstance(self.epochs, int) and self.epochs >= 1) or not (isinstance(self.batch_size, int) and self.batch_size >= 1):
+            raise ValueError(f"need whole numbers epochs >= 1 and batch_size >= 1; got epochs={self.epochs!r}, batch_size={self.batch_size!r}")
+        if not self.lr > 0 or self.weight_decay < 0 or self.augment < 0:
+            raise ValueError(f"need lr > 0, weight_decay >= 0 and augment >= 0; got lr={self.lr}, "
+                             f"weight_decay={self.weight_decay}, augment={self.augment}")
+
+    @classmethod
+    def of(cls, run: "Run | None" = None, **changes) -> "Run":
+        """``run`` (or the defaults) with ``changes`` applied; an unknown name is refused with the list of known ones."""
+        unknown = sorted(set(changes) - {f.name for f in fields(cls)})
+        if unknown:
+            raise TypeError(f"unknown training option(s) {unknown}; a Run has {[f.name for f in fields(cls)]}")
+        return replace(run or cls(), **changes)
+
+
 def hard_step_loss(labels: torch.Tensor, label_smoothing: float = 0.0) -> Callable:
     """``step_loss(index, x, logits)`` for :func:`iter_train`: :func:`kdnb.losses.hard_loss` on ``labels[index]``.
 
@@ -130,21 +174,23 @@ def kd_step_loss(teacher_logits: torch.Tensor, labels: torch.Tensor, T: float = 
     """``step_loss(index, x, logits)`` for :func:`iter_train`: :func:`kdnb.losses.kd_loss` against cached logits.
 
     The teacher is frozen and its logits are fixed, so its softened targets ``log p_T`` are
-    computed once for every training example, and each step only looks its batch up. The checks run once, here. The arithmetic is ``kd_loss``'s, op for op, so the
-    loss (and the trained student) are the same to the last bit.
+    computed once for every training example, and each step only looks its batch up. T, alpha,
+    the labels and the logits are checked once, here; each step calls
+    :func:`kdnb.losses.kd_loss_from_targets`, the same formula ``kd_loss`` calls, so the loss (and
+    the trained student) are the same to the last bit.
     """
     T, alpha = check_temperature(T), check_alpha(alpha)
     check_logits(teacher_logits, "teacher_logits")
     check_labels(labels, teacher_logits)
     log_p_all = F.log_softmax(teacher_logits.detach() / T, dim=-1)
-    hard = hard_step_loss(labels)
+    all_labelled = not bool((labels == IGNORE_INDEX).any())
 
     def step_loss(idx, xb, logits):
         log_p = log_p_all.index_select(0, idx)
         if logits.shape != log_p.shape:
             raise ValueError(f"student logits {tuple(logits.shape)} and teacher logits {tuple(log_p.shape)} differ in shape; "
                              "both must be (batch, classes) for the same examples and class order")
-        return (1.0 - alpha) * hard(idx, xb, logits) + alpha * soft_loss_from_targets(log_p, logits, T)
+        return kd_loss_from_targets(logits, log_p, labels.index_select(0, idx), T, alpha, all_labelled)
 
     return step_loss
 
@@ -162,9 +208,7 @@ def _stop_if_diverged(row: dict) -> None:
                          "(try a lower learning rate) or the inputs hold NaN or infinite values")
 
 
-def iter_train(model: nn.Module, train: Split, step_loss: Callable, val: Split | None = None, *, epochs: int = 20,
-               lr: float = 1e-3, batch_size: int = 128, weight_decay: float = 0.0, augment: int = 0, seed: int = 0,
-               restore_best: bool = False, after_step: Callable[[int], None] | None = None):
+def iter_train(model: nn.Module, train: Split, step_loss: Callable, val: Split | None = None, run: Run | None = None, **changes):
     """The training loop, one epoch at a time: a generator that yields each epoch's row.
 
     ``step_loss(index, x, logits)`` gets the batch's row numbers in ``train`` (to look up cached
@@ -173,31 +217,30 @@ def iter_train(model: nn.Module, train: Split, step_loss: Callable, val: Split |
     regressor trains both. Adam with cosine learning-rate decay. Drive it with
     :func:`train_with`, or step it yourself to interleave two runs epoch by epoch (notebook 05's
     playground trains a distilled student and its hard-label twin side by side this way).
-    ``after_step(n)`` runs after the n-th optimizer step (1, 2, …): notebook 06 prunes there on a
-    schedule.
+    ``run`` (or its fields as keywords) says how: see :class:`Run`; ``callback`` and ``progress``
+    are :func:`train_with`'s.
     """
-    if epochs < 1 or batch_size < 1 or lr <= 0:
-        raise ValueError(f"need epochs >= 1, batch_size >= 1 and lr > 0; got epochs={epochs}, batch_size={batch_size}, lr={lr}")
+    run = Run.of(run, **changes)
     _check_split(train, "training")
     device = next(model.parameters()).device
     X, y = train.X.to(device), train.y.to(device)
-    gen = torch.Generator().manual_seed(seed)
+    gen = torch.Generator().manual_seed(run.seed)
     # The fused Adam updates every parameter in one pass per tensor (about 2.4x faster a step than the
     # for-loop version here); it rounds differently in the last bit, well inside the seed spread.
-    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay, fused=FUSED_ADAM and device.type in ("cpu", "cuda"))
-    steps_per_epoch = -(-len(X) // batch_size)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs * steps_per_epoch)
+    opt = torch.optim.Adam(model.parameters(), lr=run.lr, weight_decay=run.weight_decay, fused=FUSED_ADAM and device.type in ("cpu", "cuda"))
+    steps_per_epoch = -(-len(X) // run.batch_size)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=run.epochs * steps_per_epoch)
     best, best_state, steps = -1.0, None, 0
     # Every example is seen once per epoch, so the number of labelled ones seen is known up front.
     seen = int((y != IGNORE_INDEX).sum())
-    for epoch in range(1, epochs + 1):
+    for epoch in range(1, run.epochs + 1):
         model.train()
         start, losses, sizes, hits = time.perf_counter(), [], [], []
-        for idx in torch.randperm(len(X), generator=gen).split(batch_size):
+        for idx in torch.randperm(len(X), generator=gen).split(run.batch_size):
             idx = idx.to(device)
             xb = X.index_select(0, idx)  # the same rows as X[idx], gathered about 3x faster
-            if augment:
-                xb = jitter(xb, augment, gen)
+            if run.augment:
+                xb = jitter(xb, run.augment, gen)
             logits = model(xb)
             loss = step_loss(idx, xb, logits)
             opt.zero_grad(set_to_none=True)
@@ -205,8 +248,8 @@ def iter_train(model: nn.Module, train: Split, step_loss: Callable, val: Split |
             opt.step()
             sched.step()
             steps += 1
-            if after_step is not None:
-                after_step(steps)
+            if run.after_step is not None:
+                run.after_step(steps)
             # The epoch's loss and accuracy stay tensors until the epoch ends: no host sync per step.
             yb = y.index_select(0, idx)
             losses.append(loss.detach())
@@ -218,7 +261,7 @@ def iter_train(model: nn.Module, train: Split, step_loss: Callable, val: Split |
         row = {"epoch": epoch, "loss": total / len(X), "train_acc": int(torch.stack(hits).sum()) / max(seen, 1)}
         if val is not None:
             row["val_acc"] = accuracy(model, val)
-            if restore_best and row["val_acc"] > best:
+            if run.restore_best and row["val_acc"] > best:
                 best, best_state = row["val_acc"], copy.deepcopy(model.state_dict())
         row["seconds"] = time.perf_counter() - start
         yield row
@@ -228,93 +271,88 @@ def iter_train(model: nn.Module, train: Split, step_loss: Callable, val: Split |
     model.eval()
 
 
-def train_with(model: nn.Module, train: Split, step_loss: Callable, val: Split | None = None, *, epochs: int = 20,
-               lr: float = 1e-3, batch_size: int = 128, weight_decay: float = 0.0, augment: int = 0, seed: int = 0,
-               callback: Callable[[dict], None] | None = None, progress: bool = True, restore_best: bool = False,
-               desc: str = "train", after_step: Callable[[int], None] | None = None, stop_if_diverged: bool = False) -> pd.DataFrame:
+def train_with(model: nn.Module, train: Split, step_loss: Callable, val: Split | None = None, run: Run | None = None, *,
+               stop_if_diverged: bool = False, **changes) -> pd.DataFrame:
     """Train ``model`` on any per-batch loss (:func:`iter_train` to the end); returns the per-epoch history.
 
-    The loop that :func:`fit` and :func:`distill` share. ``callback(row)`` runs after each epoch
-    (for live plots); ``restore_best`` keeps the weights of the epoch with the best validation
-    accuracy; ``after_step(n)`` runs after each optimizer step (see :func:`iter_train`).
+    The loop that :func:`fit` and :func:`distill` share, with a progress bar and ``run.callback(row)``
+    after each epoch. ``stop_if_diverged`` raises a clear error at the first epoch whose loss is not finite.
     """
+    run = Run.of(run, **changes)
     rows = []
-    bar = tqdm(total=epochs, desc=desc, disable=not progress, leave=False)
-    for row in iter_train(model, train, step_loss, val, epochs=epochs, lr=lr, batch_size=batch_size, weight_decay=weight_decay,
-                          augment=augment, seed=seed, restore_best=restore_best, after_step=after_step):
+    bar = tqdm(total=run.epochs, desc=run.desc, disable=not run.progress, leave=False)
+    for row in iter_train(model, train, step_loss, val, run):
         if stop_if_diverged:
             _stop_if_diverged(row)
         rows.append(row)
         bar.update(1)
         bar.set_postfix({k: round(v, 3) for k, v in row.items() if k in ("loss", "val_acc")})
-        if callback is not None:
-            callback(row)
+        if run.callback is not None:
+            run.callback(row)
     bar.close()
     return pd.DataFrame(rows).set_index("epoch")
 
 
-def fit(model: nn.Module, train: Split, val: Split | None = None, *, epochs: int = 20, lr: float = 1e-3,
-        batch_size: int = 128, weight_decay: float = 0.0, augment: int = 0, seed: int = 0,
-        callback: Callable[[dict], None] | None = None, progress: bool = True, restore_best: bool = False,
-        label_smoothing: float = 0.0, desc: str = "fit", after_step: Callable[[int], None] | None = None) -> pd.DataFrame:
+def fit(model: nn.Module, train: Split, val: Split | None = None, run: Run | None = None, *, label_smoothing: float = 0.0,
+        **changes) -> pd.DataFrame:
     """Train ``model`` on hard labels with cross-entropy (Adam, cosine learning-rate decay).
 
-    ``augment=k`` shifts each training image by up to k pixels. ``restore_best`` keeps the
-    weights of the epoch with the best validation accuracy. ``label_smoothing=eps`` trains on
-    ``(1 - eps) * one_hot + eps / C`` instead of the one-hot labels (Szegedy et al. 2016).
-    ``after_step(n)`` runs after each optimizer step (:func:`iter_train`). Returns the history DataFrame.
+    ``run`` (or its fields as keywords, see :class:`Run`) says how. ``label_smoothing=eps`` trains
+    on ``(1 - eps) * one_hot + eps / C`` instead of the one-hot labels (Szegedy et al. 2016).
+    Returns the history DataFrame.
     """
+    run = Run.of(run, **{"desc": "fit", **changes})
     _check_split(train, "fit")
     y = train.y.to(next(model.parameters()).device)
-    step_loss = hard_step_loss(y, label_smoothing)
-    return train_with(model, train, step_loss, val=val, epochs=epochs, lr=lr, batch_size=batch_size, weight_decay=weight_decay,
-                 augment=augment, seed=seed, callback=callback, progress=progress, desc=desc, restore_best=restore_best,
-                 after_step=after_step, stop_if_diverged=True)
+    return train_with(model, train, hard_step_loss(y, label_smoothing), val, run, stop_if_diverged=True)
 
 
-def distill(student: nn.Module, train: Split, val: Split | None = None, *, teacher: nn.Module | None = None,
-            teacher_logits: torch.Tensor | None = None, T: float = 4.0, alpha: float = 0.9, epochs: int = 20,
-            lr: float = 1e-3, batch_size: int = 128, weight_decay: float = 0.0, augment: int = 0, seed: int = 0,
-            callback: Callable[[dict], None] | None = None, progress: bool = True, restore_best: bool = False,
-            cache_teacher: bool = True, desc: str = "distill", after_step: Callable[[int], None] | None = None) -> pd.DataFrame:
+def distill(student: nn.Module, train: Split, val: Split | None = None, run: Run | None = None, *,
+            teacher: nn.Module | torch.Tensor, T: float = 4.0, alpha: float = 0.9, cache_teacher: bool = True,
+            **changes) -> pd.DataFrame:
     """Train ``student`` on :func:`kdnb.losses.kd_loss` against a frozen teacher.
 
-    Give either ``teacher`` (a model; it is put in eval mode and never updated) or precomputed
-    ``teacher_logits`` for ``train.X``. Without augmentation the teacher's logits are computed
-    once, before the first epoch (``cache_teacher=False`` runs it on every batch instead, to
-    measure what the cache saves). Labels equal to ``IGNORE_INDEX`` mark unlabelled examples,
-    which learn from the soft targets alone. ``after_step(n)`` runs after each optimizer step
-    (:func:`iter_train`). Returns the history DataFrame.
+    ``teacher`` is a model (put in eval mode and never updated) or its precomputed logits for
+    ``train.X``. Without augmentation a model's logits are computed once, before the first epoch
+    (``cache_teacher=False`` runs it on every batch instead, to measure what the cache saves).
+    Labels equal to ``IGNORE_INDEX`` mark unlabelled examples, which learn from the soft targets
+    alone. T and alpha are checked once, here. ``run`` (or its fields as keywords) says how to
+    train: see :class:`Run`. Returns the history DataFrame.
     """
-    T = check_temperature(T)
-    alpha = check_alpha(alpha)
+    run = Run.of(run, **{"desc": "distill", **changes})
+    T, alpha = check_temperature(T), check_alpha(alpha)
     _check_split(train, "distill")
-    if (teacher is None) == (teacher_logits is None):
-        raise ValueError("pass exactly one of teacher= (a model) or teacher_logits= (a tensor for train.X)")
-    if teacher_logits is None and (augment or not cache_teacher):
-        cached = None  # inputs change every step (or caching is off): the teacher sees each batch
-    elif teacher_logits is None:
-        cached = predict_logits(teacher, train.X)
-    else:
-        cached = teacher_logits
-    if cached is not None and cached.shape[0] != len(train):
-        raise ValueError(f"teacher_logits has {cached.shape[0]} rows but the training split has {len(train)} examples")
-    if cached is not None and augment:
-        raise ValueError("cached teacher_logits are for un-augmented inputs; pass teacher= when augment > 0")
-    if teacher is not None:
+    is_logits = isinstance(teacher, torch.Tensor)
+    if not is_logits and not isinstance(teacher, nn.Module):
+        raise TypeError(f"teacher must be a model (nn.Module) or its logits for train.X (a tensor), got {type(teacher).__name__}")
+    if is_logits and teacher.shape[0] != len(train):
+        raise ValueError(f"the teacher's logits have {teacher.shape[0]} rows but the training split has {len(train)} examples")
+    if is_logits and run.augment:
+        raise ValueError("cached teacher logits are for un-augmented inputs; pass the teacher model when augment > 0")
+    if not is_logits:
         teacher.eval()
         for p in teacher.parameters():
             p.requires_grad_(False)
+    per_batch = not is_logits and (run.augment or not cache_teacher)  # inputs change every step, or caching is off
     device = next(student.parameters()).device
     y = train.y.to(device)
-    if cached is not None:
+    if not per_batch:
+        cached = teacher if is_logits else predict_logits(teacher, train.X)
         step_loss = kd_step_loss(cached.to(device), y, T=T, alpha=alpha)
     else:
+        all_labelled, checked = not bool((y == IGNORE_INDEX).any()), []
+
         def step_loss(idx, xb, logits):
             with torch.no_grad():
                 t_logits = teacher(xb)
-            return kd_loss(logits, t_logits, y[idx], T=T, alpha=alpha)
+            if not checked:  # once per run, when the number of classes is known
+                check_logits(t_logits, "the teacher's logits")
+                check_labels(y, torch.empty(len(y), t_logits.shape[-1]))
+                checked.append(True)
+            if logits.shape != t_logits.shape:
+                raise ValueError(f"student logits {tuple(logits.shape)} and teacher logits {tuple(t_logits.shape)} differ in shape; "
+                                 "both must be (batch, classes) for the same examples and class order")
+            log_p = F.log_softmax(t_logits / T, dim=-1)
+            return kd_loss_from_targets(logits, log_p, y.index_select(0, idx), T, alpha, all_labelled)
 
-    return train_with(student, train, step_loss, val=val, epochs=epochs, lr=lr, batch_size=batch_size, weight_decay=weight_decay,
-                 augment=augment, seed=seed, callback=callback, progress=progress, desc=desc, restore_best=restore_best,
-                 after_step=after_step, stop_if_diverged=True)
+    return train_with(student, train, step_loss, val, run, stop_if_diverged=True)

@@ -28,12 +28,10 @@ from __future__ import annotations
 import functools
 import io
 import math
-import statistics
-import time
 from typing import Callable, Iterable
 
 __all__ = ["SLIDER_WIDTH", "MAX_FIGURE_PX", "FOCUS_CSS", "slider_layout", "button", "new_figure", "log_grid", "grid_slider",
-           "focus_style", "BlitView", "Explorer", "time_calls", "time_callback"]
+           "focus_style", "BlitView", "Explorer"]
 
 #: Sliders are at least this wide, so the track a reader drags is about 280 px long after its
 #: label and readout: easy to hit on a projector or a touchpad.
@@ -208,11 +206,13 @@ class Explorer:
     ``controls`` maps a name to an ipywidget; ``update(**values)`` returns the state and moves
     artists; ``dynamic()`` lists the moving artists; a change of a control named in
     ``full_redraw`` redraws the whole figure. ``explorer.state`` is what is on screen;
-    ``explorer.controls[name].value = x`` drives it like a mouse.
+    ``explorer.controls[name].value = x`` drives it like a mouse. ``actions`` maps a button's
+    label to a function for work too slow for a slider (training); ``explorer.act(label)`` clicks it.
+    Subclass it for an explorer with more to hold; never set its attributes from outside.
     """
 
     def __init__(self, fig, controls: dict, update: Callable[..., dict], dynamic: Callable[[], Iterable],
-                 full_redraw: Iterable[str] = (), header=None):
+                 full_redraw: Iterable[str] = (), header=None, actions: dict[str, Callable[[], object]] | None = None):
         import ipywidgets as w
 
         if not controls:
@@ -221,8 +221,14 @@ class Explorer:
         self.full_redraw = set(full_redraw)
         self.view = BlitView(fig, dynamic)
         self.state: dict = {}
+        # Actions are buttons for the slow work a slider must not do (training a student): each runs
+        # its function, which may redraw through refresh(); a test calls explorer.act(label).
+        self.actions = dict(actions or {})
+        self.buttons = {label: button(label) for label in self.actions}
+        for label, b in self.buttons.items():
+            b.on_click(lambda _b, label=label: self.act(label))
         # Controls wrap onto a second line rather than shrink: a slider keeps its full length.
-        rows = [w.HBox(list(self.controls.values()), layout=w.Layout(flex_flow="row wrap"))]
+        rows = [w.HBox(list(self.controls.values()) + list(self.buttons.values()), layout=w.Layout(flex_flow="row wrap"))]
         if header is not None:
             rows.append(header)
         self.widget = w.VBox([focus_style()] + rows + [self.view.image])
@@ -239,35 +245,11 @@ class Explorer:
         self.view.render(full=changed is None or changed in self.full_redraw)
         return self.state
 
+    def act(self, label: str):
+        """Run the action of button ``label`` (what a click does); returns what the action returns."""
+        if label not in self.actions:
+            raise KeyError(f"no action {label!r}; this explorer has {list(self.actions)}")
+        return self.actions[label]()
+
     def _repr_mimebundle_(self, **kwargs):
         return self.widget._repr_mimebundle_(**kwargs)
-
-
-def time_calls(fn: Callable[[int], object], n: int) -> tuple[float, float]:
-    """Median and 95th percentile milliseconds of ``fn(i)`` for i in 0..n-1."""
-    times = []
-    for i in range(n):
-        t0 = time.perf_counter()
-        fn(i)
-        times.append(1000 * (time.perf_counter() - t0))
-    times.sort()
-    return statistics.median(times), times[min(n - 1, int(0.95 * n))]
-
-
-def time_callback(control, values, n: int = 60) -> tuple[float, float]:
-    """Median and 95th percentile milliseconds of setting ``control.value`` (the kernel's share of a move).
-
-    Cycles through ``values``; the browser adds the round trip and the repaint. Leaves the
-    control where it started.
-    """
-    values = list(values)
-    start_value = control.value
-
-    def move(i):
-        value = values[i % len(values)]
-        control.value = values[(i + 1) % len(values)] if value == control.value else value
-
-    try:
-        return time_calls(move, n)
-    finally:
-        control.value = start_value

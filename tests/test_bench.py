@@ -8,13 +8,13 @@ import pandas as pd
 import pytest
 import torch
 
-from kdnb import bench
+from kdnb import bench, bench_loops
 from kdnb.models import mlp
-from kdnb.training import accuracy, distill, fit, seed_everything
+from kdnb.training import Run, accuracy, distill, fit, seed_everything
 
 
 def test_training_flops_count_the_mlp_exactly() -> None:
-    flops = bench.training_flops(mlp([100]), mlp([30]), batch=8)
+    flops = bench_loops.training_flops(mlp([100]), mlp([30]), batch=8)
     forward = 2 * (784 * 100 + 100 * 10)
     assert flops["student_forward"] == forward
     # backward: both weight gradients, and the input gradient of the second layer only
@@ -24,15 +24,15 @@ def test_training_flops_count_the_mlp_exactly() -> None:
 
 def test_training_matmuls_are_the_products_the_flop_counter_sees() -> None:
     student = mlp([64, 32])
-    shapes = bench.training_matmuls(student, batch=16)
+    shapes = bench_loops.training_matmuls(student, batch=16)
     assert shapes[0] == (16, 784, 64) and len(shapes) == 3 * 3 - 1
-    assert sum(2 * m * k * n for m, k, n in shapes) == bench.training_flops(student, None, batch=16)["student_step"] * 16
+    assert sum(2 * m * k * n for m, k, n in shapes) == bench_loops.training_flops(student, None, batch=16)["student_step"] * 16
     with pytest.raises(ValueError, match="nn.Linear"):
-        bench.training_matmuls(torch.nn.Sequential(torch.nn.ReLU()), 4)
+        bench_loops.training_matmuls(torch.nn.Sequential(torch.nn.ReLU()), 4)
 
 
 def test_matmul_rate_is_positive() -> None:
-    assert bench.matmul_rate([(32, 32, 32)], threads=1, repeats=1, min_seconds=0.001) > 0
+    assert bench_loops.matmul_rate([(32, 32, 32)], threads=1, repeats=1, min_seconds=0.001) > 0
 
 
 def test_textbook_loop_learns_what_distill_learns(mnist) -> None:
@@ -45,8 +45,9 @@ def test_textbook_loop_learns_what_distill_learns(mnist) -> None:
     ours, theirs = mlp([32]), mlp([32])
     theirs.load_state_dict(ours.state_dict())
     before = accuracy(theirs, mnist.test)
-    distill(ours, train, teacher=teacher, T=4.0, alpha=0.7, epochs=6, lr=2e-3, batch_size=64, seed=3, progress=False)
-    bench.textbook_distill(theirs, teacher, train.X, train.y, T=4.0, alpha=0.7, epochs=6, lr=2e-3, batch_size=64, seed=3)
+    run = Run(epochs=6, lr=2e-3, batch_size=64, seed=3, progress=False)
+    distill(ours, train, run=run, teacher=teacher, T=4.0, alpha=0.7)
+    bench_loops.textbook_distill(theirs, teacher, train, run, T=4.0, alpha=0.7)
     ours_acc, theirs_acc = accuracy(ours, mnist.test), accuracy(theirs, mnist.test)
     assert not theirs.training and theirs_acc > before + 0.1
     assert abs(ours_acc - theirs_acc) < 0.02, (ours_acc, theirs_acc)
@@ -56,11 +57,11 @@ def test_bad_settings_raise() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         bench.run(seeds=0)
     with pytest.raises(ValueError, match="unknown setting"):
-        bench.compare_loops("no-such-setting", seeds=[0])
+        bench_loops.compare_loops("no-such-setting", seeds=[0])
     with pytest.raises(ValueError, match="not a bench table"):
         bench.show(pd.DataFrame({"value": [1.0]}))
     with pytest.raises(ValueError, match="repeats"):
-        bench.median_time(lambda: None, 0)
+        bench_loops.median_time(lambda: None, 0)
 
 
 def test_sig3() -> None:
@@ -90,3 +91,42 @@ def test_tiny_bench_writes_its_table(tmp_path, capsys) -> None:
     assert len(callbacks) == 7 and (callbacks["value"] > 0).all()
     machine = pd.read_csv(tmp_path / "bench_tiny_machine.csv").set_index("key")["value"]
     assert {"cpu", "cores", "torch", "torch threads"} <= set(machine.index)
+
+
+def test_full_mnist_bench_downloads_checks_and_trains_on_files_the_test_makes(tmp_path) -> None:
+    """The optional full-MNIST path for real: fetched from a local mirror, SHA-256 checked, then the default
+    recipe's twins trained on it. The files are tiny stand-ins the test writes (no network)."""
+    import numpy as np
+
+    from kdnb import data as kdata
+    from kdnb.download import MNIST_FILES, ChecksumError
+
+    from test_download import write_idx
+
+    rng = np.random.default_rng(0)
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    arrays = {"train_images": rng.integers(0, 256, (300, 28, 28), dtype=np.uint8),
+              "train_labels": np.repeat(np.arange(10, dtype=np.uint8), 30),
+              "test_images": rng.integers(0, 256, (100, 28, 28), dtype=np.uint8),
+              "test_labels": np.repeat(np.arange(10, dtype=np.uint8), 10)}
+    files = {key: (MNIST_FILES[key][0], write_idx(mirror / MNIST_FILES[key][0], a)) for key, a in arrays.items()}
+    cache = tmp_path / "cache"
+    ds = kdata.load_mnist_full(cache, download=True, val_size=50, files=files, mirrors=[mirror.as_uri()])
+    assert sorted(p.name for p in cache.iterdir()) == sorted(name for name, _ in files.values())
+    figures = bench.bench_full_mnist(ds, epochs=1, threads=1)
+    assert figures["training images"] == 250
+    assert figures["teacher pass over them (the cache)"] > 0 and figures["two students, seconds per epoch each"] > 0
+    for who in ("student alone", "distilled student"):
+        assert 0 <= figures[f"{who}, test accuracy"] <= 100
+    # A corrupted file in the cache is refused, with the fix named.
+    first = cache / files["train_images"][0]
+    first.write_bytes(first.read_bytes()[:-10])
+    with pytest.raises(ChecksumError, match="delete"):
+        kdata.load_mnist_full(cache, val_size=50, files=files)
+
+
+def test_download_is_refused_without_full_mnist(capsys) -> None:
+    with pytest.raises(SystemExit):
+        bench.main(["--tiny", "--download"])
+    assert "--full-mnist" in capsys.readouterr().err

@@ -20,7 +20,7 @@ from urllib.parse import unquote
 
 import pytest
 
-from kdnb import bank, cheatsheet
+from kdnb import bank, cheatsheet, mathsvg
 from kdnb.bank import Entry, Link, Trap
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -219,7 +219,7 @@ def test_rendering_is_byte_identical_and_independent_of_the_callers_style():
     import matplotlib
 
     first = cheatsheet.render(ENTRIES)
-    cheatsheet._svg.cache_clear()
+    mathsvg._svg.cache_clear()
     before = dict(matplotlib.rcParams)
     with matplotlib.rc_context({"mathtext.fontset": "stix", "svg.fonttype": "none", "text.color": "red",
                                 "svg.hashsalt": None, "font.size": 20}):

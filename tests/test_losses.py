@@ -19,7 +19,6 @@ from kdnb.losses import (
     check_alpha,
     check_labels,
     hard_loss,
-    hint_loss,
     kd_loss,
     kl_divergence,
     logit_matching_loss,
@@ -386,57 +385,6 @@ def test_flipped_sign_soft_loss_is_minus_kl_and_non_positive():
     torch.testing.assert_close(g_flip, -grad_of(lambda s: soft_loss(s, v, T, scale=False), z))
 
 
-# --------------------------------------------------------------------------- hint loss
-
-
-def test_hint_loss_is_half_sum_of_squares_over_batch():
-    s, t = rand(4, 6, seed=39), rand(4, 6, seed=40)
-    expected = 0.5 * ((s - t) ** 2).sum() / 4
-    torch.testing.assert_close(hint_loss(s, t), expected, rtol=1e-12, atol=0)
-    assert hint_loss(t, t).item() == 0.0
-    # By hand: one row, difference [3, 4] -> 0.5 * 25.
-    one = torch.tensor([[3.0, 4.0]], dtype=DT)
-    assert hint_loss(one, torch.zeros_like(one)).item() == 12.5
-
-
-def test_hint_loss_with_linear_regressor_trains_the_regressor():
-    torch.manual_seed(0)
-    reg = torch.nn.Linear(3, 5).to(DT)
-    s, t = rand(4, 3, seed=41, grad=True), rand(4, 5, seed=42, grad=True)
-    loss = hint_loss(s, t, reg)
-    expected = 0.5 * ((reg(s) - t) ** 2).sum() / 4
-    torch.testing.assert_close(loss, expected)
-    loss.backward()
-    assert reg.weight.grad is not None and reg.weight.grad.abs().sum() > 0
-    assert reg.bias.grad is not None and reg.bias.grad.abs().sum() > 0
-    assert s.grad is not None and s.grad.abs().sum() > 0  # the student's hint layer learns too
-    assert t.grad is None or (t.grad == 0).all()  # the teacher does not
-
-
-def test_hint_loss_with_conv_regressor():
-    reg = torch.nn.Conv2d(2, 4, kernel_size=1).to(DT)
-    s, t = rand(2, 2, 3, 3, seed=43), rand(2, 4, 3, 3, seed=44)
-    torch.testing.assert_close(hint_loss(s, t, reg), 0.5 * ((reg(s) - t) ** 2).sum() / 2)
-
-
-def test_hint_loss_mismatch_without_regressor_asks_for_one():
-    with pytest.raises(ValueError, match="regressor") as info:
-        hint_loss(rand(4, 3), rand(4, 5))
-    assert "(4, 3)" in str(info.value) and "(4, 5)" in str(info.value)
-    with pytest.raises(ValueError, match="regressor"):
-        hint_loss(rand(4, 3), rand(4, 5), torch.nn.Linear(3, 6).to(DT))
-
-
-def test_hint_loss_rejects_bad_features():
-    with pytest.raises(TypeError):
-        hint_loss(torch.ones(2, 3, dtype=torch.long), rand(2, 3))
-    bad = rand(2, 3)
-    bad[0, 0] = float("nan")
-    with pytest.raises(ValueError, match="NaN"):
-        hint_loss(rand(2, 3), bad)
-
-
-# --------------------------------------------------------------------------- bad input
 
 
 def test_mismatched_student_teacher_shapes_name_both_shapes():

@@ -56,7 +56,7 @@ def test_which_setting_checker():
 
 
 def test_which_setting_solution_on_the_shipped_table():
-    runs = results.read("settings")
+    runs = results.read("recipe_settings")
     from kdnb import recipe
 
     summary = recipe.summarize(runs)
@@ -120,3 +120,105 @@ def test_alpha_checker_accepts_any_numeric_type():
         assert nb.check_alpha_for_labels_only(right).status == "correct", right
     for wrong in (True, "0", float("nan"), torch.zeros(2), 0.1, 1):
         assert nb.check_alpha_for_labels_only(wrong).status == "wrong", wrong
+
+
+# ------------------------------------------------------------------ the verdicts and tables the cells show
+def test_setup_verdicts_name_what_is_missing():
+    from kdnb import env
+
+    assert nb.setup_verdicts(env.report()).require()
+    broken = pd.DataFrame({"value": {"offline MNIST subset": "missing", "shipped teachers": "cnn-mnist"}})
+    verdicts = nb.setup_verdicts(broken)
+    assert len(verdicts.failed) == 2 and any("make lab" in claim for claim in verdicts.failed)
+    import pytest
+
+    with pytest.raises(AssertionError, match="offline MNIST subset"):
+        verdicts.require()
+
+
+def test_images_per_class_shows_balanced_splits(mnist):
+    table = nb.images_per_class(mnist)
+    assert table["images per class"].to_dict() == {"train": "350", "val": "50", "test": "100"}
+
+
+def test_map_verdicts_fail_when_a_seed_id_loses_its_entry():
+    import pytest
+    from kdnb import bank
+
+    entries = bank.load()
+    verdicts = nb.map_verdicts(entries)
+    assert verdicts.require() and f"all {len(nb.SEED_IDS)} seed IDs" in next(iter(verdicts))
+    without = [e for e in entries if "000-1" not in e.seeds]
+    with pytest.raises(AssertionError, match="question bank"):
+        nb.map_verdicts(without).require()
+
+
+def test_route_verdicts_hold_the_budget_and_the_marks(tmp_path, monkeypatch):
+    import pytest
+
+    md = lambda s: {"cell_type": "markdown", "source": [s]}  # noqa: E731
+    _write_notebook(tmp_path, "01_demo", [md("## 1 · Set-up"), md("## 2 · On the route\n" + "word " * 400),
+                                          md(f"## 3 · Off the route\n\n{nb.DEEP_DIVE}")])
+    monkeypatch.setattr(nb, "ROUTE", (("01_demo", "2"),))
+    assert nb.route_verdicts(tmp_path).require()
+    monkeypatch.setattr(nb, "ROUTE_MINUTES", 1)  # 400 words take 2 minutes
+    with pytest.raises(AssertionError, match="budget"):
+        nb.route_verdicts(tmp_path).require()
+    monkeypatch.setattr(nb, "ROUTE_MINUTES", 30)
+    monkeypatch.setattr(nb, "ROUTE", (("01_demo", "3"),))  # on the route, yet marked; §2 off it, unmarked
+    failed = nb.route_verdicts(tmp_path).failed
+    assert len(failed) == 1 and "§2 is off the route" in failed[0] and "§3 is on the route" in failed[0]
+
+
+def test_a_verdict_list_is_not_counted_as_a_figure(tmp_path):
+    from kdnb.verdicts import Verdicts
+
+    v = Verdicts({"a claim the prose makes": True})
+    verdict_out = {"output_type": "execute_result", "data": {"text/html": v._repr_html_(), "text/plain": str(v)}}
+    table_out = {"output_type": "display_data", "data": {"text/html": "<table></table>", "text/plain": "table"}}
+    md = lambda s: {"cell_type": "markdown", "source": [s]}  # noqa: E731
+    _write_notebook(tmp_path, "01_demo", [md("## 1 · Set-up"), md("## 2 · Two outputs, one a table"),
+                                          {"cell_type": "code", "source": ["x"], "outputs": [verdict_out, table_out]}])
+    table = nb.sections(tmp_path).set_index("section")
+    assert table.loc["2", "outputs"] == 1 and table.loc["2", "words"] == 5
+
+
+def _teaser_table(acc=(96.8, 93.3, 95.0), params=(2_395_210, 79_510, 79_510), latency=(0.3, 0.02, 0.02)):
+    return pd.DataFrame({"test accuracy (%)": acc, "parameters": params, "latency, 1 image (ms)": latency},
+                        index=["teacher", "alone", "distilled"])
+
+
+def test_teaser_verdicts_fail_on_a_table_that_contradicts_them():
+    import pytest
+
+    assert nb.teaser_verdicts(_teaser_table()).require()
+    assert nb.teaser_verdicts(_teaser_table(acc=(96.8, 95.0, 93.3))).failed == [
+        "the distilled student beats the same student trained on labels alone"]
+    assert len(nb.teaser_verdicts(_teaser_table(params=(100_000, 79_510, 79_000))).failed) == 2
+    with pytest.raises(AssertionError, match="faster than the teacher"):
+        nb.teaser_verdicts(_teaser_table(latency=(0.01, 0.02, 0.02))).require()
+
+
+def test_temperature_table_reads_validation_means():
+    selection = pd.DataFrame({"setting": ["a"] * 4 + ["b"] * 4, "T": [2, 2, 4, 4] * 2,
+                              "kd_val": [0.90, 0.92, 0.95, 0.95, 0.80, 0.80, 0.70, 0.72]})
+    from kdnb import recipe
+
+    table = nb.temperature_table(selection, recipe.select_T(selection))
+    assert table.loc["a", 2] == 91.0 and table.loc["b", 4] == 71.0
+    assert table["T chosen"].to_dict() == {"a": 4, "b": 2}
+
+
+def test_gain_table_and_settings_verdicts_on_the_shipped_runs():
+    import pytest
+    from kdnb import recipe
+
+    summary = recipe.summarize(results.read("recipe_settings"))
+    gains = nb.gain_table(summary)
+    assert gains.loc["tiny-student", "against the seed noise"] == "within the seed noise"
+    assert gains.loc["default", "against the seed noise"] == "larger than the seed noise"
+    assert nb.settings_verdicts(summary).require()
+    flipped = summary.copy()
+    flipped.loc["few-labels-own-teacher", "gain_mean"] = flipped.loc["few-labels", "gain_mean"] + 1
+    with pytest.raises(AssertionError, match="few-labels gains more"):
+        nb.settings_verdicts(flipped).require()

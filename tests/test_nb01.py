@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from conftest import solution_cells
-from kdnb import exercises, losses, models, recipe, results
+from kdnb import exercises, losses, models, recipe, results, training
 from kdnb import nb01_what_is_distillation as nb
 from kdnb import data as kdata
 
@@ -78,7 +78,7 @@ def test_the_14x14_view_halves_each_side(small):
 
 
 def test_shipped_transfer_results_have_five_seeds_per_label_count():
-    res = results.read("intro_transfer")
+    res = results.read("nb01_transfer")
     summary = nb.transfer_summary(res)
     assert (summary["seeds"] == 5).all()
     assert {"alone_test", "kd_test", "labels", "seed"} <= set(res.columns)
@@ -134,7 +134,7 @@ def test_few_labels_table_puts_the_two_teachers_side_by_side():
 
 
 def test_shipped_settings_have_the_own_teacher_row():
-    few = nb.few_labels_table(results.read("settings"))
+    few = nb.few_labels_table(results.read("recipe_settings"))
     assert list(few.index) == list(nb.FEW_LABELS)
     assert few.loc["few-labels", "alone (%)"] == few.loc["few-labels-own-teacher", "alone (%)"]  # the same 300 labels
 
@@ -212,7 +212,7 @@ def test_leaked_points_check(solutions):
     assert "whole gain" in nb.check_leaked_points(9.0, runs).message
     assert "what remains" in nb.check_leaked_points(5.0, runs).message
     assert "fraction" in nb.check_leaked_points(0.04, runs).message
-    real = results.read("settings")
+    real = results.read("recipe_settings")
     ns = _solve(solutions, "6.1", few=nb.few_labels_table(real), runs=real)
     assert nb.check_leaked_points(ns["leaked_points"], real)
 
@@ -225,5 +225,179 @@ def test_best_setting_check(solutions):
     assert "most accurate distilled student, not the largest gain" in nb.check_best_setting("unregularized-2x800", runs).message
     assert "also saw the labels" in nb.check_best_setting("few-labels-own-teacher", runs).message
     assert "not a setting" in nb.check_best_setting("few labels", runs).message
-    real = results.read("settings")
+    real = results.read("recipe_settings")
     assert nb.check_best_setting(recipe.summarize(real)["gain_mean"].idxmax(), real)
+
+
+# ------------------------------------------------------------------ the verdicts the cells show
+def test_twin_and_trap_verdicts_fail_when_the_numbers_turn():
+    acc = pd.Series([96.8, 93.3, 95.0], index=["teacher", "alone", "distilled"])
+    assert nb.twin_verdicts(acc).require()
+    assert len(nb.twin_verdicts(pd.Series([93.0, 95.0, 93.3])).failed) == 2
+    good = {"identical weights": True, "grad of student loss wrt teacher outputs": None}
+    assert nb.trap_verdicts(good).require()
+    with pytest.raises(AssertionError, match="bit for bit"):
+        nb.trap_verdicts(dict(good, **{"identical weights": False})).require()
+    with pytest.raises(AssertionError, match="no gradient"):
+        nb.trap_verdicts(dict(good, **{"grad of student loss wrt teacher outputs": torch.ones(1)})).require()
+
+
+def test_accuracies_are_in_percent(small):
+    torch.manual_seed(0)
+    model = models.build({"kind": "mlp", "hidden": [8]})
+    acc = nb.accuracies({"m": model}, small)
+    assert acc["m"] == pytest.approx(100 * training.accuracy(model, small))
+
+
+def _evaluated(acc=(96.8, 93.3, 95.0), params=(2_395_210, 79_510, 79_510), latency=(0.3, 0.02, 0.02)):
+    return pd.DataFrame({"test accuracy (%)": acc, "parameters": params, "bytes": [4 * p for p in params],
+                         "latency, 1 image (ms)": latency},
+                        index=["teacher (MLP)", "student alone (MLP)", "distilled student (MLP)"])
+
+
+def test_evaluation_and_ranking_verdicts():
+    assert nb.evaluation_verdicts(_evaluated()).require()
+    assert nb.ranking_verdicts(_evaluated()).require()
+    assert "gives up 1.8 points for 30x fewer parameters" in list(nb.ranking_verdicts(_evaluated()))[1]
+    slow = nb.evaluation_verdicts(_evaluated(latency=(0.01, 0.02, 0.02)))
+    assert slow.failed == ["the distilled student answers one image faster than the teacher"]
+    with pytest.raises(AssertionError, match="winner is the teacher"):
+        nb.ranking_verdicts(_evaluated(acc=(93.0, 93.3, 95.0))).require()
+
+
+def test_families_verdicts():
+    fam = nb.families()
+    assert nb.families_verdicts(fam).require()
+    fam.loc["knowledge distillation (知识蒸馏)", "needs retraining?"] = "no"
+    with pytest.raises(AssertionError, match="knowledge distillation retrains"):
+        nb.families_verdicts(fam).require()
+
+
+def _times(small_every=1.0, small_cached=0.04, big_every=1.2, big_cached=0.35):
+    t = pd.DataFrame({"teacher pass, once": [0.9, 0.9], "plain": [0.03, 0.35], "cached": [small_cached, big_cached],
+                      "teacher every step": [small_every, big_every]}, index=["MLP 1x100 student", "MLP 2x800 student"])
+    t["teacher's share of an epoch"] = t["teacher every step"] - t["cached"]
+    t["KD (teacher every step) / KD (cached)"] = t["teacher every step"] / t["cached"]
+    t["KD (cached) / plain"] = t["cached"] / t["plain"]
+    return t
+
+
+def test_timing_verdicts():
+    assert nb.timing_verdicts(_times()).require()
+    assert "MLP 1x100 student" in list(nb.timing_verdicts(_times()))[0]
+    # a teacher that costs nothing extra per step: the cached and every-step epochs cost the same
+    flat = nb.timing_verdicts(_times(small_every=0.05, small_cached=0.04))
+    assert any("more than 2x" in claim for claim in flat.failed)
+    with pytest.raises(AssertionError, match="less than 2x"):
+        nb.timing_verdicts(_times(small_cached=0.1)).require()
+
+
+def test_caching_verdicts():
+    same = {"cached: test accuracy (%)": 83.8, "every step: test accuracy (%)": 83.8, "accuracy difference (points)": 0.0,
+            "largest logit difference, cached vs per batch": 1e-6, "every step / cached (time)": 2.4,
+            "every step: seconds": 2.7, "cached: seconds": 1.1, "epochs": 3}
+    assert nb.caching_verdicts(same).require()
+    off = dict(same, **{"every step: test accuracy (%)": 82.0, "accuracy difference (points)": 1.8})
+    with pytest.raises(AssertionError, match="agree within 3"):
+        nb.caching_verdicts(off).require()
+    assert len(nb.caching_verdicts(dict(same, **{"every step / cached (time)": 1.1})).failed) == 1
+
+
+def test_few_labels_verdicts_on_fake_and_shipped_runs():
+    few = nb.few_labels_table(_fake_runs())
+    verdicts = nb.few_labels_verdicts(few)
+    assert verdicts.require() and "so 4.0 of the 9.0 points" in list(verdicts)[-1]
+    assert nb.few_labels_verdicts(nb.few_labels_table(results.read("recipe_settings"))).require()
+    swapped = few.copy()
+    swapped.loc["few-labels-own-teacher", "gain (points)"] = 10.0
+    with pytest.raises(AssertionError, match="gains"):
+        nb.few_labels_verdicts(swapped).require()
+
+
+def test_fit_gap(small):
+    torch.manual_seed(0)
+    model = models.build({"kind": "mlp", "hidden": [8]})
+    ds = kdata.Dataset("tiny", small, small, small)
+    gap = nb.fit_gap({"m": model}, ds)
+    assert gap.loc["m", "train - test (points)"] == pytest.approx(0.0)  # the same split both ways
+
+
+def test_teacher_choice_verdicts():
+    summary = recipe.summarize(results.read("recipe_settings"))
+    assert nb.teacher_choice_verdicts(summary).require()
+    better_cnn = summary.copy()
+    better_cnn.loc["cnn-teacher", "gain_mean"] = better_cnn.loc["default", "gain_mean"] + 1
+    with pytest.raises(AssertionError, match="teaches the 1x100 student less"):
+        nb.teacher_choice_verdicts(better_cnn).require()
+
+
+def test_replay_verdicts():
+    stored = pd.Series({"alone_test": 0.925, "kd_test": 0.924})
+    assert nb.replay_verdicts({"alone_test": 0.925, "kd_test": 0.927}, stored).require()
+    with pytest.raises(AssertionError, match="reproduces the stored"):
+        nb.replay_verdicts({"alone_test": 0.925, "kd_test": 0.94}, stored).require()
+    no_gain = nb.replay_verdicts({"alone_test": 0.925, "kd_test": 0.924}, stored, expect_gain=True)
+    assert no_gain.failed == ["the distilled student beats the student alone in the live run"]
+
+
+def test_explorer_and_transfer_verdicts():
+    summary = _fake_summary().rename({100: 300})
+    assert nb.explorer_verdicts(nb.transfer_widget(summary), summary).require()
+    other = summary.copy()
+    other.loc[3500, "gain_mean"] = 2.0  # not what the explorer reads
+    assert nb.explorer_verdicts(nb.transfer_widget(summary), other).failed == ["at 3,500 labels the explorer shows the stored gain"]
+    shipped = nb.transfer_summary(results.read("nb01_transfer"))
+    explorer = nb.transfer_widget(shipped)
+    assert nb.explorer_verdicts(explorer, shipped).require() and explorer.state["labels"] == 300
+    assert nb.transfer_verdicts(shipped).require()
+    flat = shipped.copy()
+    flat.loc[3500, "ranges_overlap"] = False
+    with pytest.raises(AssertionError, match="within the seed noise"):
+        nb.transfer_verdicts(flat).require()
+
+
+def test_same_network_verdicts():
+    torch.manual_seed(0)
+    a, b = models.build({"kind": "mlp", "hidden": [8]}), models.build({"kind": "mlp", "hidden": [8]})
+    assert nb.same_network_verdicts(a, b, _evaluated()).require()
+    wider = models.build({"kind": "mlp", "hidden": [9]})
+    assert len(nb.same_network_verdicts(a, wider, _evaluated(latency=(0.3, 0.01, 0.05))).failed) == 2
+
+
+def test_agreement_table_and_verdicts():
+    table = nb.agreement_table(results.read("recipe_settings"))
+    assert list(table.columns) == ["student alone agrees with its teacher (%)", "distilled student agrees (%)"]
+    assert list(table.index) == list(recipe.SETTINGS)  # the table's own order
+    assert nb.agreement_verdicts(table).require()
+    perfect = table.copy()
+    perfect.iloc[0, 1] = 100.0
+    with pytest.raises(AssertionError, match="no student agrees"):
+        nb.agreement_verdicts(perfect).require()
+
+
+# ------------------------------------------------------------------ the table maker
+def test_transfer_table_has_a_registered_maker(tmp_path, monkeypatch):
+    from kdnb.nb01_what_is_distillation import tables
+
+    assert results.owner_module("nb01_transfer") == "kdnb.nb01_what_is_distillation.tables"
+    assert tables.MAKERS == (tables.make_transfer,) and tables.make_transfer.maker.tables == ("nb01_transfer",)
+    monkeypatch.setenv("KDNB_RESULTS", str(tmp_path))
+    monkeypatch.setitem(nb.TRANSFER, "epochs", 1)  # a tiny run: one epoch per student
+    paths = results.make("nb01_transfer", seeds=[0], progress=False)
+    assert paths == [tmp_path / "nb01_transfer.csv"]
+    made = results.read("nb01_transfer")
+    assert sorted(made["labels"]) == sorted(nb.TRANSFER_LABELS) and set(made["seed"]) == {0}
+    assert (nb.transfer_summary(made)["seeds"] == 1).all()
+
+
+def test_student_loss_check_names_swapped_weights_and_a_class_mean():
+    def swapped(s, t, y, T=4.0, alpha=0.9):
+        return losses.kd_loss(s, t.detach(), y, T=T, alpha=1 - alpha)
+
+    def class_mean(s, t, y, T=4.0, alpha=0.9):
+        p = F.softmax(t.detach() / T, 1)
+        kl = (p * (torch.log(p) - F.log_softmax(s / T, 1))).mean()  # a mean over the classes too, not only the batch
+        return losses.kd_loss(s, t.detach(), y, T=T, alpha=0.0) * (1 - alpha) + alpha * T**2 * kl
+
+    assert "swapped" in nb.check_student_loss(swapped).message
+    assert "averaged over classes" in nb.check_student_loss(class_mean).message

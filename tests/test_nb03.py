@@ -1,5 +1,6 @@
-"""Notebook 03's module: gradient scaling with T, the seed's loss, the high-T limit, the shipped sweep, the explorer,
-and the checkers of the notebook's exercises (each accepts the notebook's solution and names a typical mistake)."""
+"""Notebook 03's package: gradient scaling with T, the seed's loss, the high-T limit, the shipped sweep and its maker,
+the explorer, the verdicts of the notebook's claims (each can fail), and the checkers of the notebook's exercises
+(each accepts the notebook's solution and names a typical mistake)."""
 
 import math
 
@@ -8,7 +9,8 @@ import pytest
 import torch
 
 from kdnb import nb03_temperature as nb
-from kdnb import results, temperature
+from kdnb import recipe, results, temperature
+from kdnb.nb03_temperature import experiments, explorer as explorer_module, sweep as sweep_module, tables
 
 
 @pytest.fixture(scope="module")
@@ -47,10 +49,10 @@ def test_sweep_students_are_hintons_two_shapes():
 
 
 def test_shipped_sweep_is_complete():
-    df = results.read("temperature_sweep")
-    assert set(df["T"]) == set(nb.SWEEP_TEMPERATURES)
-    assert set(df["seed"]) == set(nb.SWEEP_SEEDS)
-    assert df.groupby(["setting", "T"]).size().eq(len(nb.SWEEP_SEEDS)).all()
+    df = results.read("nb03_sweep")
+    assert set(df["T"]) == set(sweep_module.SWEEP_TEMPERATURES)
+    assert set(df["seed"]) == set(sweep_module.SWEEP_SEEDS)
+    assert df.groupby(["setting", "T"]).size().eq(len(sweep_module.SWEEP_SEEDS)).all()
     # the label-only student does not depend on T: identical for each T of a seed
     assert df.groupby(["setting", "seed"])["alone_test"].nunique().eq(1).all()
     summary = nb.sweep_summary(df)
@@ -136,7 +138,7 @@ def test_the_opening_image_is_the_right_one_whose_runner_up_gets_a_tenth():
     opening = next(iter(picks.values()))
     assert opening == 1, picks  # gap 2.2 beats 2.45 (distance 0.10 against 0.15)
     assert "runner-up (5)" in next(iter(picks))
-    assert math.log(nb.OPENING_RATIO) == pytest.approx(2.302585, abs=1e-6)
+    assert math.log(explorer_module.OPENING_RATIO) == pytest.approx(2.302585, abs=1e-6)
 
 
 def test_bad_explorer_inputs():
@@ -157,7 +159,7 @@ def test_seed_loss_is_t_times_cross_entropy_plus_a_constant(logits):
     z, v = logits
     y = torch.arange(len(z)) % 10
     T = 0.5
-    loss = nb.seed_loss(z, v, y, T)
+    loss = experiments.seed_loss(z, v, y, T)
     const = -(1 - 1 / T) * torch.log_softmax(v, -1)[torch.arange(len(z)), y].mean()
     assert torch.allclose(loss, torch.nn.functional.cross_entropy(z, y) / T + const)
 
@@ -184,7 +186,7 @@ def test_targets_move_towards_the_labels_as_T_falls(logits):
 
 
 def test_gap_and_agreement_from_the_shipped_sweep():
-    runs = results.read("temperature_sweep")
+    runs = results.read("nb03_sweep")
     table = nb.gap_and_agreement(runs)
     row = runs[(runs.setting == "2x30") & (runs["T"] == 1)]
     assert table.loc[("2x30", 1), "kd_gap_mean"] == pytest.approx(100 * (row.kd_train - row.kd_test).mean(), abs=0.01)
@@ -277,7 +279,7 @@ def test_kd_loss(solutions):
         "reduction='batchmean'": lambda z, v, y, T, a: (1 - a) * F.cross_entropy(z, y) + a * T**2 * kl(z, v, T, "mean"),
         "soften the student too": lambda z, v, y, T, a: (1 - a) * F.cross_entropy(z, y) + a * T**2 * F.kl_div(
             F.log_softmax(z, -1), F.log_softmax(v / T, -1), reduction="batchmean", log_target=True),
-        "the seed's loss": lambda z, v, y, T, a: nb.seed_loss(z, v, y, T),
+        "the seed's loss": lambda z, v, y, T, a: experiments.seed_loss(z, v, y, T),
         "no gradient reaches the student": lambda z, v, y, T, a: ns["my_kd_loss"](z, v, y, T, a).detach(),
     }
     for message, fn in mistakes.items():
@@ -304,7 +306,7 @@ def test_accuracy_changes(solutions):
 
 
 def test_gain(solutions):
-    summary = nb.sweep_summary(results.read("temperature_sweep"))
+    summary = nb.sweep_summary(results.read("nb03_sweep"))
     ns = run_solution(solutions["8.1"], summary=summary)
     assert nb.check_gain(summary, ns["gain_small"]).status == "correct"
     row = summary.loc[("2x30", 4)]
@@ -390,3 +392,200 @@ def test_every_verdict_mark_is_drawn_by_the_fonts_linux_has():
         mark = str(Verdict("x", status, "")).split(": ", 1)[1][0]
         for name in ("DejaVuSansMono.ttf", "DejaVuSans.ttf"):
             assert ord(mark) in TTFont(fonts / name).getBestCmap(), f"{mark!r} ({status}) is missing from {name}"
+
+
+# ------------------------------------------------------------------ the room: its shape
+def test_the_room_exports_what_the_cells_call_and_nothing_is_missing():
+    import json
+    import re
+    from pathlib import Path
+
+    assert all(hasattr(nb, name) for name in nb.__all__)
+    cells = json.loads((Path(__file__).resolve().parents[1] / "notebooks" / NOTEBOOK).read_text(encoding="utf-8"))["cells"]
+    code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+    called = set(re.findall(r"\bnb\.(\w+)", code))
+    assert called <= set(nb.__all__), sorted(called - set(nb.__all__))
+    # classroom.py and bench.py call these
+    assert {"explorer_inputs", "pick_images", "temperature_explorer", "synthetic_inputs"} <= set(nb.__all__)
+
+
+def test_the_room_files_are_short_and_their_functions_take_few_parameters():
+    import ast
+    import inspect
+    from pathlib import Path
+
+    folder = Path(nb.__file__).parent
+    for path in folder.glob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        assert len(text.splitlines()) <= 500, f"{path.name} has {len(text.splitlines())} lines"
+        assert "argparse" not in text and "__main__" not in text, path.name
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                args = [a.arg for a in node.args.posonlyargs + node.args.args + node.args.kwonlyargs if a.arg not in ("self", "cls")]
+                assert len(args) <= 8, f"{path.name}: {node.name} takes {len(args)} parameters"
+    assert not hasattr(nb, "main") and inspect.ismodule(tables)
+
+
+def test_the_sweep_maker_is_registered_and_writes_its_table(tmp_path, monkeypatch):
+    assert tables.MAKERS == (tables.make_sweep,)
+    assert tables.make_sweep.maker.tables == ("nb03_sweep",)
+    assert results.owner_module("nb03_sweep") == "kdnb.nb03_temperature.tables"
+    # a tiny sweep: one small student, one T, one seed, one epoch, written to a temporary folder
+    monkeypatch.setenv("KDNB_RESULTS", str(tmp_path))
+    monkeypatch.setattr(tables, "SWEEP", {"2x8": dict(sweep_module.SWEEP["2x30"], epochs=1,
+                                                      student={"kind": "mlp", "hidden": [8, 8]})})
+    monkeypatch.setattr(tables, "SWEEP_TEMPERATURES", (4.0,))
+    [path] = results.make("nb03_sweep", seeds=[0], progress=False)
+    assert path == tmp_path / "nb03_sweep.csv"
+    runs = results.read("nb03_sweep")
+    assert len(runs) == 1 and runs.loc[0, "setting"] == "2x8" and runs.loc[0, "T"] == 4.0
+    assert set(runs.columns) >= {"alone_test", "kd_test", "kd_train", "kd_agree", "kd_val"}
+
+
+# ------------------------------------------------------------------ the verdicts: true on the shipped data, false when it changes
+@pytest.fixture(scope="module")
+def sweep_runs():
+    return results.read("nb03_sweep")
+
+
+@pytest.fixture(scope="module")
+def summary(sweep_runs):
+    return nb.sweep_summary(sweep_runs)
+
+
+def test_sweep_reading_and_verdicts(sweep_runs, summary):
+    chosen = recipe.select_T(sweep_runs)
+    reading = nb.sweep_reading(summary, chosen)
+    assert list(reading.columns) == ["2x30", "2x300"]
+    assert reading.loc["label-only, test mean (%)", "2x30"] == pytest.approx(summary.loc[("2x30", 1), "alone_mean"], abs=0.05)
+    assert reading.loc["distilled, best test mean (%)", "2x30"] == pytest.approx(summary.xs("2x30")["kd_mean"].max(), abs=0.05)
+    assert reading.loc["T chosen on validation (ties: the lowest)", "2x30"] == f"{chosen['2x30']:g}"
+    verdicts = nb.sweep_verdicts(summary, chosen)
+    assert len(verdicts) == 10 and verdicts.require() is verdicts
+    # move the 2x30 at T = 20 above T = 4 and 8: the claims about its shape must fail
+    moved = summary.copy()
+    moved.loc[("2x30", 20), ["kd_mean", "kd_min", "kd_max"]] = [95.0, 94.8, 95.2]
+    failed = nb.sweep_verdicts(moved, chosen)
+    assert any("best distilled mean" in c for c in failed.failed) and any("T = 20 is lower" in c for c in failed.failed)
+    with pytest.raises(AssertionError, match="no longer bear out"):
+        failed.require()
+
+
+def test_gap_reading_and_verdicts(sweep_runs, summary):
+    ga = nb.gap_and_agreement(sweep_runs)
+    reading = nb.gap_reading(ga)
+    part = ga.xs("2x30")
+    assert reading.loc["distilled, gap at T = 1 (points)", "2x30"] == pytest.approx(part.loc[1, "kd_gap_mean"], abs=0.05)
+    assert reading.loc["distilled, T of the smallest gap", "2x30"] == f"{part['kd_gap_mean'].idxmin():g}"
+    assert reading.loc["training accuracy, T = 1 → 8 (points)", "2x30"] < 0
+    nb.gap_verdicts(ga, summary).require()
+    # a distilled 2x300 at T = 1 that agrees with the teacher most: "the lowest T agrees least" must fail
+    worse = ga.copy()
+    worse.loc[("2x300", 1), ["kd_agree_mean", "kd_agree_min", "kd_agree_max"]] = [99.0, 98.9, 99.1]
+    failed = nb.gap_verdicts(worse, summary).failed
+    assert any(c.startswith("2x300: the lowest T") for c in failed) and any("every T from 2 up" in c for c in failed)
+
+
+def test_live_vs_stored(sweep_runs):
+    stored = sweep_runs.iloc[0]
+    live = {c: float(stored[c]) for c in ("alone_test", "kd_test", "kd_train", "kd_agree")}
+    table = nb.live_vs_stored(live, stored)
+    assert table["identical"].all() and (table["difference (points)"] == 0).all()
+    live["kd_test"] += 0.012
+    table = nb.live_vs_stored(live, stored)
+    assert not table.loc["kd_test", "identical"] and table.loc["kd_test", "difference (points)"] == pytest.approx(1.2)
+
+
+def test_scaling_table_and_verdicts(logits):
+    z, v = logits
+    norms = nb.soft_gradient_norms(z, v, np.geomspace(1, 100, 13))
+    low = nb.soft_gradient_norms(z, v, [1, 10])
+    table = nb.gradient_scaling(norms, low)
+    assert len(table) == 4 and float(table.iloc[0]) == pytest.approx(-2, abs=0.1)
+    verdicts = nb.scaling_verdicts(norms, low)
+    assert len(verdicts) == 4
+    # without the T² factor in "with_T2" the levelling-off claim must fail
+    bare = norms.assign(with_T2=norms["without_T2"])
+    assert any("levels off" in c for c in nb.scaling_verdicts(bare, low).failed)
+
+
+def test_swap_verdicts(logits):
+    z, v = logits
+    y = torch.arange(len(z)) % 10
+    swap = nb.teacher_swap_test(z, v, torch.flip(v, dims=[1]), y)
+    nb.swap_verdicts(swap).require()
+    same_teacher = nb.teacher_swap_test(z, v, v.clone(), y)  # kd_loss cannot tell two equal teachers apart
+    failed = nb.swap_verdicts(same_teacher).failed
+    assert any("kd_loss" in c for c in failed) and any("value moves" in c for c in failed)
+
+
+def test_deployment_table_keeps_accuracy(logits):
+    z, _ = logits
+    y = z.argmax(1)
+    table = nb.deployment_table(z, y, [1.0, 4.0, 20.0])
+    assert (table["accuracy (%)"] == 100).all() and table["mean top probability (%)"].is_monotonic_decreasing
+
+
+def _calibration_run(T_fit=1.9, T_teacher=1.1, acc_after=95.3, ece_after=2.0, conf_after=93.6):
+    import pandas as pd
+
+    report = pd.DataFrame({"T": [1.0, T_fit, 1.0, T_teacher, 1.0], "accuracy (%)": [95.3, acc_after, 98.0, 98.0, 94.2],
+                           "mean confidence (%)": [97.4, conf_after, 98.5, 98.2, 96.3], "NLL": [0.22, 0.18, 0.06, 0.06, 0.23],
+                           "ECE (%)": [2.4, ece_after, 0.9, 0.9, 2.4]},
+                          index=["2x800 on labels, T = 1", "2x800 on labels, fitted T", "CNN teacher, T = 1",
+                                 "CNN teacher, fitted T", "distilled student, T = 1"])
+    return experiments.CalibrationRun(report, T_fit, T_teacher, torch.zeros(2, 10), torch.zeros(2, dtype=torch.long))
+
+
+def test_calibration_verdicts_and_gaps():
+    run = _calibration_run()
+    nb.calibration_verdicts(run).require()
+    gaps = nb.confidence_gaps(run)
+    assert gaps["mean confidence − accuracy (points)"].tolist() == pytest.approx([2.1, -1.7])
+    assert any("accuracy exactly" in c for c in nb.calibration_verdicts(_calibration_run(acc_after=95.2)).failed)
+    assert any("close to calibrated" in c for c in nb.calibration_verdicts(_calibration_run(T_teacher=1.5)).failed)
+    assert any("overshoots" in c for c in nb.calibration_verdicts(_calibration_run(conf_after=96.0)).failed)
+
+
+def test_shape_and_tour_verdicts(inputs):
+    inputs = {k: dict(v, student=0.8 * v["teacher"]) for k, v in inputs.items()}  # a student that agrees on the top class
+    explorer = nb.temperature_explorer(inputs, T=1.0)
+    keys = list(inputs)
+    Ts = [0.1, 1, 4, 50]
+    table = nb.shape_table(explorer, keys[1], keys[2], Ts)
+    assert list(table.index) == Ts and table.iloc[:, 0].is_monotonic_increasing
+    verdicts = nb.shape_verdicts(explorer, keys[1], keys[2], Ts)
+    assert len(verdicts) == 4 and any("same" in c for c in verdicts)
+    assert any("more than 95%" in c for c in nb.shape_verdicts(explorer, keys[1], keys[2], [0.1, 1]).failed)
+
+    renders = explorer.view.renders
+    seen, frames = {}, {}
+    explorer.controls["key"].value = keys[1]
+    for T in (0.1, 1.0, 8.0):
+        explorer.controls["T"].value = T
+        seen[T] = explorer.state
+    explorer.controls["key"].value = keys[0]
+    for T in (0.5, 3.0):
+        explorer.controls["T"].value = T
+        frames[T] = explorer.view.image.value
+    assert list(nb.on_screen_table(seen).index) == [0.1, 1.0, 8.0]
+    z = inputs[keys[1]]["teacher"]
+    # left at T = 3: the "back where its cell set it" claim fails, and names the T it is at
+    failed = nb.tour_verdicts(explorer, seen, frames, z, renders).failed
+    assert failed == ["The explorer is back at T = 3 on the image it opens on, where its cell set it."]
+    explorer.controls["T"].value = 1.0
+    tour = nb.tour_verdicts(explorer, seen, frames, z, renders)
+    assert "The explorer is back at T = 1 on the image it opens on, where its cell set it." in tour.require()
+    # another image's logits: the bars are not softmax(z / T) of these
+    assert any("softmax" in c for c in nb.tour_verdicts(explorer, seen, frames, inputs[keys[2]]["teacher"], renders).failed)
+
+
+def test_picks_table(mnist):
+    from kdnb import teachers, training
+
+    teacher_test = training.predict_logits(teachers.load_teacher("cnn-mnist"), mnist.test.X)
+    picks = nb.pick_images(teacher_test, mnist.test.y)
+    table = nb.picks_table(picks, teacher_test, mnist.test.y)
+    assert list(table.index) == list(picks.values())
+    assert table["label"].tolist() == [int(mnist.test.y[i]) for i in picks.values()]
+    assert table["entropy at T=1 (bits)"].iloc[1] == table["entropy at T=1 (bits)"].min()  # the confident image

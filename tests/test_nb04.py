@@ -1,11 +1,15 @@
-"""Notebook 04's module: the three spellings of the soft loss, the seeds' formulas, the PyTorch traps, the losses
-beyond logits, the shipped comparison, and every checker (each accepts the notebook's solution and names the
-typical mistakes, including the buggy snippets the notebook starts from)."""
+"""Notebook 04's package: the three spellings of the soft loss, the seeds' formulas, the PyTorch traps, the losses
+beyond logits, the shipped comparison and its readings over seeds, the verdicts each section asserts (they hold on
+the shipped numbers and fail on others), the table makers, the package's shape, and every checker (each accepts
+the notebook's solution and names the typical mistakes, including the buggy snippets the notebook starts from)."""
 
+import ast
 import json
 import math
+import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -13,8 +17,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from conftest import solution_cells
-from kdnb import exercises, losses, models, results
+from kdnb import exercises, losses, models, results, training
 from kdnb import nb04_distillation_losses as nb
+from kdnb.nb04_distillation_losses import bugs, checks, comparison, feature_losses, formulas, readings
+from kdnb.seeds import Spread
 
 NOTEBOOK = "04_distillation_losses.ipynb"
 
@@ -77,7 +83,7 @@ def test_seed_formulas_audit(logits):
 
 def test_adversarial_formula_is_finite_where_one_minus_q_rounds_to_zero():
     z = torch.tensor([[40.0, 0.0, 0.0]], requires_grad=True)
-    value = nb.seed_formulas()["seed's 'adversarial' loss, sum log q - log(1 - q) (003-27)"](z, z, torch.tensor([0]))
+    value = formulas.seed_formulas()["seed's 'adversarial' loss, sum log q - log(1 - q) (003-27)"](z, z, torch.tensor([0]))
     value.backward()
     assert torch.isfinite(value) and torch.isfinite(z.grad).all()
 
@@ -139,48 +145,48 @@ def test_shuffled_cache_misaligns():
 
 def test_attention_map_properties():
     A = torch.randn(3, 5, 4, 4)
-    Q = nb.attention_map(A)
+    Q = feature_losses.attention_map(A)
     assert Q.shape == (3, 16) and torch.allclose(Q.norm(dim=1), torch.ones(3))
-    assert torch.allclose(nb.attention_map(7 * A), Q, atol=1e-6)  # a direction: scale does not matter
+    assert torch.allclose(feature_losses.attention_map(7 * A), Q, atol=1e-6)  # a direction: scale does not matter
     with pytest.raises(ValueError, match="conv features"):
-        nb.attention_map(torch.randn(3, 5))
+        feature_losses.attention_map(torch.randn(3, 5))
     with pytest.raises(ValueError, match="spatial size"):
-        nb.attention_loss([torch.randn(2, 3, 4, 4)], [torch.randn(2, 3, 5, 5)])
+        feature_losses.attention_loss([torch.randn(2, 3, 4, 4)], [torch.randn(2, 3, 5, 5)])
 
 
 def test_rkd_is_invariant_to_scale_and_rotation():
     g = torch.Generator().manual_seed(1)
     e = torch.randn(12, 6, generator=g)
     rot, _ = torch.linalg.qr(torch.randn(6, 6, generator=g))
-    assert nb.rkd_loss(3 * e @ rot + 1.0, e).item() < 1e-6  # same relations, other coordinates and scale
-    assert nb.rkd_loss(torch.randn(12, 6, generator=g), e).item() > 0.1
-    assert nb.rkd_loss(torch.randn(12, 3, generator=g), e).item() > 0  # widths may differ
+    assert feature_losses.rkd_loss(3 * e @ rot + 1.0, e).item() < 1e-6  # same relations, other coordinates and scale
+    assert feature_losses.rkd_loss(torch.randn(12, 6, generator=g), e).item() > 0.1
+    assert feature_losses.rkd_loss(torch.randn(12, 3, generator=g), e).item() > 0  # widths may differ
 
 
 def test_cosine_loss():
     h = torch.randn(5, 8)
-    assert nb.cosine_loss(2 * h, h).item() == pytest.approx(0, abs=1e-6)
-    assert nb.cosine_loss(-h, h).item() == pytest.approx(2, abs=1e-6)
+    assert feature_losses.cosine_loss(2 * h, h).item() == pytest.approx(0, abs=1e-6)
+    assert feature_losses.cosine_loss(-h, h).item() == pytest.approx(2, abs=1e-6)
     with pytest.raises(ValueError, match="same shape"):
-        nb.cosine_loss(torch.randn(5, 4), h)
+        feature_losses.cosine_loss(torch.randn(5, 4), h)
 
 
 def test_students_start_from_the_same_weights_and_only_fitnets_adds_parameters():
-    a, b = nb.make_student("KD", 3), nb.make_student("FitNets hints", 3)
+    a, b = comparison.make_student("KD", 3), comparison.make_student("FitNets hints", 3)
     assert all(torch.equal(p, q) for p, q in zip(a.student.parameters(), b.student.parameters()))
-    assert nb.extra_params("FitNets hints") == 16 * 64 + 64
-    assert all(nb.extra_params(m) == 0 for m in nb.METHODS if m != "FitNets hints")
-    feats = nb.forward_features(a.student, torch.zeros(2, 1, 28, 28))
+    assert comparison.extra_params("FitNets hints") == 16 * 64 + 64
+    assert all(comparison.extra_params(m) == 0 for m in comparison.METHODS if m != "FitNets hints")
+    feats = feature_losses.forward_features(a.student, torch.zeros(2, 1, 28, 28))
     assert feats["block1"].shape == (2, 8, 14, 14) and feats["block2"].shape == (2, 16, 7, 7) and feats["hidden"].shape == (2, 128)
 
 
-@pytest.mark.parametrize("method", list(nb.METHODS))
+@pytest.mark.parametrize("method", list(comparison.METHODS))
 def test_every_method_trains_one_epoch(method, mnist):
     small = type(mnist)(mnist.name, mnist.train.subset(range(300)), mnist.val.subset(range(100)), mnist.test.subset(range(100)))
     torch.manual_seed(0)
     teacher = models.build({"kind": "cnn", "channels": [32, 64], "hidden": 128})
-    cache = nb.teacher_features(teacher, small.train.X)
-    row = nb.run_method(method, 0, small, cache, "300 labels", epochs=1, weight=1.0 if nb.METHODS[method]["weights"] else None)
+    cache = feature_losses.teacher_features(teacher, small.train.X)
+    row = nb.run_method(method, 0, small, cache, "300 labels", epochs=1, weight=1.0 if comparison.METHODS[method]["weights"] else None)
     assert 0 <= row["test_acc"] <= 1 and row["epoch_seconds"] > 0 and row["method"] == method
     with pytest.raises(ValueError, match="unknown regime"):
         nb.run_method(method, 0, small, cache, "all the labels")
@@ -195,29 +201,29 @@ def test_table_and_verdicts_on_made_up_runs():
                          "val_acc": acc, "epoch_seconds": 1.0, "epochs": 1, "extra_params": 0})
     table = nb.comparison_table(pd.DataFrame(rows))
     assert table.set_index("method").loc["KD", "gain_mean"] == pytest.approx(3.0)
-    v = nb.verdicts(table)["verdict"].droplevel(0)
+    v = nb.method_effects(table)["verdict"].droplevel(0)
     assert v["KD"].startswith("helps") and v["RKD"].startswith("hurts") and v["logit MSE"].startswith("no clear")
 
 
 def test_shipped_comparison_is_complete():
-    runs = results.read("loss_comparison")
-    assert set(runs["method"]) == set(nb.METHODS) and set(runs["regime"]) == set(nb.REGIMES)
-    assert runs.groupby(["regime", "method"]).size().eq(len(nb.SEEDS)).all()
-    weights = results.read("loss_weights").set_index("method")["weight"]
-    for m in nb.FEATURE_METHODS:
-        assert weights[m] in nb.METHODS[m]["weights"]
+    runs = results.read("nb04_comparison")
+    assert set(runs["method"]) == set(comparison.METHODS) and set(runs["regime"]) == set(comparison.REGIMES)
+    assert runs.groupby(["regime", "method"]).size().eq(len(comparison.SEEDS)).all()
+    weights = results.read("nb04_weights").set_index("method")["weight"]
+    for m in comparison.FEATURE_METHODS:
+        assert weights[m] in comparison.METHODS[m]["weights"]
         assert (runs[runs["method"] == m]["weight"] == weights[m]).all()  # the table used the chosen weights
     # the weights were chosen from the trials, as documented
-    trials = results.read("loss_weight_trials")
-    assert nb.weights_from_trials(trials).set_index("method")["weight"].to_dict() == weights.to_dict()
+    trials = results.read("nb04_weight_trials")
+    assert readings.weights_from_trials(trials).set_index("method")["weight"].to_dict() == weights.to_dict()
 
 
 # ----------------------------------------------------------------------------------------------------------- checkers
 
 
-@pytest.mark.parametrize("mistake", list(nb._kd_variants()))
+@pytest.mark.parametrize("mistake", list(checks._kd_variants()))
 def test_kd_checker_names_each_mistake(mistake):
-    verdict = exercises.check("Check yourself 2.1", nb._kd_variants()[mistake], nb.diagnose_kd_loss, "todo", quiet=True)
+    verdict = exercises.check("Check yourself 2.1", checks._kd_variants()[mistake], checks.diagnose_kd_loss, "todo", quiet=True)
     assert verdict.status == "wrong" and verdict.message.startswith(mistake)
 
 
@@ -228,9 +234,9 @@ def test_kd_checker_other_mistakes():
     def soft_ce(z, v, y, T, a):
         return (1 - a) * F.cross_entropy(z, y) + a * T * T * F.cross_entropy(z / T, F.softmax(v.detach() / T, 1))
 
-    assert "reach the teacher" in nb.diagnose_kd_loss(leaks)
-    assert "off by a constant" in nb.diagnose_kd_loss(soft_ce)
-    assert "differs" in nb.diagnose_kd_loss(lambda z, v, y, T, a: z.sum() * 0 + 1.0)
+    assert "reach the teacher" in checks.diagnose_kd_loss(leaks)
+    assert "off by a constant" in checks.diagnose_kd_loss(soft_ce)
+    assert "differs" in checks.diagnose_kd_loss(lambda z, v, y, T, a: z.sum() * 0 + 1.0)
 
 
 def test_notebook_solutions_pass_and_stubs_do_not():
@@ -278,11 +284,11 @@ def test_spot_the_bug_half_fixes_are_named():
         loss.backward()
         opt_student.step()
 
-    assert "no teacher output reaches" in nb.diagnose_train_step(side_by_side_but_no_teacher_update)
-    assert "train() mode" in nb.diagnose_train_step(kd_but_train_mode)
-    assert "'mean'" in nb.diagnose_soft_term(lambda z, v, T=4.0: T * T * nn.KLDivLoss()((z / T).log_softmax(1), (v / T).softmax(1)))
-    assert "T² factor" in nb.diagnose_soft_term(lambda z, v, T=4.0: nn.KLDivLoss(reduction="batchmean")((z / T).log_softmax(1), (v / T).softmax(1)))
-    assert "alpha weights the wrong term" in nb.diagnose_soft_label_loss(
+    assert "no teacher output reaches" in bugs.diagnose_train_step(side_by_side_but_no_teacher_update)
+    assert "train() mode" in bugs.diagnose_train_step(kd_but_train_mode)
+    assert "'mean'" in bugs.diagnose_soft_term(lambda z, v, T=4.0: T * T * nn.KLDivLoss()((z / T).log_softmax(1), (v / T).softmax(1)))
+    assert "T² factor" in bugs.diagnose_soft_term(lambda z, v, T=4.0: nn.KLDivLoss(reduction="batchmean")((z / T).log_softmax(1), (v / T).softmax(1)))
+    assert "alpha weights the wrong term" in bugs.diagnose_soft_label_loss(
         lambda o, y, v, T=4.0, a=0.9: a * F.cross_entropy(o, y) + (1 - a) * T * T * F.cross_entropy(o / T, (v / T).softmax(1)))
 
     def no_shuffle(teacher, dataset, epochs=2, batch_size=64, seed=0):
@@ -291,7 +297,7 @@ def test_spot_the_bug_half_fixes_are_named():
             cache = [teacher(x) for x, _, _ in loader]
         return [(x, y, cache[b]) for _ in range(epochs) for b, (x, y, _) in enumerate(loader)]
 
-    assert "order never changes" in nb.diagnose_cache(no_shuffle)
+    assert "order never changes" in bugs.diagnose_cache(no_shuffle)
 
 
 def test_push_explorer_driven_like_a_reader(logits):
@@ -401,27 +407,27 @@ KD_WRONG_MORE = [
 @pytest.mark.parametrize("fn", KD_RIGHT)
 def test_kd_checker_accepts_every_right_formulation(fn):
     for _ in range(3):
-        assert nb.diagnose_kd_loss(fn) is None
+        assert checks.diagnose_kd_loss(fn) is None
 
 
 @pytest.mark.parametrize("words", list(KD_WRONG_NAMED))
 def test_kd_checker_rejects_the_issues_wrong_answers_and_says_why(words):
-    message = nb.diagnose_kd_loss(KD_WRONG_NAMED[words])
+    message = checks.diagnose_kd_loss(KD_WRONG_NAMED[words])
     assert message is not None and words in message, message
 
 
 @pytest.mark.parametrize("i", range(len(KD_WRONG_MORE)))
 def test_kd_checker_rejects_more_wrong_answers(i):
-    verdict = exercises.check("2.1", KD_WRONG_MORE[i], nb.diagnose_kd_loss, "todo", quiet=True)
+    verdict = exercises.check("2.1", KD_WRONG_MORE[i], checks.diagnose_kd_loss, "todo", quiet=True)
     assert verdict.status == "wrong", verdict
 
 
 def test_kd_checker_reports_in_place_edit_before_anything_else_and_leaves_inputs_alone():
-    cases = nb._kd_cases(seed=1)
+    cases = checks._kd_cases(seed=1)
     copies = [(z.clone(), v.clone(), y.clone()) for z, v, y, *_ in cases]
-    nb.diagnose_kd_loss(_sol_kd)
+    checks.diagnose_kd_loss(_sol_kd)
     assert all(torch.equal(a, b) for (z, v, y, *_), c in zip(cases, copies) for a, b in zip((z, v, y), c))
-    whats = [c[5] for c in nb._kd_cases()]
+    whats = [c[5] for c in checks._kd_cases()]
     assert {"T = 1", "alpha = 0", "alpha = 1", "a batch of one"} <= set(whats) and any(w.startswith("large logits") for w in whats)
 
 
@@ -441,6 +447,10 @@ GAP_RIGHT = [
     lambda v, T: float(f"{_gap_sol(v, T).item():.3g}"),                   # rounded to 3 significant figures
     lambda v, T: F.cross_entropy(v / T, F.softmax(v / T, 1)),             # CE(p, p) is H(p): from the teacher alone
     lambda v, T: _gap_sol(v.double(), T).reshape(1),                      # a one-element tensor
+    lambda v, T: torch.distributions.Categorical(logits=v / T).entropy().mean(),
+    lambda v, T: (lambda lp: -(lp.exp() * lp).sum(1).mean())(v / T - torch.logsumexp(v / T, 1, keepdim=True)),
+    lambda v, T: _gap_sol(torch.from_numpy(v.numpy().copy()), T),         # through NumPy and back
+    lambda v, T: sum(_gap_sol(v[i:i + 1], T) for i in range(len(v))) / len(v),  # row by row
 ]
 _Z_OUTSIDE = 3 * torch.randn(64, 10)
 GAP_WRONG_NAMED = {
@@ -479,6 +489,42 @@ def test_entropy_gap_checker_rejects_more_wrong_answers(i):
     assert nb.check_entropy_gap(GAP_WRONG_MORE[i]).status == "wrong"
 
 
+def _gap_with_student(make):
+    """CE - KL written out by hand, no library KL, with a student ``make(v)`` of the function's own: the value is the
+    teacher's entropy whatever the student, so a checker of values alone accepts it."""
+    def gap(v, T):
+        z = make(v)
+        p, log_q = F.softmax(v / T, 1), F.log_softmax(z / T, 1)
+        return -(p * log_q).sum(1).mean() - (p * (F.log_softmax(v / T, 1) - log_q)).sum(1).mean()
+    return gap
+
+
+GAP_MADE_UP_STUDENTS = {
+    "random": _gap_with_student(torch.randn_like),
+    "its own generator": _gap_with_student(lambda v: torch.randn(v.shape, generator=torch.Generator().manual_seed(0))),
+    "fixed": _gap_with_student(torch.zeros_like),
+    "NumPy's generator": _gap_with_student(lambda v: torch.from_numpy(np.random.default_rng(0).normal(size=tuple(v.shape))).float()),
+    "NumPy's global draws": _gap_with_student(lambda v: torch.from_numpy(np.random.randn(*v.shape)).float()),
+    "the teacher's classes reversed": _gap_with_student(lambda v: v.flip(1)),
+}
+
+
+@pytest.mark.parametrize("how", list(GAP_MADE_UP_STUDENTS))
+def test_entropy_gap_checker_rejects_a_student_of_its_own(how):
+    fn = GAP_MADE_UP_STUDENTS[how]
+    v = 3 * torch.randn(8, 10)
+    assert fn(v, 2.0).item() == pytest.approx(checks._entropy(v, 2.0), rel=1e-4)  # the value alone cannot tell
+    verdict = nb.check_entropy_gap(fn)
+    assert verdict.status == "wrong" and "student of its own" in verdict.message, verdict
+
+
+def test_entropy_gap_checker_leaves_the_random_state_and_checks_gradients():
+    state = torch.get_rng_state()
+    assert nb.check_entropy_gap(_gap_sol) and torch.equal(torch.get_rng_state(), state)
+    off = nb.check_entropy_gap(lambda v, T: _gap_sol(v, T) + (v - v.detach()).sum())  # the right value, another gradient
+    assert off.status == "wrong" and "gradient" in off.message, off
+
+
 def test_entropy_gap_checker_restores_the_library_after_spying():
     kl = F.kl_div
     nb.check_entropy_gap(GAP_WRONG_NAMED["from the two losses"])
@@ -492,7 +538,7 @@ ATT_RIGHT = [
     lambda A: F.normalize(A.pow(2).mean(dim=1).flatten(1), dim=1),
     lambda A: F.normalize((A * A).sum(1).reshape(len(A), -1), dim=1),
     lambda A: (lambda q: q / q.norm(dim=1, keepdim=True))(A.abs().pow(2).mean(1).view(A.shape[0], -1)),
-    lambda A: nb.attention_map(A),
+    lambda A: feature_losses.attention_map(A),
 ]
 ATT_WRONG = [
     lambda A: F.normalize(A.abs().mean(1).flatten(1), dim=1),                    # named: |A|
@@ -504,7 +550,7 @@ ATT_WRONG = [
     lambda A: F.normalize(A.pow(2).mean(1).flatten(1), p=1, dim=1),              # L1 norm
     lambda A: F.normalize(A.pow(2).amax(1).flatten(1), dim=1),                   # max over channels
     lambda A: F.normalize(A.pow(2).mean(1).transpose(1, 2).flatten(1), dim=1),   # W before H
-    lambda A: torch.from_numpy(nb.attention_map(A).detach().numpy()),            # through NumPy
+    lambda A: torch.from_numpy(feature_losses.attention_map(A).detach().numpy()),            # through NumPy
 ]
 
 
@@ -597,17 +643,17 @@ STEP_WRONG = [_step_leaky_kl, _step_variant(T=4.0), _step_variant(alpha=0.9), _s
 
 @pytest.mark.parametrize("fn", STEP_RIGHT)
 def test_train_step_checker_accepts_right_answers(fn):
-    assert nb.diagnose_train_step(fn) is None
+    assert bugs.diagnose_train_step(fn) is None
 
 
 @pytest.mark.parametrize("i", range(len(STEP_WRONG)))
 def test_train_step_checker_rejects_wrong_answers(i):
-    assert nb.diagnose_train_step(STEP_WRONG[i]) is not None
+    assert bugs.diagnose_train_step(STEP_WRONG[i]) is not None
 
 
 def test_train_step_checker_names_the_leaky_teacher():
-    assert ".grad" in nb.diagnose_train_step(_step_leaky_kl)
-    assert "in place" in nb.diagnose_train_step(_step_variant(mutate=True))
+    assert ".grad" in bugs.diagnose_train_step(_step_leaky_kl)
+    assert "in place" in bugs.diagnose_train_step(_step_variant(mutate=True))
 
 
 # Spot the bug 7.2
@@ -638,18 +684,18 @@ SOFT_WRONG_MORE = [
 
 @pytest.mark.parametrize("fn", SOFT_RIGHT)
 def test_soft_term_checker_accepts_right_answers(fn):
-    assert nb.diagnose_soft_term(fn) is None
+    assert bugs.diagnose_soft_term(fn) is None
 
 
 @pytest.mark.parametrize("words", list(SOFT_WRONG_NAMED))
 def test_soft_term_checker_rejects_the_named_mistakes(words):
-    message = nb.diagnose_soft_term(SOFT_WRONG_NAMED[words])
+    message = bugs.diagnose_soft_term(SOFT_WRONG_NAMED[words])
     assert message is not None and words in message, message
 
 
 @pytest.mark.parametrize("i", range(len(SOFT_WRONG_MORE)))
 def test_soft_term_checker_rejects_more_wrong_answers(i):
-    assert nb.diagnose_soft_term(SOFT_WRONG_MORE[i]) is not None
+    assert bugs.diagnose_soft_term(SOFT_WRONG_MORE[i]) is not None
 
 
 # Spot the bug 7.3
@@ -682,16 +728,16 @@ CE_WRONG = [
 
 @pytest.mark.parametrize("fn", CE_RIGHT)
 def test_soft_label_checker_accepts_right_answers(fn):
-    assert nb.diagnose_soft_label_loss(fn) is None
+    assert bugs.diagnose_soft_label_loss(fn) is None
 
 
 @pytest.mark.parametrize("i", range(len(CE_WRONG)))
 def test_soft_label_checker_rejects_wrong_answers(i):
-    assert nb.diagnose_soft_label_loss(CE_WRONG[i]) is not None
+    assert bugs.diagnose_soft_label_loss(CE_WRONG[i]) is not None
 
 
 def test_soft_label_checker_rejects_a_constant_by_value():
-    assert "value is off" in nb.diagnose_soft_label_loss(CE_WRONG[0])
+    assert "value is off" in bugs.diagnose_soft_label_loss(CE_WRONG[0])
 
 
 # Spot the bug 7.4
@@ -785,16 +831,16 @@ CACHE_WRONG = [_no_cache, _cache_per_epoch, _cache_with_graph, _cache_off_by_one
 
 @pytest.mark.parametrize("fn", CACHE_RIGHT)
 def test_cache_checker_accepts_right_answers(fn):
-    assert nb.diagnose_cache(fn) is None
+    assert bugs.diagnose_cache(fn) is None
 
 
 @pytest.mark.parametrize("fn", CACHE_WRONG)
 def test_cache_checker_rejects_wrong_answers(fn):
-    assert nb.diagnose_cache(fn) is not None
+    assert bugs.diagnose_cache(fn) is not None
 
 
 def test_cache_checker_names_no_cache():
-    assert "no cache" in nb.diagnose_cache(_no_cache) and "no cache" in nb.diagnose_cache(_cache_per_epoch)
+    assert "no cache" in bugs.diagnose_cache(_no_cache) and "no cache" in bugs.diagnose_cache(_cache_per_epoch)
 
 
 # ------------------------------------------------------------------------------------ the 300-label controls, new traps
@@ -803,10 +849,10 @@ def test_cache_checker_names_no_cache():
 def test_pseudo_labels_fill_only_the_unlabelled_rows():
     y = torch.tensor([3, losses.IGNORE_INDEX, 1, losses.IGNORE_INDEX])
     logits = torch.eye(5)[[0, 2, 4, 4]]
-    assert nb.pseudo_labelled(y, logits).tolist() == [3, 2, 1, 4]
+    assert comparison.pseudo_labelled(y, logits).tolist() == [3, 2, 1, 4]
     assert y.tolist()[1] == losses.IGNORE_INDEX  # the caller's labels are untouched
     with pytest.raises(ValueError):
-        nb.pseudo_labelled(y, logits[:3])
+        comparison.pseudo_labelled(y, logits[:3])
 
 
 def test_fair_teacher_saw_exactly_the_students_300_labels(mnist):
@@ -818,8 +864,8 @@ def test_fair_teacher_saw_exactly_the_students_300_labels(mnist):
 def test_pseudo_label_run_uses_the_hard_label_student(mnist):
     small = type(mnist)(mnist.name, mnist.train.subset(range(300)), mnist.val.subset(range(50)), mnist.test.subset(range(50)))
     cache = {"logits": torch.randn(300, 10, generator=torch.Generator().manual_seed(0))}
-    row = nb.run_method(nb.PSEUDO, 0, small, cache, "300 labels", epochs=1)
-    assert row["method"] == nb.PSEUDO and row["weight"] is None and row["extra_params"] == 0
+    row = nb.run_method(comparison.PSEUDO, 0, small, cache, "300 labels", epochs=1)
+    assert row["method"] == comparison.PSEUDO and row["weight"] is None and row["extra_params"] == 0
 
 
 def _made_up_fair():
@@ -827,7 +873,7 @@ def _made_up_fair():
     for seed in range(3):
         for m, acc in (("hard labels", 0.90), ("KD", 0.95), ("cosine of hidden states", 0.94)):
             runs.append({"method": m, "regime": "300 labels", "seed": seed, "test_acc": acc + 0.001 * seed})
-        for teacher, m, acc in ((nb.TEACHER, nb.PSEUDO, 0.948), (nb.FAIR_TEACHER, nb.PSEUDO, 0.93),
+        for teacher, m, acc in ((nb.TEACHER, comparison.PSEUDO, 0.948), (nb.FAIR_TEACHER, comparison.PSEUDO, 0.93),
                                 (nb.FAIR_TEACHER, "KD", 0.925), (nb.FAIR_TEACHER, "cosine of hidden states", 0.91)):
             fair.append({"teacher": teacher, "method": m, "regime": "300 labels", "seed": seed, "test_acc": acc})
     return pd.DataFrame(runs), pd.DataFrame(fair)
@@ -842,18 +888,18 @@ def test_gain_split_adds_up_and_the_table_has_both_teachers():
     assert list(table["teacher"].unique()) == ["none", nb.TEACHER, nb.FAIR_TEACHER]
     kd_fair = table[(table["teacher"] == nb.FAIR_TEACHER) & (table["method"] == "KD")].iloc[0]
     assert kd_fair["gain_mean"] == pytest.approx(2.4, abs=0.11)
-    assert nb.sign_verdict([0.1, 1]) == "better in every seed" and nb.sign_verdict([-1, -0.1]) == "worse in every seed"
-    assert nb.sign_verdict([-1, 1, 0.0]) == "better in 1, worse in 1, equal in 1 of 3 seeds"
-    assert nb.sign_verdict([-0.9, -0.4, 0.0]) == "worse in 2, equal in 1 of 3 seeds"
+    assert readings.sign_verdict([0.1, 1]) == "better in every seed" and readings.sign_verdict([-1, -0.1]) == "worse in every seed"
+    assert readings.sign_verdict([-1, 1, 0.0]) == "better in 1, worse in 1, equal in 1 of 3 seeds"
+    assert readings.sign_verdict([-0.9, -0.4, 0.0]) == "worse in 2, equal in 1 of 3 seeds"
 
 
 def test_shipped_fair_comparison_is_complete():
-    fair = results.read("loss_fair_teacher")
-    plan = {(nb.TEACHER, nb.PSEUDO)} | {(nb.FAIR_TEACHER, m) for m in [nb.PSEUDO] + [m for m in nb.METHODS if m != "hard labels"]}
+    fair = results.read("nb04_fair_teacher")
+    plan = {(nb.TEACHER, comparison.PSEUDO)} | {(nb.FAIR_TEACHER, m) for m in [comparison.PSEUDO] + [m for m in comparison.METHODS if m != "hard labels"]}
     assert set(zip(fair["teacher"], fair["method"])) == plan
-    assert fair.groupby(["teacher", "method"]).size().eq(len(nb.SEEDS)).all() and (fair["regime"] == "300 labels").all()
-    weights = results.read("loss_weights").set_index("method")["weight"]
-    for m in nb.FEATURE_METHODS:  # the same weights as the all-label teacher's runs
+    assert fair.groupby(["teacher", "method"]).size().eq(len(comparison.SEEDS)).all() and (fair["regime"] == "300 labels").all()
+    weights = results.read("nb04_weights").set_index("method")["weight"]
+    for m in comparison.FEATURE_METHODS:  # the same weights as the all-label teacher's runs
         assert (fair[fair["method"] == m]["weight"] == weights[m]).all()
 
 
@@ -880,3 +926,187 @@ def test_label_agreement(mnist):
     t = nb.label_agreement(mnist, {"oracle": perfect, "uniform": torch.zeros_like(perfect)})
     assert t.loc["oracle"].tolist() == [3200, 100.0, 100.0]
     assert t.loc["uniform", "top class = true label on them (%)"] < 20
+
+
+# ------------------------------------------------------------------------------------ verdicts: they hold, and can fail
+
+
+def test_three_losses_and_audit_verdicts_hold_and_can_fail(logits):
+    z, v, other, y = logits
+    three = nb.three_losses(z, v, T=3.0)
+    nb.three_losses_verdicts(three).require()
+    off = three.copy()
+    off.attrs = dict(three.attrs, teacher_entropy=three.attrs["teacher_entropy"] + 0.1)
+    with pytest.raises(AssertionError, match="teacher's entropy"):
+        nb.three_losses_verdicts(off).require()
+    audit = nb.audit_formulas(z, v, other, y)
+    nb.audit_verdicts(audit).require()
+    blind = audit.copy()
+    blind.loc[blind.index[0], "uses the teacher"] = True
+    with pytest.raises(AssertionError, match="never see the teacher"):
+        nb.audit_verdicts(blind).require()
+
+
+def test_pitfall_verdicts_hold_and_can_fail(logits):
+    z, v, _, _ = logits
+    calls = nb.pitfall_kldiv(z, v, T=2.0)
+    nb.kldiv_verdicts(calls).require()
+    fixed = calls.copy()
+    fixed.loc[fixed.index[1], "value / true KL"] = 1.0
+    with pytest.raises(AssertionError, match="divided by the number of classes"):
+        nb.kldiv_verdicts(fixed).require()
+    seq = nb.pitfall_sequence_batchmean(B=4, S=10, V=7)
+    nb.sequence_verdicts(seq).require()
+    off = seq.copy()
+    off.loc[off.index[2], "value / per-token KL"] = 1.01
+    with pytest.raises(AssertionError, match="each give the per-token KL"):
+        nb.sequence_verdicts(off).require()
+    columns = ["largest change of running_mean", "batches counted by BatchNorm", "images whose top class changed"]
+    trap = pd.DataFrame([[0.3, 8, 5], [0.0, 0, 0]], columns=columns)
+    nb.batchnorm_verdicts(trap).require()
+    with pytest.raises(AssertionError, match="another top class"):
+        nb.batchnorm_verdicts(pd.DataFrame([[0.3, 8, 0], [0.0, 0, 0]], columns=columns)).require()
+
+
+def test_comparison_verdicts_hold_on_the_shipped_table_and_fail_on_another():
+    table = nb.comparison_table(results.read("nb04_comparison"))
+    claims = nb.comparison_verdicts(table).require()
+    assert len(claims) == 6 and not claims.failed
+    worse = table.copy()
+    kd = (worse["regime"] == "300 labels") & (worse["method"] == "KD")
+    worse.loc[kd, ["gain_mean", "gain_min"]] = [1.0, -0.5]
+    with pytest.raises(AssertionError, match="With 300 labels, KD, logit MSE"):
+        nb.comparison_verdicts(worse).require()
+
+
+def test_comparison_table_goes_through_seeds_and_reads_as_mean_min_max():
+    runs = results.read("nb04_comparison")
+    table = nb.comparison_table(runs).set_index(["regime", "method"])
+    kd = runs[(runs["regime"] == "300 labels") & (runs["method"] == "KD")].set_index("seed")["test_acc"]
+    hard = runs[(runs["regime"] == "300 labels") & (runs["method"] == "hard labels")].set_index("seed")["test_acc"]
+    gains = 100 * (kd - hard)
+    row = table.loc[("300 labels", "KD")]
+    assert row["gain_mean"] == pytest.approx(gains.mean()) and row["gain_min"] == pytest.approx(gains.min())
+    assert row["test_mean"] == pytest.approx(100 * kd.mean()) and row["seeds"] == len(kd) == row["seeds_better"]
+    shown = nb.comparison_shown(nb.comparison_table(runs))
+    assert shown.loc[("300 labels", "KD"), "gain over hard labels"] == Spread(gains.mean(), gains.min(), gains.max(), 5).text(1, signed=True)
+    assert shown.loc[("all labels", "hard labels"), "weight w"] == "" and shown.index.names == ["regime", "method"]
+
+
+def test_fair_and_split_verdicts_hold_on_the_shipped_tables():
+    runs, fair = results.read("nb04_comparison"), results.read("nb04_fair_teacher")
+    controls = nb.fair_table(runs, fair)
+    nb.fair_verdicts(controls).require()
+    nb.split_verdicts(nb.gain_split(runs, fair)).require()
+    shown = nb.fair_shown(controls)
+    assert shown.loc[("none", "hard labels (300 labels only)"), "minus the same teacher's hard pseudo-labels"] == ""
+    assert shown.loc[(nb.FAIR_TEACHER, "KD"), "gain over hard labels"].startswith("+2.7 [")
+
+
+def test_fair_and_split_verdicts_fail_on_made_up_runs():
+    runs, fair = _made_up_fair()
+    split = nb.gain_split(runs, fair)
+    # with the all-label teacher, the made-up soft targets beat its pseudo-labels in every seed: the seeds agree
+    with pytest.raises(AssertionError, match="seeds disagree"):
+        nb.split_verdicts(split).require()
+    assert nb.split_shown(split)["points"].iloc[1] == "+2.6 [+2.5, +2.7]"  # labels handed back, mean [min, max]
+    nb.fair_verdicts(nb.fair_table(runs, fair)).require()
+    better = fair.assign(test_acc=fair["test_acc"].where(~((fair["teacher"] == nb.FAIR_TEACHER) & (fair["method"] == "KD")), 0.97))
+    with pytest.raises(AssertionError, match="gains less than"):
+        nb.fair_verdicts(nb.fair_table(runs, better)).require()
+
+
+def test_formatted_shows_floats_only():
+    shown = nb.formatted(pd.DataFrame({"x": [1.23456, float("nan")], "n": [3, 4], "ok": [True, False]}), ".2g")
+    assert shown["x"].tolist() == ["1.2", "nan"] and shown["n"].tolist() == [3, 4] and shown["ok"].tolist() == [True, False]
+
+
+# -------------------------------------------------------------------------- the loss of each method, one run, the tables
+
+
+def test_kd_method_is_kd_loss_on_the_cached_logits_and_feature_methods_add_their_term():
+    g = torch.Generator().manual_seed(3)
+    y = torch.randint(0, 10, (20,), generator=g)
+    y[::3] = losses.IGNORE_INDEX
+    cache = {"logits": 3 * torch.randn(20, 10, generator=g)}
+    idx, z = torch.tensor([0, 4, 7, 3]), torch.randn(4, 10, generator=g)
+    model = comparison.make_student("KD", 0)
+    step = comparison.method_loss("KD", None, y, cache, model)
+    assert torch.equal(step(idx, None, z), losses.kd_loss(z, cache["logits"][idx], y[idx], **comparison.KD))
+    cosine = comparison.make_student("cosine of hidden states", 0)
+    x = torch.randn(4, 1, 28, 28, generator=g)
+    cache["hidden"] = torch.randn(20, 128, generator=g)
+    logits = cosine(x)
+    step = comparison.method_loss("cosine of hidden states", 2.0, y, cache, cosine)
+    want = losses.hard_loss(logits, y[idx]) + 2.0 * feature_losses.cosine_loss(cosine.features["hidden"], cache["hidden"][idx])
+    assert torch.allclose(step(idx, x, logits), want)
+    with pytest.raises(ValueError, match="give its weight"):
+        comparison.method_loss("RKD", None, y, cache, cosine)
+
+
+def test_run_method_takes_a_run(mnist):
+    small = type(mnist)(mnist.name, mnist.train.subset(range(300)), mnist.val.subset(range(50)), mnist.test.subset(range(50)))
+    cache = {"logits": torch.randn(300, 10, generator=torch.Generator().manual_seed(0))}
+    one = training.Run.of(comparison.TRAIN, epochs=1)
+    a = nb.run_method("KD", 0, small, cache, "300 labels", run=one)
+    b = nb.run_method("KD", 0, small, cache, "300 labels", epochs=1)
+    assert a["epochs"] == 1 and (a["test_acc"], a["val_acc"]) == (b["test_acc"], b["val_acc"])
+    with pytest.raises(TypeError):
+        nb.run_method("KD", 0, small, cache, "300 labels", run=one, seed=1)  # the seed is run_method's own
+
+
+def test_tables_are_registered_and_made_on_a_tiny_problem(mnist, monkeypatch, tmp_path):
+    from kdnb.nb04_distillation_losses import tables
+
+    names = {"nb04_weights", "nb04_weight_trials", "nb04_comparison", "nb04_fair_teacher"}
+    assert {t for fn in tables.MAKERS for t in fn.maker.tables} == names
+    assert {results.owner_module(t) for t in names} == {tables.__name__}
+    small = type(mnist)(mnist.name, mnist.train.subset(range(320)), mnist.val.subset(range(40)), mnist.test.subset(range(40)))
+    monkeypatch.setenv("KDNB_RESULTS", str(tmp_path))
+    monkeypatch.setattr(tables.kdata, "load_mnist_subset", lambda: small)
+    monkeypatch.setattr(comparison, "TRAIN", training.Run.of(comparison.TRAIN, epochs=1))
+    monkeypatch.setattr(tables, "fair_teacher_subset", lambda ds: {"same images": True})
+    threads = torch.get_num_threads()
+    try:
+        for name in ("nb04_weights", "nb04_comparison", "nb04_fair_teacher"):
+            results.make(name, seeds=[0], threads=1, progress=False)
+    finally:
+        torch.set_num_threads(threads)
+    assert {p.stem for p in tmp_path.glob("*.csv")} == names
+    trials, weights = results.read("nb04_weight_trials"), results.read("nb04_weights").set_index("method")["weight"]
+    assert len(trials) == 3 * 2 * len(comparison.FEATURE_METHODS) and set(trials["epochs"]) == {1}
+    assert readings.weights_from_trials(trials).set_index("method")["weight"].to_dict() == weights.to_dict()
+    runs = results.read("nb04_comparison")
+    assert len(runs) == 2 * len(comparison.METHODS) and set(runs["seed"]) == {0}
+    for m in comparison.FEATURE_METHODS:  # the comparison read the weights just chosen
+        assert (runs[runs["method"] == m]["weight"] == weights[m]).all()
+    fair = results.read("nb04_fair_teacher")
+    assert len(fair) == len(comparison.METHODS) + 1 and set(fair["teacher"]) == {nb.TEACHER, nb.FAIR_TEACHER}
+
+
+# ------------------------------------------------------------------------------------------------- the package's shape
+
+
+def _notebook_text() -> str:
+    cells = json.loads((Path(__file__).resolve().parents[1] / "notebooks" / NOTEBOOK).read_text(encoding="utf-8"))["cells"]
+    return "\n".join("".join(c["source"]) for c in cells)
+
+
+def test_all_lists_what_the_notebook_calls():
+    used = set(re.findall(r"\bnb\.(\w+)", _notebook_text()))
+    assert used <= set(nb.__all__), sorted(used - set(nb.__all__))
+    assert set(nb.__all__) - used == {"PUSH_TEMPERATURES"}  # the explorer's grid, which kdnb.bench reads too
+    assert all(hasattr(nb, name) for name in nb.__all__)
+
+
+def test_package_files_are_short_have_no_command_line_and_take_few_parameters():
+    for path in Path(nb.__file__).parent.glob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        assert len(text.splitlines()) <= 500, path.name
+        assert "argparse" not in text and "__main__" not in text and "def main(" not in text, path.name
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                a = node.args
+                named = [p.arg for p in a.posonlyargs + a.args + a.kwonlyargs if p.arg not in ("self", "cls")]
+                assert len(named) <= 8, f"{path.name}: {node.name} takes {len(named)} parameters"
+    assert not (Path(nb.__file__).parent.parent / "nb04_distillation_losses.py").exists()

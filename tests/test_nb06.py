@@ -14,8 +14,12 @@ from torch.nn.utils import prune
 
 from conftest import solution_cells
 from kdnb import data as kdata
-from kdnb import evaluation, exercises, results, training
+from kdnb import evaluation, exercises, results, training, widgets
 from kdnb import nb06_pruning_and_compression as nb
+from kdnb.nb06_pruning_and_compression import checks, compression, explorer, pruning, recovery, retraining, size_and_speed
+from kdnb.seeds import Spread
+from kdnb.training import Run
+from kdnb.verdicts import Verdicts
 
 
 def mlp(seed=0, hidden=(40, 30), dropout=0.0):
@@ -47,11 +51,11 @@ def solved(number, **names):
 def test_prune_global_reaches_the_exact_sparsity_and_only_adds_to_existing_masks():
     model = mlp()
     nb.prune_global(model, 0.6)
-    zero, total = nb._zeros(model)
+    zero, total = pruning.zeros(model)
     assert zero == round(0.6 * total)
     first = [m.weight_mask.clone() for m, _ in nb.prunable(model)]
     nb.prune_global(model, 0.8)
-    zero, total = nb._zeros(model)
+    zero, total = pruning.zeros(model)
     assert zero == round(0.8 * total)
     for old, (m, _) in zip(first, nb.prunable(model)):
         assert bool((m.weight_mask <= old).all())  # nothing pruned comes back
@@ -75,7 +79,7 @@ def test_anatomy_and_finalize():
     assert {"weight_orig", "weight_mask", "weight"} <= set(table.index)
     assert any("pre-hook" in k for k in table.kind)
     model = nn.Sequential(layer)
-    nb.finalize(model)
+    pruning.finalize(model)
     assert set(nb.anatomy(layer).index) == {"weight", "bias"} and (layer.weight == 0).sum() == 12
 
 
@@ -95,7 +99,7 @@ def test_sparsity_table_and_counts():
     assert table.loc["all Linear weights", "sparsity (%)"] == pytest.approx(90, abs=0.01)
     weights = sum(m.weight.numel() for _, m in nb.linear_layers(model))
     biases = sum(m.bias.numel() for _, m in nb.linear_layers(model))
-    assert nb.weight_count(model) == weights + biases
+    assert pruning.weight_count(model) == weights + biases
     assert nb.nonzero_params(model) == weights - round(0.9 * weights) + biases
 
 
@@ -135,7 +139,7 @@ def test_slim_is_exact_and_smaller(small):
     model.eval()
     with torch.no_grad():
         assert torch.allclose(model(small.test.X), thin(small.test.X), atol=1e-5)
-    assert nb.weight_count(thin) < 0.55 * nb.weight_count(model)
+    assert pruning.weight_count(thin) < 0.55 * pruning.weight_count(model)
 
 
 def test_slim_needs_whole_neurons_and_an_mlp():
@@ -152,23 +156,23 @@ def test_slim_needs_whole_neurons_and_an_mlp():
 
 def test_schedules():
     steps = 200
-    one = nb.schedule(nb.METHODS[1], 0.9, steps)
-    it = nb.schedule(nb.METHODS[2], 0.9, steps)
-    gr = nb.schedule(nb.METHODS[3], 0.9, steps)
+    one = retraining.schedule(retraining.METHODS[1], 0.9, steps)
+    it = retraining.schedule(retraining.METHODS[2], 0.9, steps)
+    gr = retraining.schedule(retraining.METHODS[3], 0.9, steps)
     assert one(0) == one(steps) == 0.9
     kept = sorted({round(1 - it(t), 6) for t in range(steps + 1)}, reverse=True)
-    assert len(kept) == nb.ROUNDS and kept[-1] == pytest.approx(0.1)
+    assert len(kept) == retraining.ROUNDS and kept[-1] == pytest.approx(0.1)
     ratios = [b / a for a, b in zip(kept, kept[1:])]
     assert np.allclose(ratios, ratios[0])  # geometric
     values = [gr(t) for t in range(steps + 1)]
-    assert values[0] == 0 and values[int(nb.GRADUAL_END * steps)] == pytest.approx(0.9) and values[-1] == pytest.approx(0.9)
+    assert values[0] == 0 and values[int(retraining.GRADUAL_END * steps)] == pytest.approx(0.9) and values[-1] == pytest.approx(0.9)
     assert all(b >= a for a, b in zip(values, values[1:]))
-    assert len(set(values[:nb.GRADUAL_EVERY])) == 1  # updated every GRADUAL_EVERY steps
+    assert len(set(values[:retraining.GRADUAL_EVERY])) == 1  # updated every GRADUAL_EVERY steps
     with pytest.raises(ValueError, match="unknown pruning method"):
-        nb.schedule("random", 0.5, 10)
+        retraining.schedule("random", 0.5, 10)
 
 
-@pytest.mark.parametrize("method", nb.METHODS[1:])
+@pytest.mark.parametrize("method", retraining.METHODS[1:])
 def test_prune_and_train_keeps_masks_and_restores_dropout(small, method):
     model = mlp(dropout=0.5)
     hist = nb.prune_and_train(model, small.train, method, 0.8, epochs=2, batch_size=64, augment=1)
@@ -181,18 +185,18 @@ def test_prune_and_train_keeps_masks_and_restores_dropout(small, method):
 def test_prune_and_train_with_cached_teacher_logits(small):
     model = mlp()
     logits = torch.randn(len(small.train), 10)
-    nb.prune_and_train(model, small.train, nb.METHODS[1], 0.5, epochs=1, augment=0, teacher=logits)
+    nb.prune_and_train(model, small.train, retraining.METHODS[1], 0.5, epochs=1, augment=0, teacher=logits)
     with pytest.raises(ValueError, match="un-shifted"):
-        nb.prune_and_train(mlp(), small.train, nb.METHODS[1], 0.5, epochs=1, augment=2, teacher=logits)
+        nb.prune_and_train(mlp(), small.train, retraining.METHODS[1], 0.5, epochs=1, augment=2, teacher=logits)
     with pytest.raises(ValueError, match="rows"):
-        nb.prune_and_train(mlp(), small.train, nb.METHODS[1], 0.5, epochs=1, augment=0, teacher=logits[:5])
+        nb.prune_and_train(mlp(), small.train, retraining.METHODS[1], 0.5, epochs=1, augment=0, teacher=logits[:5])
 
 
 def test_adjust_dropout_follows_han():
     model = mlp(dropout=0.5)
     rates = {i: m.p for i, m in enumerate(model) if isinstance(m, nn.Dropout)}
     nb.prune_global(model, 0.75)
-    nb.adjust_dropout(model, rates)
+    pruning.adjust_dropout(model, rates)
     for i, m in enumerate(model):
         if isinstance(m, nn.Dropout):
             nxt = next(x for x in list(model)[i + 1:] if isinstance(x, nn.Linear))
@@ -222,11 +226,11 @@ def test_disk_table_tells_the_truth_about_bytes():
 
 def test_sparse_state_and_sparse_model_match_the_dense_weights(small):
     model = nb.prune_global(mlp(), 0.8)
-    state = nb.sparse_state(model)
-    dense = nb.finalize(nb.clone(model)).state_dict()
+    state = size_and_speed.sparse_state(model)
+    dense = pruning.finalize(nb.clone(model)).state_dict()
     for key, value in dense.items():
         assert torch.equal(state[key].to_dense() if state[key].layout == torch.sparse_csr else state[key], value)
-    fast = nb.sparse_model(model)
+    fast = size_and_speed.sparse_model(model)
     with torch.no_grad():
         assert torch.allclose(fast(small.test.X), model.eval()(small.test.X), atol=1e-5)
 
@@ -241,8 +245,8 @@ def test_quantize_int8_is_quiet_and_leaves_the_warning_filters_alone(small):
     assert warnings.filters == before
     assert out.shape == (len(small.test), 10)
     assert training.accuracy(q, small.test) >= 0  # a model with no parameters still evaluates
-    assert nb.weight_count(q) == nb.weight_count(model)
-    assert nb.saved_bytes(q) < nb.saved_bytes(nb.finalize(nb.clone(model))) / 3
+    assert pruning.weight_count(q) == pruning.weight_count(model)
+    assert nb.saved_bytes(q) < nb.saved_bytes(pruning.finalize(nb.clone(model))) / 3
 
 
 def test_latencies_and_latency_table():
@@ -259,30 +263,42 @@ def test_latencies_and_latency_table():
 
 @pytest.fixture(scope="module")
 def curve(small):
-    return nb.one_shot_curve(mlp(), small, sparsities=[0.0, 0.5, 0.9])
+    return explorer.one_shot_curve(mlp(), small, sparsities=[0.0, 0.5, 0.9])
 
 
 def test_explorer_driven_like_a_mouse(curve):
     model = mlp()
-    explorer = nb.pruning_explorer(model, curve, percent=0)
-    renders = explorer.view.renders
-    explorer.controls["sparsity"].value = 90
-    state = explorer.state
-    assert explorer.view.renders == renders + 1
+    ex = nb.pruning_explorer(model, curve, percent=0)
+    assert isinstance(ex, widgets.Explorer) and list(ex.controls) == ["sparsity"]
+    renders = ex.view.renders
+    ex.controls["sparsity"].value = 90
+    state = ex.state
+    assert ex.view.renders == renders + 1
     assert state["test_acc"] == pytest.approx(curve.set_index("sparsity").loc[0.9, "global_test"])
     expected = nb.sparsity_table(nb.prune_global(nb.clone(model), 0.9))["sparsity (%)"].iloc[:-1].to_numpy()
     assert np.allclose(state["layer_sparsity"], expected, atol=0.05)
     assert state["kept"] == round(0.1 * sum(m.weight.numel() for _, m in nb.linear_layers(model)))
     assert state["surviving"].sum() == state["kept"]   # every weight that survives is in a bin
-    heights = [b.get_height() for b in explorer.artists["layer_bars"].patches]
+    heights = [b.get_height() for b in ex.artists["layer_bars"].patches]
     assert np.allclose(heights, state["layer_sparsity"])
+
+
+def test_explorer_state_at_looks_without_moving(curve):
+    ex = nb.pruning_explorer(mlp(), curve, percent=50)
+    renders, shown = ex.view.renders, ex.state
+    look = ex.state_at(90)
+    assert look["percent"] == 90 and ex.state is shown and ex.state["percent"] == 50
+    assert ex.view.renders == renders and ex.controls["sparsity"].value == 50
+    ex.controls["sparsity"].value = 90
+    assert np.allclose(ex.state["layer_sparsity"], look["layer_sparsity"])
+    assert ex.view.image.value and ex.view.image.value != b""
 
 
 @pytest.mark.parametrize("bad", [150, 100, 99.5, -1, float("nan"), "50", True, None])
 def test_explorer_and_its_static_twin_refuse_the_same_bad_percentages(curve, bad):
     import matplotlib.pyplot as plt
 
-    view = nb.PruningExplorer(mlp(), curve)
+    view = explorer.PruningPanels(mlp(), curve)
     for make in (view.state_at, lambda p: nb.pruning_explorer(mlp(), curve, percent=p), lambda p: nb.plot_pruning(mlp(), curve, p)):
         figures = plt.get_fignums()
         with pytest.raises(ValueError, match="percentage from 0 to 99"):
@@ -301,17 +317,19 @@ def test_explorer_takes_whole_percents_and_the_static_twin_any(curve):
 
 def test_explorer_rejects_bad_input(curve):
     with pytest.raises(ValueError, match="one_shot_curve"):
-        nb.PruningExplorer(mlp(), curve.drop(columns="global_test"))
+        explorer.PruningPanels(mlp(), curve.drop(columns="global_test"))
+    with pytest.raises(ValueError, match="one_shot_curve"):
+        nb.pruning_explorer(mlp(), curve.drop(columns="global_test"))
 
 
 def test_static_twin_draws_the_same_state(curve):
     import matplotlib.pyplot as plt
 
     fig = nb.plot_pruning(mlp(), curve, 50)
-    expected = nb.PruningExplorer(mlp(), curve).state_at(50)
-    assert fig.state.keys() == expected.keys()
-    for key, value in expected.items():
-        assert np.allclose(fig.state[key], value)
+    expected = explorer.PruningPanels(mlp(), curve).state_at(50)
+    assert np.allclose([b.get_height() for b in fig.axes[2].patches], expected["layer_sparsity"])
+    marker = [line for line in fig.axes[0].lines if line.get_marker() == "o"][0]
+    assert np.allclose(np.ravel(marker.get_data()), [50, 100 * expected["test_acc"]])
     kept = [a for a in fig.axes[1].patches if a.get_label() == "kept"][0]
     assert np.allclose(kept.get_data().values, np.maximum(expected["surviving"], 0.8))
     plt.close(fig)
@@ -349,7 +367,7 @@ def test_row_mask_checker_names_the_usual_mistakes():
 
 def test_row_mask_checker_rejects_a_battery_of_wrong_answers():
     ns = solved("3.1")
-    first_w, first_a = nb._row_mask_cases()[0]
+    first_w, first_a = checks._row_mask_cases()[0]
     memorised = ns["row_mask"](first_w, first_a)
 
     def in_place(w, a):                   # the right mask, but the caller's weight squared in place
@@ -406,9 +424,9 @@ def test_row_mask_checker_accepts_every_right_formulation():
 
 
 def test_row_mask_problems_separate_the_norms():
-    cases = nb._row_mask_cases()
+    cases = checks._row_mask_cases()
     w, a = cases[0]
-    masks = [nb._library_row_mask(w, a, n=n) for n in (1, 2, float("inf"))]
+    masks = [checks._library_row_mask(w, a, n=n) for n in (1, 2, float("inf"))]
     assert not torch.equal(masks[0], masks[1]) and not torch.equal(masks[2], masks[1]) and not torch.equal(masks[0], masks[2])
     pruned = [int(round(a * w.shape[0])) for w, a in cases]
     assert 0 in pruned and any(k == w.shape[0] for k, (w, _) in zip(pruned, cases))               # nothing, and everything
@@ -502,9 +520,9 @@ def test_phone_checker_battery():
 
 
 def test_phone_trap_fires_on_the_shipped_table():
-    runs = results.read("pruning_compression")
+    runs = results.read("nb06_compression")
     g = runs.groupby("model").test
-    table = pd.DataFrame({"accuracy (%)": 100 * g.mean()}).reindex(list(nb.ROWS.values()))
+    table = pd.DataFrame({"accuracy (%)": 100 * g.mean()}).reindex(list(compression.ROWS.values()))
     table["non-zero"] = [2395210, 79510, 79510, 241690, 328810, 2395210, 39760]   # the notebook's seed-0 models
     table["bytes on disk"] = [9583613, 320277, 320277, 9583613, 1317957, 2407065, 43578]
     rows = nb.phone_rows(table)
@@ -515,51 +533,59 @@ def test_phone_trap_fires_on_the_shipped_table():
 
 
 def test_shipped_curve():
-    curve = results.read("pruning_curve")
+    curve = results.read("nb06_curve")
     assert np.allclose(curve.sparsity, np.round(np.arange(0, 1, 0.01), 2))
     assert curve.global_test.iloc[0] > 0.95 and curve.global_test.iloc[-1] < 0.5
 
 
 def test_shipped_retraining_runs_and_their_verdicts():
-    runs = results.read("pruning_retrain")
+    runs = results.read("nb06_retrain")
     assert runs.seed.nunique() >= 3
-    assert set(runs.method) == {"dense", *nb.METHODS}
-    assert set(np.round(runs[runs.method != "dense"].sparsity, 2)) == set(nb.SPARSITIES)
-    assert all(nb.retrain_verdicts(runs).values())
-    assert nb.best_method(runs) in nb.METHODS[1:]
+    assert set(runs.method) == {"dense", *retraining.METHODS}
+    assert set(np.round(runs[runs.method != "dense"].sparsity, 2)) == set(retraining.SPARSITIES)
+    verdicts = nb.retrain_verdicts(runs)
+    assert isinstance(verdicts, Verdicts) and len(verdicts) == 8 and verdicts.require() is verdicts
+    assert nb.best_method(runs) in retraining.METHODS[1:]
     comparison = nb.retrain_comparison(runs)
-    assert len(comparison) == 2 * len(nb.SPARSITIES)
+    assert len(comparison) == 2 * len(retraining.SPARSITIES) and comparison.index.names == ["sparsity", "method"]
+    assert comparison.loc[("98%", retraining.METHODS[3]), "verdict"] == "ahead, seed ranges apart"
     assert set(comparison.verdict) <= {"ahead, seed ranges apart", "behind, seed ranges apart",
                                       "ahead on the mean, ranges overlap", "behind on the mean, ranges overlap"}
 
 
 def test_retrain_verdicts_can_come_out_false():
-    runs = results.read("pruning_retrain").copy()
-    boost = (runs.method == nb.METHODS[2]) & np.isclose(runs.sparsity, 0.98)
+    runs = results.read("nb06_retrain").copy()
+    boost = (runs.method == retraining.METHODS[2]) & np.isclose(runs.sparsity, 0.98)
     runs.loc[boost, "test"] = 0.99                      # iterative far ahead at 98%
     verdicts = nb.retrain_verdicts(runs)
     assert not verdicts["five rounds of iterative pruning are behind one-shot + fine-tune on the mean at every sparsity from 90% up"]
     assert not verdicts["... and ahead of it at no sparsity, not even on the mean"]
+    with pytest.raises(AssertionError, match="five rounds of iterative pruning"):
+        verdicts.require()
 
 
 def test_recovery_verdicts_can_come_out_false():
-    rec = results.read("pruning_recovery").copy()
-    soft_all = (rec.regime == nb.ALL_LABELS) & (rec.fine_tune == nb.SOFT_TARGETS)
+    rec = results.read("nb06_recovery").copy()
+    soft_all = (rec.regime == recovery.ALL_LABELS) & (rec.fine_tune == recovery.SOFT_TARGETS)
     rec.loc[soft_all, "test"] = 0.999                   # soft targets far ahead with every label
     verdicts = nb.recovery_verdicts(rec)
     assert not verdicts["all 3,500 labels: soft targets are worse than hard labels at every width, seed ranges apart"]
     assert sum(verdicts.values()) == len(verdicts) - 1
+    with pytest.raises(AssertionError, match="all 3,500 labels"):
+        verdicts.require()
 
 
 def test_compare_words():
-    assert nb._compare(2, 3, 2.5, 0, 1, 0.5) == "ahead, seed ranges apart"
-    assert nb._compare(0, 1, 0.5, 2, 3, 2.5) == "behind, seed ranges apart"
-    assert nb._compare(0, 3, 2, 1, 2, 1.5) == "ahead on the mean, ranges overlap"
-    assert nb._compare(1, 2, 1.5, 1, 2, 1.5) == "behind on the mean, ranges overlap"   # a tie is no lead
+    words = retraining.compare_words
+    assert words(Spread(2.5, 2, 3, 3), Spread(0.5, 0, 1, 3)) == "ahead, seed ranges apart"
+    assert words(Spread(0.5, 0, 1, 3), Spread(2.5, 2, 3, 3)) == "behind, seed ranges apart"
+    assert words(Spread(2, 0, 3, 3), Spread(1.5, 1, 2, 3)) == "ahead on the mean, ranges overlap"
+    assert words(Spread(1.5, 1, 2, 3), Spread(1.5, 1, 2, 3)) == "behind on the mean, ranges overlap"   # a tie is no lead
+    assert words(Spread(2.5, 2, 3, 3), Spread(1.5, 1, 2, 3)) == "ahead on the mean, ranges overlap"   # touching ranges overlap
 
 
 def test_backend_verdicts_say_what_the_shipped_table_says():
-    v = nb.backend_verdicts(results.read("pruning_backends"))
+    v = nb.backend_comparison(results.read("nb06_backends"))
     assert v.loc["torchao int8 weight-only", "batch 256"].startswith("as fast")
     assert v.loc["torchao int8 weight-only", "batch 1"].startswith("slower")
     assert v.loc["torchao int8 dynamic activations + int8 weights"].str.startswith("slower").all()
@@ -567,22 +593,22 @@ def test_backend_verdicts_say_what_the_shipped_table_says():
 
 
 def test_shipped_recovery_and_compression_tables():
-    rec = results.read("pruning_recovery")
-    assert rec.seed.nunique() >= 3 and set(rec.fine_tune) == set(nb.FINE_TUNINGS)
-    assert set(rec.regime) == set(nb.RECOVERY_REGIMES)
-    gains = nb.recovery_gains(rec)
-    assert len(gains) == len(nb.RECOVERY_REGIMES) * len(nb.RECOVERY_FRACTIONS)
-    assert all(nb.recovery_verdicts(rec).values())
+    rec = results.read("nb06_recovery")
+    assert rec.seed.nunique() >= 3 and set(rec.fine_tune) == set(recovery.FINE_TUNINGS)
+    assert set(rec.regime) == set(recovery.RECOVERY_REGIMES)
+    gains = recovery.recovery_gains(rec)
+    assert len(gains) == len(recovery.RECOVERY_REGIMES) * len(recovery.RECOVERY_FRACTIONS)
+    assert nb.recovery_verdicts(rec).require()
     # the fair teacher saw fewer labels: a weaker teacher whose argmax is wrong more often
     teachers = rec.drop_duplicates(["regime", "seed"]).set_index(["regime", "seed"])
     for seed in rec.seed.unique():
-        fair, full = teachers.loc[(nb.SCARCE_FAIR, seed)], teachers.loc[(nb.SCARCE, seed)]
+        fair, full = teachers.loc[(recovery.SCARCE_FAIR, seed)], teachers.loc[(recovery.SCARCE, seed)]
         assert fair.dense < full.dense and fair.pseudo_right < full.pseudo_right
     split = nb.recovery_split(rec)
     assert list(split.columns) == ["2x300", "2x120", "2x60"] and len(split) == 7
-    comp = results.read("pruning_compression")
-    assert comp.seed.nunique() >= 3 and set(comp.model) == set(nb.ROWS.values())
-    assert comp.method.nunique() == 1 and comp.method.iloc[0] == nb.best_method(results.read("pruning_retrain"))
+    comp = results.read("nb06_compression")
+    assert comp.seed.nunique() >= 3 and set(comp.model) == set(compression.ROWS.values())
+    assert comp.method.nunique() == 1 and comp.method.iloc[0] == nb.best_method(results.read("nb06_retrain"))
 
 
 def test_backends_need_torchao(monkeypatch):
@@ -597,8 +623,8 @@ def test_backends_need_torchao(monkeypatch):
 
     monkeypatch.setattr(builtins, "__import__", no_torchao)
     with pytest.raises(SystemExit, match="pip install torchao"):
-        nb.backend_runs()
-    table = results.read("pruning_backends")
+        size_and_speed.backend_runs()
+    table = results.read("nb06_backends")
     assert len(table) == 4 and table["versions"].str.contains("torchao").all()
 
 
@@ -608,18 +634,20 @@ def test_compression_models_rejects_a_wrong_unstructured_model(small):
 
 
 def test_recovery_runs_on_a_small_slice(small, monkeypatch):
-    monkeypatch.setitem(nb.FINE_TUNE, "epochs", 1)
-    monkeypatch.setattr(nb, "fair_teacher_train", lambda n: dict(nb.TEACHERS[nb.BASE]["train"], epochs=2))
+    from kdnb.teachers import TEACHERS
+
+    monkeypatch.setattr(recovery, "fair_teacher_train", lambda n: dict(TEACHERS[nb.BASE]["train"], epochs=2))
     regimes = {"all": {"labels": None, "teacher": "all"}, "40, all": {"labels": 40, "teacher": "all"},
                "40, fair": {"labels": 40, "teacher": "same"}}
-    runs = nb.recovery_runs(seeds=(0,), fractions=(0.9,), regimes=regimes, dataset=small, progress=False)
-    assert runs.fine_tune.tolist() == [nb.HARD_LABELS, nb.SOFT_TARGETS] + 2 * list(nb.FINE_TUNINGS)
+    runs = recovery.recovery_runs(seeds=(0,), fractions=(0.9,), regimes=regimes, dataset=small, progress=False,
+                                  run=Run.of(nb.FINE_TUNE, epochs=1))
+    assert runs.fine_tune.tolist() == [recovery.HARD_LABELS, recovery.SOFT_TARGETS] + 2 * list(recovery.FINE_TUNINGS)
     assert (runs.hidden == 120).all()
     assert runs.groupby("regime").pruned.nunique().eq(1).all()      # every fine-tuning starts from the same slim weights
     fair, full = runs[runs.regime == "40, fair"].iloc[0], runs[runs.regime == "40, all"].iloc[0]
     assert fair.dense < full.dense and fair.pseudo_right < full.pseudo_right   # 40 labels make a weaker teacher
     assert np.isnan(runs[runs.regime == "all"].pseudo_right).all()
-    table = nb.recovery_gains(runs)
+    table = recovery.recovery_gains(runs)
     assert table["slim model"].tolist() == ["2x120"] * 3
 
 
@@ -627,22 +655,212 @@ def test_pseudo_labels_keep_the_true_labels_and_fill_the_rest(small):
     y = small.train.y.clone()
     y[10:] = -100
     teacher = nb.dense_teacher(0)
-    got = nb.pseudo_labels(teacher, kdata.Split(small.train.X, y))
+    got = recovery.pseudo_labels(teacher, kdata.Split(small.train.X, y))
     assert torch.equal(got[:10], small.train.y[:10])
     assert torch.equal(got[10:], training.predict_logits(teacher, small.train.X[10:]).argmax(1))
     assert nb.fair_teacher_train(300)["epochs"] * 3 == 40 * 28 - 1   # as many steps as the full teacher, to one batch
 
 
-def test_compression_models_and_table_on_a_small_slice(small, monkeypatch):
-    monkeypatch.setitem(nb.FINE_TUNE, "epochs", 1)
-    monkeypatch.setitem(nb.STUDENT_TUNE, "epochs", 1)
-    live = nb.compression_models(0, small, method=nb.METHODS[1])
-    assert list(live) == list(nb.ROWS.values())
+def test_compression_models_and_table_on_a_small_slice(small):
+    live = nb.compression_models(0, small, method=retraining.METHODS[1], fine_tune=Run.of(nb.FINE_TUNE, epochs=1),
+                                 student_tune=Run.of(compression.STUDENT_TUNE, epochs=1))
+    assert list(live) == list(compression.ROWS.values())
     runs = pd.DataFrame([{"seed": 0, "model": k, "test": training.accuracy(m, small.test)} for k, m in live.items()])
     table = nb.compression_table(runs, live, timing=False)
-    R = nb.ROWS
+    R = compression.ROWS
     assert table.loc[R["unstructured"], "non-zero"] < 0.11 * table.loc[R["teacher"], "non-zero"]
     assert abs(table.loc[R["unstructured"], "bytes on disk"] / table.loc[R["teacher"], "bytes on disk"] - 1) < 0.01
     assert table.loc[R["structured"], "parameters"] < 0.2 * table.loc[R["teacher"], "parameters"]
     assert 3.5 < table.loc[R["int8"], "times smaller"] < 4.1
     assert table.loc[R["all three"], "bytes on disk"] == table["bytes on disk"].min()
+
+
+# ------------------------------------------------------------------------------------------- verdicts and tables for reading
+
+
+def test_mask_verdicts_follow_the_table():
+    layer = nn.Linear(50, 30)
+    torch.manual_seed(1)
+    with torch.no_grad():
+        layer.weight.copy_(0.01 * torch.rand(30, 50))
+        layer.weight[:15] += 0.1
+        layer.weight[15:, 0] = 1.0
+    table = nb.mask_comparison(layer, amount=0.5)
+    assert nb.mask_verdicts(table).require()
+    same_rows = table.copy()
+    same_rows.loc["whole neurons (rows, ln_structured)", ["identical masks", "weights where the masks differ"]] = [True, 0]
+    with pytest.raises(AssertionError, match="for whole neurons"):
+        nb.mask_verdicts(same_rows).require()
+
+
+def test_disk_verdicts_hold_for_a_small_mlp_and_can_fail():
+    table = nb.disk_table(mlp(hidden=(200, 200)), 0.9)
+    assert list(table.index) == list(size_and_speed.DISK_ROWS)
+    assert nb.disk_verdicts(table).require()
+    doubled = table.copy()
+    doubled.loc[size_and_speed.DISK_ROWS[2], "bytes"] *= 2          # as if prune.remove kept the masks
+    verdicts = nb.disk_verdicts(doubled)
+    assert verdicts.failed == ["after prune.remove it is the dense size, within 1% (the zeros are stored)"]
+    with pytest.raises(AssertionError):
+        verdicts.require()
+
+
+def test_pruned_variants_and_their_speed_verdicts(small):
+    dense = mlp(hidden=(60, 60))
+    thin = nb.slim(nb.prune_neurons(nb.clone(dense), 0.5))
+    variants = nb.pruned_variants(dense, thin)
+    assert list(variants) == list(size_and_speed.PRUNED_VARIANTS) and variants[size_and_speed.PRUNED_VARIANTS[0]] is dense
+    with torch.no_grad():
+        outs = [m.eval()(small.test.X) for m in list(variants.values())[1:4]]
+    assert all(torch.allclose(outs[0], o, atol=1e-5) for o in outs[1:])     # three forms of the same 90% model
+    fast = pd.DataFrame({"speed-up, batch 1": [1, 0.2, 1.0, 0.8, 3.0], "speed-up, batch 256": [1, 0.9, 1.0, 1.6, 6.0]},
+                        index=list(size_and_speed.PRUNED_VARIANTS))
+    assert nb.pruning_speed_verdicts(fast).require()
+    skipping = fast.assign(**{"speed-up, batch 256": [1, 0.9, 9.0, 1.6, 6.0]})  # hardware that skipped zeros
+    with pytest.raises(AssertionError, match="nowhere near 10x"):
+        nb.pruning_speed_verdicts(skipping).require()
+
+
+def test_int8_verdicts(small):
+    teacher = nb.dense_teacher(0)
+    assert nb.int8_verdicts(teacher, nb.quantize_int8(teacher), small.test).require()
+    with pytest.raises(AssertionError, match="top class"):
+        nb.int8_verdicts(teacher, nb.quantize_int8(mlp()), small.test).require()   # another model entirely
+
+
+def test_backend_verdicts_hold_on_the_shipped_table_and_can_fail():
+    table = results.read("nb06_backends")
+    assert len(nb.backend_verdicts(table).require()) == 4
+    faster = table.copy()
+    faster.loc[faster.model == "torchao int8 weight-only", "speed-up, batch 256"] = 1.6
+    verdicts = nb.backend_verdicts(faster)
+    assert len(verdicts.failed) == 2
+    with pytest.raises(AssertionError, match="weight-only"):
+        verdicts.require()
+
+
+def test_retrain_summary_reads_through_seeds():
+    runs = results.read("nb06_retrain")
+    spans = nb.retrain_summary(runs)
+    assert list(spans.index) == list(retraining.METHODS) and list(spans.columns) == ["50%", "80%", "90%", "95%", "98%", "99%"]
+    assert spans.columns.name == "test accuracy, % (3 seeds, [min, max])"
+    part = runs[(runs.method == retraining.METHODS[3]) & np.isclose(runs.sparsity, 0.98)].test
+    assert spans.loc[retraining.METHODS[3], "98%"] == Spread.of(part, 100).text(1)
+    assert nb.round_epochs() == pytest.approx((1.5, 4.0))
+    assert nb.round_epochs(Run(epochs=20), rounds=4, end=0.5) == pytest.approx((2.5, 12.5))
+
+
+def test_recovery_summary_and_teachers_read_through_seeds():
+    rec = results.read("nb06_recovery")
+    spans = nb.recovery_summary(rec)
+    assert list(spans.columns) == list(recovery.FINE_TUNINGS) and len(spans) == 9
+    assert (spans.loc[recovery.ALL_LABELS, recovery.PSEUDO_LABELS] == "").all()
+    part = rec[(rec.regime == recovery.SCARCE) & (rec.hidden == 60) & (rec.fine_tune == recovery.SOFT_TARGETS)].test
+    assert spans.loc[(recovery.SCARCE, "2x60"), recovery.SOFT_TARGETS] == Spread.of(part, 100).text(1)
+    teachers = nb.recovery_teachers(rec)
+    assert teachers.loc[recovery.ALL_LABELS, "its argmax right on the unlabelled images (%)"] == "no unlabelled images"
+    assert teachers.loc[recovery.SCARCE_FAIR].str.match(r"^\d+\.\d \[\d+\.\d, \d+\.\d\]$").all()
+    split = nb.recovery_split(rec)
+    assert split.index.name == "points, paired by seed: mean [min, max]"
+    assert split.stack().str.match(r"^[+-]\d+\.\d \[[+-]\d+\.\d, [+-]\d+\.\d\]$").all()
+
+
+def _comparison_index():
+    return pd.Index(list(compression.ROWS.values()), name="model")
+
+
+def test_compression_verdicts_on_the_shipped_table_and_when_they_fail():
+    runs = results.read("nb06_compression")
+    comp = pd.DataFrame(index=_comparison_index())
+    assert nb.compression_verdicts(runs, comp).require()
+    assert 1.0 < nb.distillation_gap(runs) < 3.0
+    worse = runs.copy()
+    worse.loc[worse.model == compression.ROWS["alone"], "test"] = 0.99       # the student alone far ahead
+    verdicts = nb.compression_verdicts(worse, comp)
+    assert nb.distillation_gap(worse) < 0
+    assert set(verdicts.failed) == {"the distilled 1x100 beats the same 1x100 trained alone, seed ranges apart",
+                                    "every pruned teacher is ahead of every student on the mean"}
+    with pytest.raises(AssertionError):
+        verdicts.require()
+
+
+def test_compression_speed_and_rebuild_verdicts():
+    R = compression.ROWS
+    timed = pd.DataFrame({"speed-up, batch 1": [1, 10, 10, 1.0, 3.3, 1.8, 4.7], "speed-up, batch 256": [1, 26, 26, 1.0, 6.8, 3.9, 76],
+                          "ms, batch 1": [0.22, 0.02, 0.02, 0.22, 0.07, 0.12, 0.05],
+                          "zipped bytes": [8.9e6, 3e5, 3e5, 1.8e6, 1.2e6, 2e6, 3.6e4]}, index=_comparison_index())
+    assert len(nb.compression_speed_verdicts(timed).require()) == 6
+    timed.loc[R["all three"], "ms, batch 1"] = 0.01                            # int8 without its fixed cost
+    with pytest.raises(AssertionError, match="fixed cost"):
+        nb.compression_speed_verdicts(timed).require()
+    rebuilt = pd.DataFrame({"built here (%)": [96.8, 93.3], "table, seed 0 (%)": [96.8, 93.1]})
+    assert nb.rebuild_verdicts(rebuilt).require()
+    with pytest.raises(AssertionError, match="within 1 point"):
+        nb.rebuild_verdicts(rebuilt.assign(**{"built here (%)": [96.8, 91.0]})).require()
+
+
+def test_compression_summary_formats_what_the_table_holds():
+    runs = results.read("nb06_compression")
+    comp = pd.DataFrame({"parameters": [2395210, 79510, 79510, 2395210, 328810, 2395210, 39760],
+                         "non-zero": [2395210, 79510, 79510, 241690, 328810, 2350000, 38900],
+                         "bytes on disk": [9583613, 320277, 320277, 9583613, 1317957, 2407065, 43578]}, index=_comparison_index())
+    comp["times smaller"] = comp["bytes on disk"].iloc[0] / comp["bytes on disk"]
+    shown = nb.compression_summary(comp, runs, results.read("nb06_latency"))
+    assert list(shown.index) == list(comp.index)
+    teacher = runs[runs.model == compression.ROWS["teacher"]].test
+    assert shown.iloc[0, 0] == Spread.of(teacher, 100).text(1)
+    assert shown.loc[compression.ROWS["teacher"], "non-zero"] == "2.4 M" and shown.iloc[-1]["non-zero"] == "38.9 k"
+    assert shown.loc[compression.ROWS["teacher"], "KB on disk"] == "9,583.6" and shown.iloc[-1]["times smaller"] == "220"
+    assert not shown.isna().any().any()
+
+
+def test_prune_and_train_takes_a_run(small):
+    model = mlp()
+    hist = nb.prune_and_train(model, small.train, retraining.METHODS[3], 0.7, Run.of(nb.FINE_TUNE, epochs=2, augment=0),
+                              seed=3)
+    assert list(hist.index) == [1, 2] and hist.sparsity.iloc[-1] == pytest.approx(0.7, abs=1e-6)
+    with pytest.raises(TypeError, match="unknown training option"):
+        nb.prune_and_train(mlp(), small.train, retraining.METHODS[1], 0.5, epoch=1)
+
+
+# ------------------------------------------------------------------------------------------- the package
+
+
+def test_the_tables_are_registered_and_made_through_kdnb_results(small, tmp_path, monkeypatch):
+    from kdnb.nb06_pruning_and_compression import tables
+
+    names = {name for fn in tables.MAKERS for name in fn.maker.tables}
+    assert names == {"nb06_curve", "nb06_retrain", "nb06_recovery", "nb06_compression", "nb06_latency", "nb06_backends"}
+    assert {fn.maker.tables[0]: fn.maker.requires for fn in tables.MAKERS}["nb06_backends"] == "torchao"
+    assert all(results.owner_module(n) == "kdnb.nb06_pruning_and_compression.tables" for n in names)
+    real = explorer.one_shot_curve
+    monkeypatch.setattr(tables, "one_shot_curve", lambda model, ds, progress=False: real(model, small, [0.0, 0.5], False))
+    monkeypatch.setenv("KDNB_RESULTS", str(tmp_path))
+    threads = torch.get_num_threads()
+    try:
+        written = results.make("nb06_curve", progress=False)
+    finally:
+        torch.set_num_threads(threads)
+    assert written == [tmp_path / "nb06_curve.csv"]
+    curve = results.read("nb06_curve")
+    assert list(curve.sparsity) == [0.0, 0.5] and curve.global_test.iloc[0] > 0.8
+
+
+def test_the_public_api_is_what_the_notebook_calls():
+    import json
+    import re
+    from pathlib import Path
+
+    book = Path(__file__).resolve().parents[1] / "notebooks" / "06_pruning_and_compression.ipynb"
+    cells = json.loads(book.read_text(encoding="utf-8"))["cells"]
+    code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+    prose = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+    called = set(re.findall(r"\bnb\.(\w+)", code))
+    named = set(re.findall(r"`nb\.(\w+)", prose)) | set(re.findall(r"help\(nb\.(\w+)\)", prose))
+    assert called | named == set(nb.__all__), (sorted((called | named) - set(nb.__all__)), sorted(set(nb.__all__) - called - named))
+    assert {"pruning_explorer", "dense_teacher", "BASE"} <= called           # what the classroom page and the bench use too
+    assert all(hasattr(nb, name) for name in nb.__all__)
+    assert not hasattr(nb, "main")
+    folder = Path(nb.__file__).parent
+    for path in folder.glob("*.py"):
+        assert len(path.read_text(encoding="utf-8").splitlines()) <= 500, path.name

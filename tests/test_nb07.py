@@ -1,5 +1,6 @@
 """Notebook 07's widgets, driven the way a reader drives them: clicks and values."""
 
+import dataclasses
 import html
 import json
 import math
@@ -13,6 +14,9 @@ import torch.nn.functional as F
 from conftest import solution_cells
 from kdnb import bank
 from kdnb import nb07_interview_drill as nb
+from kdnb.nb07_interview_drill import mock as M
+from kdnb.nb07_interview_drill import quiz as Q
+from kdnb.nb07_interview_drill import traps as T
 from kdnb.temperature import entropy, soft_targets
 
 
@@ -122,8 +126,8 @@ def test_loading_a_bad_file_names_the_problem(entries, tmp_path):
 # ------------------------------------------------------------------------------------------ quiz
 
 def test_every_generator_computes_an_answer_that_checks(entries):
-    items = nb.make_quiz(len(nb.GENERATORS) * 3, seed=11)
-    assert {i.id for i in items} == {g(__import__("random").Random(0)).id for g in nb.GENERATORS}
+    items = nb.make_quiz(len(Q.GENERATORS) * 3, seed=11)
+    assert {i.id for i in items} == {g(__import__("random").Random(0)).id for g in Q.GENERATORS}
     for item in items:
         assert item.is_right(item.answer)
         item.link.heading()  # points at a real section
@@ -174,7 +178,7 @@ def independent_answer(item):
 
 
 def test_quiz_answers_match_an_independent_computation():
-    items = nb.make_quiz(len(nb.GENERATORS) * 12, seed=5)
+    items = nb.make_quiz(len(Q.GENERATORS) * 12, seed=5)
     structured = 0
     for item in items:
         expected = independent_answer(item)
@@ -191,7 +195,7 @@ def test_quiz_answers_match_an_independent_computation():
 
 def test_every_generator_draws_different_answers():
     """The prose says each question is drawn at random: no generator has a fixed answer."""
-    for g in nb.GENERATORS:
+    for g in Q.GENERATORS:
         answers = {str(g(random.Random(s)).answer)[:6] for s in range(25)}
         assert len(answers) >= 3, (g.__name__, answers)
 
@@ -206,7 +210,7 @@ def _right_numbers(a: float) -> list:
     return [a, np.float32(a), np.float64(a), torch.tensor(a), torch.tensor([a]), f"{a:.6g}", f" {a} "]
 
 
-@pytest.mark.parametrize("gen", nb.GENERATORS, ids=lambda g: g.__name__)
+@pytest.mark.parametrize("gen", Q.GENERATORS, ids=lambda g: g.__name__)
 def test_each_quiz_checker_battery(gen):
     """Per generator, over seeds: >= 5 wrong answers rejected, >= 3 right formulations accepted."""
     for seed in range(6):
@@ -217,7 +221,7 @@ def test_each_quiz_checker_battery(gen):
             others = [o for o in item.options if o != item.answer]
             wrong = others + [None, "", f"{item.answer}x", True, float("nan"), [item.answer], item.answer.upper() + "?"]
             right = [item.answer, f"  {item.answer} ", np.str_(item.answer)]
-            if nb._number(item.answer) is not None:
+            if Q._number(item.answer) is not None:
                 right += [float(item.answer), np.float32(float(item.answer)), torch.tensor(float(item.answer))]
         assert len(wrong) >= 5 + (len(item.options) - 1 if item.options else 0) and len(right) >= 3
         for w in wrong:
@@ -262,7 +266,7 @@ def _replay(entries, scores, step=40, seconds=90, n=None):
     mock.start_button.click()
     for s in scores:
         mock.show_button.click()
-        next(b for b in mock.rate_buttons if nb.SCORES[b.description] == s).click()
+        mock.rate_button(s).click()
     return mock
 
 
@@ -280,6 +284,8 @@ def test_mock_interview_summary_names_weak_topics_with_links(entries):
     weak = table[table["weak"]]
     assert set(weak["topic"]) == {bank.TOPICS[mock.asked[i].entry.topic][0] for i in (0, 2)}
     assert (table["over time"] == 1).all()  # 100 s against a 90 s budget
+    assert (table["weak"] == (table["score"] < M.WEAK_BELOW)).all() and table["weak"].any() and not table["weak"].all()
+    assert [mock.rate_button(v).description for v in M.SCORES.values()] == list(M.SCORES)  # English words on English buttons
     summary = mock.summary_html()
     assert html.escape(mock.asked[0].entry.link.href()) in summary and "weak: revise" in summary
 
@@ -298,7 +304,7 @@ def test_mock_interview_validates_its_settings(entries):
 
 def test_trap_gallery_shows_every_trap_with_its_link(entries):
     traps = bank.traps(entries)
-    table = nb.trap_table(entries)
+    table = T.trap_table(entries)
     assert len(table) == len(traps) and (table["verdict"] == "wrong").all()
     gallery = nb.trap_gallery(entries)
     for e in traps:
@@ -457,7 +463,7 @@ def test_an_empty_number_box_is_no_answer():
     quiz.number.value = item.shown_answer()
     quiz.check_button.click()
     assert quiz.results[-1] is True
-    l1 = next(i for s in range(40) for i in [nb.q_l1_l2(random.Random(s))] if i.answer > 0)
+    l1 = next(i for s in range(40) for i in [Q.q_l1_l2(random.Random(s))] if i.answer > 0)
     assert not l1.is_right(0) and not l1.is_right("")
 
 
@@ -479,3 +485,148 @@ def test_start_does_not_silently_restart_a_running_interview(entries):
     assert mock.position == 0 and all(a.score is None for a in mock.asked) and mock.report.value == ""
     finished = _replay(entries, [2, 2], n=2)
     assert finished.start() is True  # after the last question, start needs no confirmation
+
+
+# ------------------------------------------------------------------------------------ verdicts
+
+def test_a_new_deck_verdicts_and_their_failures(entries):
+    cards = nb.Flashcards(entries, seed=0)
+    nb.flashcards_verdicts(cards, entries).require()
+    cards.reveal()  # the answer is showing: "only reveal can be pressed" no longer holds
+    with pytest.raises(AssertionError, match="answer hidden"):
+        nb.flashcards_verdicts(cards, entries).require()
+    narrow = nb.Flashcards(entries, topic="code", seed=0)
+    with pytest.raises(AssertionError, match="deck holds every entry"):
+        nb.flashcards_verdicts(narrow, entries).require()
+
+
+def test_review_walkthrough_follows_one_card_and_round_trips(entries):
+    walk = nb.review_walkthrough(entries, topic="temperature", seed=0)
+    deck = sum(e.topic == "temperature" for e in entries)
+    assert walk.card == nb.Flashcards(entries, topic="temperature", seed=0).current.id
+    assert walk.returns == [3, 6, None, None] and walk.round_trip
+    assert list(walk.steps["the card comes back as"]) == ["card 4", "card 7", "left the queue", "left the queue"]
+    assert walk.steps["cards in the queue"].iloc[0] == deck  # the missed card is back in the queue
+    assert walk.steps["cards known"].iloc[-1] == deck - walk.steps["cards in the queue"].iloc[-1]
+    assert all(v for v in nb.review_verdicts(walk).require().values())
+    for broken, words in ((dict(returns=[2, 6, None, None]), "comes back after 3"),
+                          (dict(returns=[3, 3, None, None]), "longer wait of 6"),
+                          (dict(returns=[3, 6, 0, None]), "leaves the queue"),
+                          (dict(round_trip=False), "same queue and progress")):
+        with pytest.raises(AssertionError, match=words):
+            nb.review_verdicts(dataclasses.replace(walk, **broken)).require()
+
+
+def test_a_new_quiz_verdicts_and_their_failures():
+    quiz = nb.Quiz(n=4, seed=3, lang="both")
+    nb.quiz_verdicts(quiz).require()
+    quiz.answer(quiz.current.answer)
+    with pytest.raises(AssertionError, match="nothing counts"):
+        nb.quiz_verdicts(quiz).require()
+    quiz.next()
+    with pytest.raises(AssertionError, match="first question"):
+        nb.quiz_verdicts(quiz).require()
+
+
+def test_draws_of_every_generator_and_their_verdicts():
+    drawn = nb.draw_each(seeds=5)
+    assert set(drawn) == {g.__name__.removeprefix("q_") for g in Q.GENERATORS}
+    assert all(len(items) == 5 for items in drawn.values())
+    table = nb.distinct_answers(drawn)
+    assert list(table.index) == ["different answers over 5 draws"] and table.shape == (1, len(Q.GENERATORS))
+    assert (table.iloc[0] == [len({it.shown_answer() for it in drawn[k]}) for k in table.columns]).all()
+    nb.generator_verdicts(nb.draw_each(seeds=12)).require()
+    fixed = {**drawn, "entropy": [drawn["entropy"][0]] * 5}  # a generator that always gives the same answer
+    with pytest.raises(AssertionError, match="none has a fixed answer"):
+        nb.generator_verdicts(fixed).require()
+    choices_only = {k: v for k, v in drawn.items() if v[0].options is not None}  # no number asked: nothing proven
+    with pytest.raises(AssertionError, match="empty box is never right"):
+        nb.generator_verdicts(choices_only, at_least=1).require()
+
+
+def test_a_new_interview_verdicts_and_their_failures(entries):
+    mock = nb.MockInterview(entries, n=3, seed=0, lang="both")
+    nb.interview_verdicts(mock).require()
+    mock.start()
+    with pytest.raises(AssertionError, match="nothing is asked before start"):
+        nb.interview_verdicts(mock).require()
+
+
+def test_replayed_interview_and_its_verdicts(entries):
+    scores = [2, 1, 0, 2, 2, 1, 0, 2]
+    replay = nb.replay_interview(entries, scores, seed=7, step=40, press_start_at=3)
+    assert [a.score for a in replay.mock.asked] == scores and all(a.seconds == 40 for a in replay.mock.asked)
+    assert replay.restarted is False and replay.warned and replay.position_after == 3
+    nb.replay_verdicts(replay).require()
+    with pytest.raises(AssertionError, match="asks first"):
+        nb.replay_verdicts(dataclasses.replace(replay, restarted=True)).require()
+    with pytest.raises(AssertionError, match="stand-in clock's 30 s"):
+        nb.replay_verdicts(dataclasses.replace(replay, step=30)).require()
+    nine = nb.replay_interview(entries, [2] * 9, seed=7, press_start_at=3)  # 8 topics: one repeats
+    with pytest.raises(AssertionError, match="one question per topic"):
+        nb.replay_verdicts(nine).require()
+
+
+def test_trap_sources_and_verdicts(entries):
+    traps = bank.traps(entries)
+    table = nb.trap_sources(entries)
+    seeded = [e.trap.source for e in traps if e.trap.source != "common"]
+    assert table.loc["all", "traps"] == len(traps) == table.loc["a seed answer", "traps"] + table.loc["common folklore", "traps"]
+    assert table.loc["a seed answer", "seed IDs named"] == len(set(seeded)) and set(seeded) <= set(bank.SEED_IDS)
+    nb.trap_verdicts(entries).require()
+    bad = dataclasses.replace(traps[0], trap=dataclasses.replace(traps[0].trap, source="999-9"))
+    with pytest.raises(AssertionError, match="real seed question"):
+        nb.trap_verdicts([bad] + traps[1:]).require()
+    blank = dataclasses.replace(traps[0], trap=dataclasses.replace(traps[0].trap, truth={"en": "x", "zh": " "}))
+    with pytest.raises(AssertionError, match="in English and in Chinese"):
+        nb.trap_verdicts([blank]).require()
+    with pytest.raises(AssertionError, match="gallery shows every trap"):
+        nb.trap_verdicts([e for e in entries if not e.trap]).require()
+
+
+# ------------------------------------------------------------------------------ Chinese widgets
+
+def test_the_mock_interview_speaks_chinese_in_chinese_mode(entries):
+    ticks = iter(range(0, 10**6, 100))
+    mock = nb.MockInterview(entries, n=2, seconds=90, seed=0, lang="中文", clock=lambda: next(ticks))
+    buttons = [mock.start_button, mock.show_button, *mock.rate_buttons]
+    assert [b.description for b in buttons] == ["开始面试", "显示答案", "答得好", "答对一部分", "没答上"]
+    assert "按 <b>开始面试</b>" in mock.card.value and "90 秒" in mock.card.value
+    mock.start_button.click()
+    assert "第 1/2 题" in mock.card.value and "用时" in mock.timer.value
+    mock.start_button.click()  # a running interview: the warning is in Chinese too
+    assert "面试正在进行" in mock.report.value
+    mock.show_button.click()
+    assert "超时" in mock.timer.value  # 100 s against 90
+    mock.rate_buttons[2].click()  # 没答上: 0 points
+    assert mock.asked[0].score == 0
+    mock.show_button.click()
+    mock.rate_buttons[0].click()  # 答得好: 2 points
+    assert mock.asked[1].score == 2 and "面试结束" in mock.card.value
+    report = mock.report.value
+    assert "得分 50%" in report and "薄弱：复习" in report and bank.TOPICS[mock.asked[0].entry.topic][1] in report
+    shown = " ".join([report, mock.card.value, mock.timer.value] + [b.description for b in buttons])
+    for word in ("start", "show the answer", "nailed it", "partly", "missed it", "Score", "weak", "solid",
+                 "question", "over time", "Interview over", bank.TOPICS[mock.asked[0].entry.topic][0]):
+        assert word not in shown, word
+    english = nb.MockInterview(entries, n=2, lang="both")
+    assert english.start_button.description == "start the interview" and english.rate_button(1).description == "partly"
+
+
+def test_the_quiz_speaks_chinese_in_chinese_mode():
+    quiz = nb.Quiz(n=10, seed=0, lang="中文")
+    assert (quiz.check_button.description, quiz.next_button.description) == ("检查", "下一题 →")
+    assert quiz.number.description == "答案" and quiz.number.placeholder == "输入一个数"
+    assert "答对 0/0 题" in quiz.score.value
+    quiz.answer(quiz.current.answer)
+    assert "✓ 正确" in quiz.feedback.value and "参见" in quiz.feedback.value
+    quiz.next()
+    item = quiz.current
+    quiz.answer(item.options[0] if item.options and item.options[0] != item.answer else
+                (item.options[1] if item.options else item.answer * 3 + 7))
+    assert "✗ 不对" in quiz.feedback.value and item.shown_answer() in quiz.feedback.value
+    while quiz.current is not None:
+        quiz.next()
+    assert "完成" in quiz.prompt.value
+    for word in ("right", "not quite", "Done", "question"):
+        assert word not in quiz.prompt.value + quiz.score.value, word

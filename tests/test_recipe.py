@@ -82,7 +82,7 @@ def test_summarize_flags_overlapping_seed_ranges():
 
 
 def test_shipped_results_show_the_default_recipe_helping():
-    results = kresults.read("settings")
+    results = kresults.read("recipe_settings")
     assert set(results.setting) == set(recipe.SETTINGS)
     s = recipe.summarize(results)
     assert (s.seeds >= 3).all()
@@ -93,10 +93,10 @@ def test_shipped_results_show_the_default_recipe_helping():
 
 
 def test_every_setting_uses_the_temperature_chosen_on_validation():
-    selection = kresults.read("temperature_selection")
+    selection = kresults.read("recipe_temperature_selection")
     assert set(selection.setting) == set(recipe.SETTINGS)
     chosen = recipe.select_T(selection)
-    settings = kresults.read("settings")
+    settings = kresults.read("recipe_settings")
     for name, spec in recipe.SETTINGS.items():
         assert spec["T"] == chosen[name], f"{name}: SETTINGS says T={spec['T']}, validation chose {chosen[name]}"
         assert (settings[settings.setting == name]["T"] == chosen[name]).all()

@@ -16,7 +16,6 @@ from kdnb.temperature import (
     check_logits,
     check_temperature,
     entropy,
-    log_soft_targets,
     soft_targets,
     top2_ratio,
 )
@@ -124,20 +123,6 @@ def test_soft_targets_strict_order_at_moderate_T(row, T):
                 assert p[i] > p[j]
 
 
-@pytest.mark.parametrize("T", [0.25, 1.0, 4.0, 30.0])
-def test_log_soft_targets_exp_equals_soft_targets(T):
-    z = rand_logits(5, 8, seed=2)
-    torch.testing.assert_close(log_soft_targets(z, T).exp(), soft_targets(z, T), rtol=0, atol=1e-14)
-    torch.testing.assert_close(log_soft_targets(z, T), torch.log_softmax(z / T, -1), rtol=0, atol=1e-13)
-
-
-def test_log_soft_targets_is_stable_where_log_of_softmax_is_not():
-    z = torch.tensor([0.0, 1000.0], dtype=DT)
-    out = log_soft_targets(z, 1.0)
-    assert torch.isfinite(out).all()
-    torch.testing.assert_close(out, torch.tensor([-1000.0, 0.0], dtype=DT))
-
-
 # --------------------------------------------------------------------------- entropy
 
 
@@ -238,7 +223,7 @@ def test_top2_ratio_is_one_for_a_tie_and_falls_with_T():
 )
 def test_bad_temperature_is_rejected_with_a_clear_message(T, exc):
     z = rand_logits(2, 3)
-    for fn in (check_temperature, lambda t: soft_targets(z, t), lambda t: log_soft_targets(z, t)):
+    for fn in (check_temperature, lambda t: soft_targets(z, t)):
         with pytest.raises(exc, match="temperature"):
             fn(T)
 
@@ -253,7 +238,7 @@ def test_good_temperature_is_returned_as_float(T, expected):
 def test_non_finite_logits_are_rejected(bad):
     z = rand_logits(2, 4)
     z[1, 2] = bad
-    for fn in (check_logits, soft_targets, log_soft_targets):
+    for fn in (check_logits, soft_targets):
         with pytest.raises(ValueError, match="NaN"):
             fn(z)
 

@@ -300,22 +300,32 @@ def test_accuracy_matches_argmax(small) -> None:
 # ---------------------------------------------------------------- distill
 
 
-def test_distill_needs_exactly_one_teacher_source(small, teacher_net) -> None:
-    logits = predict_logits(teacher_net, small["train"].X)
-    with pytest.raises(ValueError, match="exactly one"):
-        distill(new_student(), small["train"], teacher=teacher_net, teacher_logits=logits, **SMALL)
-    with pytest.raises(ValueError, match="exactly one"):
+def test_distill_needs_a_teacher_model_or_its_logits(small, teacher_net) -> None:
+    with pytest.raises(TypeError, match="teacher"):
         distill(new_student(), small["train"], **SMALL)
+    with pytest.raises(TypeError, match="model .nn.Module. or its logits"):
+        distill(new_student(), small["train"], teacher=small["train"].X.numpy(), **SMALL)
+
+
+def test_run_refuses_unknown_and_bad_options() -> None:
+    from kdnb.training import Run
+
+    with pytest.raises(TypeError, match=r"unknown training option\(s\) \['epoch'\]"):
+        Run.of(epoch=3)
+    for bad in ({"epochs": 0}, {"epochs": 2.5}, {"batch_size": 0}, {"lr": 0.0}, {"weight_decay": -1.0}, {"augment": -1}):
+        with pytest.raises(ValueError):
+            Run.of(**bad)
+    assert Run.of(Run(epochs=3), lr=0.5) == Run(epochs=3, lr=0.5)
 
 
 def test_distill_rejects_wrong_length_teacher_logits(small) -> None:
     with pytest.raises(ValueError, match="rows"):
-        distill(new_student(), small["train"], teacher_logits=torch.zeros(len(small["train"]) - 1, 10), **SMALL)
+        distill(new_student(), small["train"], teacher=torch.zeros(len(small["train"]) - 1, 10), **SMALL)
 
 
 def test_distill_rejects_cached_logits_with_augmentation(small) -> None:
     with pytest.raises(ValueError, match="augment"):
-        distill(new_student(), small["train"], teacher_logits=torch.zeros(len(small["train"]), 10), augment=1, **SMALL)
+        distill(new_student(), small["train"], teacher=torch.zeros(len(small["train"]), 10), augment=1, **SMALL)
 
 
 @pytest.mark.parametrize("bad", [dict(T=0.0), dict(T=-2.0), dict(T=float("nan")), dict(alpha=1.5), dict(alpha=-0.1)])
@@ -373,7 +383,7 @@ def test_distill_from_logits_equals_distill_from_teacher(small, teacher_net) -> 
     a, b = new_student(seed=9), new_student(seed=9)
     assert state_equal(a.state_dict(), b.state_dict())
     ha = distill(a, small["train"], small["val"], teacher=teacher, T=3.0, alpha=0.7, **SMALL)
-    hb = distill(b, small["train"], small["val"], teacher_logits=logits, T=3.0, alpha=0.7, **SMALL)
+    hb = distill(b, small["train"], small["val"], teacher=logits, T=3.0, alpha=0.7, **SMALL)
     assert state_equal(a.state_dict(), b.state_dict())
     pd.testing.assert_frame_equal(ha.drop(columns="seconds"), hb.drop(columns="seconds"), check_exact=True)
 
@@ -393,13 +403,13 @@ def test_distill_accepts_unlabelled_rows(small, teacher_net) -> None:
     y = train.y.clone()
     y[1::2] = IGNORE_INDEX  # half the rows have no label
     student = new_student()
-    hist = distill(student, Split(train.X, y), teacher_logits=logits, alpha=0.5, **SMALL)
+    hist = distill(student, Split(train.X, y), teacher=logits, alpha=0.5, **SMALL)
     assert torch.isfinite(torch.tensor(hist["loss"].to_numpy())).all()
     assert hist["train_acc"].between(0, 1).all()
     # No label at all: the student learns from the teacher alone, and follows it.
     y_none = torch.full_like(train.y, IGNORE_INDEX)
     student = new_student()
-    hist = distill(student, Split(train.X, y_none), teacher_logits=logits, T=2.0, alpha=0.5,
+    hist = distill(student, Split(train.X, y_none), teacher=logits, T=2.0, alpha=0.5,
                    epochs=5, batch_size=32, lr=3e-3, progress=False)
     assert torch.isfinite(torch.tensor(hist["loss"].to_numpy())).all()
     assert (hist["train_acc"] == 0).all()  # no labelled row to score
@@ -441,7 +451,7 @@ def test_distill_fast_path_is_bitwise_the_checked_kd_loss(small, teacher_net, un
     train = Split(train.X, y)
     t_logits = predict_logits(teacher_net, train.X)
     ours, ref = new_student(3), new_student(3)
-    hist = distill(ours, train, teacher_logits=t_logits, T=4.0, alpha=0.7, epochs=3, batch_size=64, progress=False, seed=5)
+    hist = distill(ours, train, teacher=t_logits, T=4.0, alpha=0.7, epochs=3, batch_size=64, progress=False, seed=5)
     losses = reference_loop(ref, train, lambda idx, z: kd_loss(z, t_logits[idx], y[idx], T=4.0, alpha=0.7),
                             epochs=3, batch_size=64, seed=5, fused=fused)
     assert state_equal(ours.state_dict(), ref.state_dict())
@@ -476,7 +486,7 @@ def test_distill_stops_with_a_clear_error_when_the_loss_diverges(small) -> None:
     bad = Split(train.X.clone(), train.y)
     bad.X[5, 0, 3, 3] = float("nan")
     with pytest.raises(ValueError, match="diverged"):
-        distill(new_student(), bad, teacher_logits=torch.randn(len(bad), 10), epochs=1, batch_size=64, progress=False)
+        distill(new_student(), bad, teacher=torch.randn(len(bad), 10), epochs=1, batch_size=64, progress=False)
 
 
 def test_kd_step_loss_checks_once_and_names_the_problem(small) -> None:
@@ -509,7 +519,7 @@ def test_empty_training_split_is_a_clear_error(small, teacher_net, how) -> None:
     before = copy.deepcopy(student.state_dict())
     calls = {
         "fit": lambda: fit(student, empty, epochs=1, progress=False),
-        "distill-logits": lambda: distill(student, empty, teacher_logits=torch.zeros(0, 10), epochs=1, progress=False),
+        "distill-logits": lambda: distill(student, empty, teacher=torch.zeros(0, 10), epochs=1, progress=False),
         "distill-teacher": lambda: distill(student, empty, teacher=teacher_net, epochs=1, progress=False),
         "distill-augment": lambda: distill(student, empty, teacher=teacher_net, augment=2, epochs=1, progress=False),
     }

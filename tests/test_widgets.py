@@ -4,7 +4,7 @@ import ipywidgets as w
 import numpy as np
 import pytest
 
-from kdnb import widgets
+from kdnb import bench, widgets
 
 
 def _explorer():
@@ -104,10 +104,33 @@ def test_grid_slider_talks_to_the_page_by_index():
 
 def test_time_callback_returns_median_and_p95_and_restores_the_control():
     ex, _ = _explorer()
-    median, p95 = widgets.time_callback(ex.controls["k"], [0.5, 1.5, 2.5], n=9)
+    median, p95 = bench.time_callback(ex.controls["k"], [0.5, 1.5, 2.5], n=9)
     assert 0 < median <= p95 and ex.controls["k"].value == 1.0
 
 
 def test_an_explorer_needs_a_control():
     with pytest.raises(ValueError, match="at least one control"):
         widgets.Explorer(widgets.new_figure(), {}, lambda: {}, lambda: [])
+
+
+def test_an_action_is_a_button_that_runs_its_function_and_may_redraw():
+    fig = widgets.new_figure((4, 3))
+    ax = fig.add_subplot()
+    (line,) = ax.plot([0, 1], [0, 0])
+    trained = []
+    ex = None
+
+    def train():
+        trained.append(len(trained) + 1)
+        ex.refresh(None)
+        return len(trained)
+
+    ex = widgets.Explorer(fig, {"k": w.FloatSlider(value=1.0)}, lambda k: {"k": k, "runs": len(trained)}, lambda: [line],
+                          actions={"Train": train})
+    assert ex.state["runs"] == 0 and list(ex.buttons) == ["Train"]
+    assert ex.buttons["Train"].description == "Train" and ex.buttons["Train"] in ex.widget.children[1].children
+    ex.buttons["Train"].click()
+    assert trained == [1] and ex.state["runs"] == 1
+    assert ex.act("Train") == 2 and ex.state["runs"] == 2
+    with pytest.raises(KeyError, match="no action 'Stop'"):
+        ex.act("Stop")

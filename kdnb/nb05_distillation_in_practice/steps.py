@@ -1,0 +1,35 @@
+"""Section 2: the steps of distillation (003-17, 002-S3), each with what it produced in this workbook."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from .. import data as kdata
+from .. import recipe, results
+from ..teachers import read_manifest
+
+
+def pipeline_steps(dataset: kdata.Dataset, teacher_name: str = "mlp-mnist") -> pd.DataFrame:
+    """The four steps, each with what it produced, read from the shipped teacher and tables.
+
+    1. pretrain the teacher (shipped, with its manifest); 2. compute its soft labels once;
+    3. train the student on kd_loss; 4. choose T (and alpha) on the validation split.
+    """
+    entry = read_manifest()[teacher_name]
+    runs = results.read("recipe_temperature_selection")
+    runs = runs[runs.setting == "default"]
+    chosen = float(recipe.select_T(runs).loc["default"])
+    at = runs[runs["T"] == chosen]
+    return pd.DataFrame([
+        {"step": "1 · pretrain the teacher (教师模型), then freeze it",
+         "what came out": f"{teacher_name}: {entry['params']:,} parameters, "
+                          f"test accuracy {100 * entry['test_accuracy']:.1f}% (trained on the 3,500 training images)"},
+        {"step": "2 · soften its outputs once: soft labels (软标签) p_T = softmax(v / T)",
+         "what came out": f"a {len(dataset.train):,} x {dataset.num_classes} table of logits, cached; no teacher pass per step"},
+        {"step": "3 · train the student on (1 - α)·CE + α·T²·KL",
+         "what came out": f"1x100 MLP, {len(runs['seed'].unique())} seeds per T, test accuracy "
+                          f"{100 * at.kd_test.mean():.1f}% at the chosen T (hard labels alone: {100 * at.alone_test.mean():.1f}%)"},
+        {"step": "4 · choose T on the validation split, never the test split",
+         "what came out": f"T = {chosen:g} out of {sorted(runs['T'].unique().tolist())} by mean validation accuracy; "
+                          "inference then uses the plain softmax (T = 1)"},
+    ])
