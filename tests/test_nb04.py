@@ -1110,3 +1110,12 @@ def test_package_files_are_short_have_no_command_line_and_take_few_parameters():
                 named = [p.arg for p in a.posonlyargs + a.args + a.kwonlyargs if p.arg not in ("self", "cls")]
                 assert len(named) <= 8, f"{path.name}: {node.name} takes {len(named)} parameters"
     assert not (Path(nb.__file__).parent.parent / "nb04_distillation_losses.py").exists()
+
+
+def test_the_kd_checkers_random_problems_stay_off_the_edges():
+    """T = 1, alpha = 0 and alpha = 1 are edges with their own cases; a random problem on one would make the named
+    mistake (a special case at the ends) fail on "a random problem" too, and the checker would name another mistake."""
+    for seed in range(3000):
+        for z, v, y, T, a, what in checks._kd_cases(seed):
+            if what == "a random problem":
+                assert T > 1 and 0 < a < 1, (seed, T, a)
