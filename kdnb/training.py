@@ -170,6 +170,21 @@ def hard_step_loss(labels: torch.Tensor, label_smoothing: float = 0.0) -> Callab
     return step_loss
 
 
+def _kd_batch_loss(log_p_of: Callable, labels: torch.Tensor, T: float, alpha: float) -> Callable:
+    """``step_loss(index, x, logits)``: :func:`kdnb.losses.kd_loss_from_targets` against ``log_p_of(index, x)``, the
+    teacher's softened log-probabilities for the batch (looked up in a cache, or computed by the teacher)."""
+    all_labelled = not bool((labels == IGNORE_INDEX).any())
+
+    def step_loss(idx, xb, logits):
+        log_p = log_p_of(idx, xb)
+        if logits.shape != log_p.shape:
+            raise ValueError(f"student logits {tuple(logits.shape)} and teacher logits {tuple(log_p.shape)} differ in shape; "
+                             "both must be (batch, classes) for the same examples and class order")
+        return kd_loss_from_targets(logits, log_p, labels.index_select(0, idx), T, alpha, all_labelled)
+
+    return step_loss
+
+
 def kd_step_loss(teacher_logits: torch.Tensor, labels: torch.Tensor, T: float = 4.0, alpha: float = 0.9) -> Callable:
     """``step_loss(index, x, logits)`` for :func:`iter_train`: :func:`kdnb.losses.kd_loss` against cached logits.
 
@@ -183,16 +198,7 @@ def kd_step_loss(teacher_logits: torch.Tensor, labels: torch.Tensor, T: float = 
     check_logits(teacher_logits, "teacher_logits")
     check_labels(labels, teacher_logits)
     log_p_all = F.log_softmax(teacher_logits.detach() / T, dim=-1)
-    all_labelled = not bool((labels == IGNORE_INDEX).any())
-
-    def step_loss(idx, xb, logits):
-        log_p = log_p_all.index_select(0, idx)
-        if logits.shape != log_p.shape:
-            raise ValueError(f"student logits {tuple(logits.shape)} and teacher logits {tuple(log_p.shape)} differ in shape; "
-                             "both must be (batch, classes) for the same examples and class order")
-        return kd_loss_from_targets(logits, log_p, labels.index_select(0, idx), T, alpha, all_labelled)
-
-    return step_loss
+    return _kd_batch_loss(lambda idx, xb: log_p_all.index_select(0, idx), labels, T, alpha)
 
 
 def _check_split(train: Split, who: str) -> None:
@@ -340,19 +346,17 @@ def distill(student: nn.Module, train: Split, val: Split | None = None, run: Run
         cached = teacher if is_logits else predict_logits(teacher, train.X)
         step_loss = kd_step_loss(cached.to(device), y, T=T, alpha=alpha)
     else:
-        all_labelled, checked = not bool((y == IGNORE_INDEX).any()), []
+        checked = []
 
-        def step_loss(idx, xb, logits):
+        def log_p_of(idx, xb):
             with torch.no_grad():
                 t_logits = teacher(xb)
             if not checked:  # once per run, when the number of classes is known
                 check_logits(t_logits, "the teacher's logits")
                 check_labels(y, torch.empty(len(y), t_logits.shape[-1]))
                 checked.append(True)
-            if logits.shape != t_logits.shape:
-                raise ValueError(f"student logits {tuple(logits.shape)} and teacher logits {tuple(t_logits.shape)} differ in shape; "
-                                 "both must be (batch, classes) for the same examples and class order")
-            log_p = F.log_softmax(t_logits / T, dim=-1)
-            return kd_loss_from_targets(logits, log_p, y.index_select(0, idx), T, alpha, all_labelled)
+            return F.log_softmax(t_logits / T, dim=-1)
+
+        step_loss = _kd_batch_loss(log_p_of, y, T, alpha)
 
     return train_with(student, train, step_loss, val, run, stop_if_diverged=True)

@@ -236,8 +236,7 @@ def _code_only(path: Path) -> str:
     import tokenize
 
     tokens = tokenize.generate_tokens(io.StringIO(path.read_text(encoding="utf-8")).readline)
-    return " ".join(t.string for t in tokens if t.type not in (tokenize.STRING, tokenize.COMMENT)
-                    and not (t.type >= tokenize.N_TOKENS - 10 and "FSTRING" in tokenize.tok_name.get(t.type, "")))
+    return " ".join(t.string for t in tokens if t.type not in (tokenize.STRING, tokenize.COMMENT))
 
 
 def test_the_distillation_loss_is_written_once():
