@@ -52,8 +52,12 @@ def build(config: dict, in_shape=(1, 28, 28), num_classes: int = 10) -> nn.Seque
     """Build a model from a config such as ``{"kind": "cnn", "channels": [32, 64]}``."""
     config = dict(config)
     kind = config.pop("kind", None)
+    if kind == "charlm":  # a character-level language model (notebook 08): no image shape, no classes
+        from .charlm import CharTransformer
+
+        return CharTransformer(**config)
     if kind not in _BUILDERS:
-        raise ValueError(f"unknown model kind {kind!r}; use one of {sorted(_BUILDERS)}")
+        raise ValueError(f"unknown model kind {kind!r}; use one of {sorted(_BUILDERS) + ['charlm']}")
     return _BUILDERS[kind](in_shape=in_shape, num_classes=num_classes, **config)
 
 
@@ -65,6 +69,8 @@ def describe(config: dict) -> str:
         return f"MLP {width}" + (" +dropout" if config.get("dropout") else "")
     if config.get("kind") == "cnn":
         return "CNN " + "-".join(map(str, config.get("channels", (32, 64))))
+    if config.get("kind") == "charlm":
+        return f"transformer {config.get('layers', 4)}x{config.get('width', 128)}"
     return str(config)
 
 

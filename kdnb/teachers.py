@@ -65,7 +65,25 @@ TEACHERS: dict[str, dict] = {
         "train": {"epochs": 40, "lr": 1e-3, "batch_size": 128, "augment": 2, "seed": 0},
         "threads": 1,
     },
+    "charlm-code": {
+        "description": "character-level transformer trained on the code corpus (notebook 08's language-model teacher)",
+        "dataset": {"name": "code-corpus"},
+        "model": {"kind": "charlm", "width": 128, "layers": 4, "heads": 4, "context": 256, "dropout": 0.1},
+        "train": {"steps": 3000, "batch_size": 32, "lr": 2e-3, "seed": 0},
+        "threads": 2,
+    },
+    "charlm-addition": {
+        "description": "the same transformer trained to add numbers of up to 4 digits, writing its working first "
+                       "(operands as 4 digits, the answer as 5, zeros in front)",
+        "dataset": {"name": "addition-traces", "problems": 40000, "digits": 4, "seed": 1000},
+        "model": {"kind": "charlm", "width": 128, "layers": 4, "heads": 4, "context": 256, "dropout": 0.0},
+        "train": {"steps": 2000, "batch_size": 64, "lr": 2e-3, "seed": 0},
+        "threads": 1,
+    },
 }
+
+#: Language-model teachers (notebook 08): trained by :func:`kdnb.charlm.fit_lm` on text, scored by perplexity.
+LM_TEACHERS = ("charlm-code", "charlm-addition")
 
 
 class CheckpointError(RuntimeError):
@@ -107,6 +125,8 @@ def train_teacher(name: str, seed: int | None = None, dataset: kdata.Dataset | N
     three). ``dataset`` saves reloading the recipe's data when the caller has it already.
     """
     spec = TEACHERS[name]
+    if name in LM_TEACHERS:
+        return _train_lm_teacher(name, progress)
     ds = dataset or kdata.load(spec["dataset"]["name"], seed=spec["dataset"]["seed"])
     seed = spec["train"]["seed"] if seed is None else seed
     threads = torch.get_num_threads()
@@ -124,6 +144,45 @@ def train_teacher(name: str, seed: int | None = None, dataset: kdata.Dataset | N
     finally:
         torch.set_num_threads(threads)
     return model, ds, seconds
+
+
+def lm_teacher_texts(name: str) -> tuple[list, list, str]:
+    """``(train, test, digest)``: the texts language-model teacher ``name`` is trained and scored on, and the
+    digest that names them (the code corpus's, or the addition problems')."""
+    from . import charlm
+
+    spec = TEACHERS[name]["dataset"]
+    if spec["name"] == "code-corpus":
+        corpus = charlm.code_corpus()
+        return corpus.train, corpus.test, corpus.digest
+    problems = charlm.addition_problems(spec["problems"], spec["digits"], spec["seed"])
+    texts = [charlm.addition_trace(a, b, spec["digits"]) for a, b in problems]
+    held_out = [charlm.addition_trace(a, b, spec["digits"]) for a, b in charlm.addition_problems(500, spec["digits"], spec["seed"] + 1)]
+    return texts, held_out, charlm.sha256_text("\n".join(texts))[:12]
+
+
+def _train_lm_teacher(name: str, progress: bool):
+    from . import charlm
+
+    spec = TEACHERS[name]
+    threads = torch.get_num_threads()
+    seed_everything(spec["train"]["seed"], spec.get("threads", DEFAULT_THREADS))
+    try:
+        train, _, _ = lm_teacher_texts(name)
+        model = models.build(spec["model"])
+        start = time.perf_counter()
+        charlm.fit_lm(model, train, progress=progress, desc=f"teacher {name}", **spec["train"])
+        seconds = time.perf_counter() - start
+    finally:
+        torch.set_num_threads(threads)
+    return model, None, seconds
+
+
+def _lm_entry(name: str, model) -> dict:
+    from . import charlm
+
+    _, test, digest = lm_teacher_texts(name)
+    return {"corpus_digest": digest, "test_perplexity": round(charlm.perplexity(model, test), 4)}
 
 
 def build(names=None, root=None, progress: bool = True) -> dict:
@@ -151,8 +210,10 @@ def build(names=None, root=None, progress: bool = True) -> dict:
             "model": spec["model"],
             "train": spec["train"],
             "threads": spec.get("threads", DEFAULT_THREADS),
-            "val_accuracy": round(accuracy(model, ds.val), 4),
-            "test_accuracy": round(accuracy(model, ds.test), 4),
+            **(_lm_entry(name, model) if name in LM_TEACHERS else {
+                "val_accuracy": round(accuracy(model, ds.val), 4),
+                "test_accuracy": round(accuracy(model, ds.test), 4),
+            }),
             "params": models.count_params(model),
             "train_seconds": round(seconds, 1),
             "torch": torch.__version__.split("+")[0],
@@ -175,7 +236,8 @@ def load_teacher(name: str = "cnn-mnist", root=None, rebuild_missing: bool = Tru
     if entry is None or not path.exists():
         if not rebuild_missing:
             raise FileNotFoundError(f"teacher {name!r} is not in {root}; build it with `python -m kdnb.teachers build {name}`")
-        warnings.warn(f"teacher {name!r} not found in {root}; training it now (about a minute)", stacklevel=2)
+        minutes = "about 20 minutes" if name in LM_TEACHERS else "about a minute"
+        warnings.warn(f"teacher {name!r} not found in {root}; training it now ({minutes})", stacklevel=2)
         entry = build([name], root, progress=progress)[name]
         path = root / entry["file"]
     blob = path.read_bytes()
@@ -218,11 +280,14 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.command == "build":
         for name, entry in build(args.names or None, args.root).items():
-            print(f"{name}: test accuracy {entry['test_accuracy']:.2%}, {entry['params']:,} parameters, "
-                  f"{entry['train_seconds']:.0f} s, sha256 {entry['sha256'][:12]}")
+            score = (f"test perplexity {entry['test_perplexity']:.3g}" if "test_perplexity" in entry
+                     else f"test accuracy {entry['test_accuracy']:.2%}")
+            print(f"{name}: {score}, {entry['params']:,} parameters, {entry['train_seconds']:.0f} s, sha256 {entry['sha256'][:12]}")
     else:
         for name, entry in read_manifest().items():
-            print(f"{name}: {models.describe(entry['model'])}, test accuracy {entry['test_accuracy']:.2%}, sha256 {entry['sha256'][:12]}")
+            score = (f"test perplexity {entry['test_perplexity']:.3g}" if "test_perplexity" in entry
+                     else f"test accuracy {entry['test_accuracy']:.2%}")
+            print(f"{name}: {models.describe(entry['model'])}, {score}, sha256 {entry['sha256'][:12]}")
     return 0
 
 

@@ -317,7 +317,10 @@ def test_shipped_manifest_verifies() -> None:
         file = REPO_TEACHERS / entry["file"]
         assert file.is_file(), f"{name}: {file} is missing"
         assert hashlib.sha256(file.read_bytes()).hexdigest() == entry["sha256"], f"{name}: SHA-256 mismatch"
-        assert 0.0 <= entry["test_accuracy"] <= 1.0
+        if name in kt.LM_TEACHERS:  # language models are scored by perplexity per character (at least 1)
+            assert 1.0 <= entry["test_perplexity"] < 10 and len(entry["corpus_digest"]) == 12
+        else:
+            assert 0.0 <= entry["test_accuracy"] <= 1.0
 
 
 def test_shipped_teachers_match_their_specs() -> None:
@@ -335,6 +338,26 @@ def test_shipped_teachers_match_their_specs() -> None:
         assert entry["train"] == spec["train"], name
         assert entry["dataset"] == spec["dataset"], name
         assert entry["params"] == models.count_params(models.build(spec["model"])), name
+
+
+def test_a_language_model_teacher_loads_frozen_and_refuses_a_changed_byte(tmp_path: Path, monkeypatch) -> None:
+    """The character-level teachers of notebook 08 go through the same SHA-256 check and weights_only load."""
+    monkeypatch.setattr(kt, "TEACHERS", REAL_TEACHERS)
+    name = "charlm-addition"
+    entry = read_manifest(REPO_TEACHERS)[name]
+    model = load_teacher(name, root=REPO_TEACHERS, rebuild_missing=False)
+    assert not model.training and not any(p.requires_grad for p in model.parameters())
+    assert models_count(model) == entry["params"]
+    blob = bytearray((REPO_TEACHERS / entry["file"]).read_bytes())
+    blob[len(blob) // 2] ^= 0xFF
+    (tmp_path / entry["file"]).write_bytes(bytes(blob))
+    (tmp_path / "manifest.json").write_text(json.dumps({"format": 1, "teachers": {name: entry}}))
+    with pytest.raises(CheckpointError, match="SHA-256"):
+        load_teacher(name, root=tmp_path, rebuild_missing=False)
+
+
+def models_count(model) -> int:
+    return sum(p.numel() for p in model.parameters())
 
 
 # ---------------------------------------------------------------- kdnb._io

@@ -120,7 +120,7 @@ def map_verdicts(entries, folder=None) -> Verdicts:
 
 # ------------------------------------------------------------------------ the 30-minute route (section 3)
 #: The 30-minute interview route: the sections to read, in this order, as (notebook, section number).
-#: Everything else in notebooks 01-07 is a deep dive and says so under its heading.
+#: Everything else in notebooks 01-08 is a deep dive and says so under its heading.
 ROUTE = (
     ("01_what_is_distillation", "2"), ("02_soft_vs_hard_labels", "2"),
     ("03_temperature", "2"), ("03_temperature", "4"),
@@ -152,14 +152,14 @@ def _shown(output: dict) -> bool:
 
 
 def sections(folder=None) -> pd.DataFrame:
-    """Every numbered section of notebooks 01-07: its heading, prose words, shown outputs and deep-dive mark.
+    """Every numbered section of notebooks 01-08: its heading, prose words, shown outputs and deep-dive mark.
 
     A section runs from its ``## N · …`` heading to the next level-2 heading. ``words`` counts the
     words of its Markdown (formulas and code excluded), ``outputs`` the figures and tables its cells
     show (printed text and lists of verdicts are not counted); ``minutes`` is the reading estimate ``words / 200 + 0.25 · outputs``.
     """
     rows, folder = [], Path(folder or NOTEBOOKS)
-    for path in sorted(folder.glob("0[1-7]_*.ipynb")):
+    for path in sorted(folder.glob("0[1-8]_*.ipynb")):
         current = None
         for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
             text = "".join(cell["source"])

@@ -153,8 +153,18 @@ def explore_06(run, request):
     return 1
 
 
+def explore_08(run, request):
+    explorer = run.outputs_with("img.widget-image").first
+    readout = explorer.locator(".kdnb-readout").first
+    before = readout.inner_text()
+    assert _drive_each_slider(run, explorer) >= 3
+    assert readout.inner_text() != before, "the beta explorer's readout did not follow the slider"
+    screenshot(run.page, request, "08-divergence-explorer")
+    return 1
+
+
 EXPLORERS = {"01": explore_01, "02": explore_02, "03": explore_03, "04": explore_04, "05": explore_05,
-             "06": explore_06}
+             "06": explore_06, "08": explore_08}
 
 
 def test_03_explorer_shows_what_its_cell_says_after_run_all(ran, request):
