@@ -32,5 +32,7 @@ def report() -> pd.DataFrame:
         rows["offline MNIST subset"] = "missing"
     manifest = read_manifest()
     shipped = sorted(n for n, e in manifest.items() if (default_dir() / e["file"]).exists())
-    rows["shipped teachers"] = ", ".join(shipped) or "none"
+    lm = [n for n in shipped if manifest[n]["model"].get("kind") == "charlm"]
+    rows["shipped teachers"] = ", ".join(n for n in shipped if n not in lm) or "none"
+    rows["shipped language models"] = ", ".join(lm) or "none"
     return pd.DataFrame({"value": rows})

@@ -219,7 +219,7 @@ def fit_gap(named_models: dict, ds: kdata.Dataset) -> pd.DataFrame:
 def teacher_choice_verdicts(summary: pd.DataFrame) -> Verdicts:
     """Section 7's reading of the settings (:func:`kdnb.recipe.summarize`), teacher accuracies from the manifest."""
     g, overlap = summary["gain_mean"], summary["ranges_overlap"]
-    acc = {n: 100 * e["test_accuracy"] for n, e in read_manifest().items()}
+    acc = {n: 100 * e["test_accuracy"] for n, e in read_manifest().items() if "test_accuracy" in e}  # image teachers
     return Verdicts({
         f"the CNN teacher ({acc['cnn-mnist']:.1f}%) is more accurate than the MLP teacher ({acc['mlp-mnist']:.1f}%)":
             acc["cnn-mnist"] > acc["mlp-mnist"],
