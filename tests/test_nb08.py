@@ -148,3 +148,28 @@ def test_padded_targets_mask_nothing_real():
     assert out.shape == (2, 5, 98) and torch.allclose(out[0, :3], lps[0].float())
     x, y = charlm.pad_batch(["ab", "abcd"])
     assert (y != IGNORE_INDEX).sum(1).tolist() == [3, 5]
+
+
+def test_the_notebooks_solutions_pass_their_checkers_and_the_stubs_do_not():
+    """Check yourself 3.1 and 4.1 as the notebook has them: the stub cell gives "your turn", the hidden solution passes."""
+    import json
+    import math as math_
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from conftest import solution_cells
+
+    from kdnb import exercises
+    from kdnb import nb08_distilling_language_models as nb
+
+    name = "08_distilling_language_models.ipynb"
+    solutions = solution_cells(name)
+    assert set(solutions) == {"3.1", "4.1"}
+    cells = ["".join(c["source"]) for c in json.loads((Path(__file__).parents[1] / "notebooks" / name).read_text())["cells"]]
+    for number, src in solutions.items():
+        stub = cells[cells.index(src) - 1]
+        ns = {"F": F, "torch": torch, "math": math_, "nb": nb, "exercises": exercises}
+        exec(compile(stub.replace("nb.check_", "verdict = nb.check_").rstrip(";\n"), "<stub>", "exec"), ns)
+        assert not ns["verdict"] and ns["verdict"].status == "todo", f"the stub of {number} passes its own check"
+        exec(compile(src, "<solution>", "exec"), ns)  # each solution ends with `assert nb.check_...(...)`
