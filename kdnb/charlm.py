@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ._io import sha256_bytes
 from .losses import IGNORE_INDEX
 
 __all__ = [
@@ -92,11 +93,8 @@ class Corpus:
                 f"{chars:,} training characters, digest {self.digest})")
 
 
-def sha256_text(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-_hash = sha256_text
+def _hash(text: str) -> str:
+    return sha256_bytes(text.encode())
 
 
 def _function_defs(body):
@@ -406,21 +404,23 @@ def batches(texts, batch_size: int, seed: int):
 
 
 def fit_lm(model: nn.Module, texts, steps: int, batch_size: int = 32, lr: float = 2e-3, seed: int = 0,
-           progress: bool = True, desc: str = "language model") -> list[float]:
+           progress: bool = True, desc: str = "language model") -> dict:
     """Train ``model`` on ``texts`` by next-token cross-entropy for ``steps`` AdamW steps (cosine
-    schedule, gradient clipping at 1). Returns the loss of every step."""
+    schedule, gradient clipping at 1). Returns ``{"losses": the loss of every step, "tokens": the
+    number of (non-padding) tokens read}``."""
     from tqdm.auto import tqdm
 
     torch.manual_seed(seed)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     model.train()
-    losses = []
+    losses, tokens = [], 0
     stream = batches(texts, batch_size, seed)
     bar = tqdm(range(steps), desc=desc, disable=not progress, leave=False)
     for step in bar:
         for group in opt.param_groups:
             group["lr"] = cosine_lr(step, steps, lr)
         inputs, targets = next(stream)
+        tokens += int((targets != IGNORE_INDEX).sum())
         loss = lm_step_loss(model, inputs, targets)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -430,7 +430,7 @@ def fit_lm(model: nn.Module, texts, steps: int, batch_size: int = 32, lr: float 
         if step % 50 == 0:
             bar.set_postfix(loss=f"{losses[-1]:.3f}")
     model.eval()
-    return losses
+    return {"losses": losses, "tokens": tokens}
 
 
 # ---------------------------------------------------------------- a task with working: addition with carries

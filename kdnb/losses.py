@@ -95,13 +95,14 @@ def _check_not_empty(logits: torch.Tensor, name: str) -> None:
 def _check_mask(mask, logits: torch.Tensor) -> torch.Tensor:
     """Raise unless ``mask`` is a bool tensor of shape ``logits.shape[:-1]`` that keeps at least one position."""
     if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
-        raise TypeError(f"mask must be a torch.bool tensor (True = a token that counts), got "
+        raise TypeError(f"mask must be a torch.bool tensor (True = a token that counts; from labels: "
+                        f"mask = labels != {IGNORE_INDEX}), got "
                         f"{mask.dtype if isinstance(mask, torch.Tensor) else type(mask).__name__}")
     if mask.shape != logits.shape[:-1]:
         raise ValueError(f"mask of shape {tuple(mask.shape)} does not match logits of shape {tuple(logits.shape)}; "
                          "expected one entry per row (or per token of a (batch, sequence, classes) tensor)")
     if not bool(mask.any()):
-        raise ValueError("mask selects no position: a loss averages over valid tokens, and there is none")
+        raise ValueError("mask selects no position (no token counts): a loss averages over valid tokens, and there is none")
     return mask
 
 

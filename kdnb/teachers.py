@@ -158,7 +158,7 @@ def lm_teacher_texts(name: str) -> tuple[list, list, str]:
     problems = charlm.addition_problems(spec["problems"], spec["digits"], spec["seed"])
     texts = [charlm.addition_trace(a, b, spec["digits"]) for a, b in problems]
     held_out = [charlm.addition_trace(a, b, spec["digits"]) for a, b in charlm.addition_problems(500, spec["digits"], spec["seed"] + 1)]
-    return texts, held_out, charlm.sha256_text("\n".join(texts))[:12]
+    return texts, held_out, sha256_bytes("\n".join(texts).encode())[:12]
 
 
 def _train_lm_teacher(name: str, progress: bool):
@@ -168,20 +168,21 @@ def _train_lm_teacher(name: str, progress: bool):
     threads = torch.get_num_threads()
     seed_everything(spec["train"]["seed"], spec.get("threads", DEFAULT_THREADS))
     try:
-        train, _, _ = lm_teacher_texts(name)
+        texts = lm_teacher_texts(name)
         model = models.build(spec["model"])
         start = time.perf_counter()
-        charlm.fit_lm(model, train, progress=progress, desc=f"teacher {name}", **spec["train"])
+        charlm.fit_lm(model, texts[0], progress=progress, desc=f"teacher {name}", **spec["train"])
         seconds = time.perf_counter() - start
     finally:
         torch.set_num_threads(threads)
-    return model, None, seconds
+    return model, texts, seconds
 
 
-def _lm_entry(name: str, model) -> dict:
+def _lm_entry(model, texts) -> dict:
+    """The manifest's scores of a language-model teacher, from ``(train, test, digest)`` of :func:`lm_teacher_texts`."""
     from . import charlm
 
-    _, test, digest = lm_teacher_texts(name)
+    _, test, digest = texts
     return {"corpus_digest": digest, "test_perplexity": round(charlm.perplexity(model, test), 4)}
 
 
@@ -210,7 +211,7 @@ def build(names=None, root=None, progress: bool = True) -> dict:
             "model": spec["model"],
             "train": spec["train"],
             "threads": spec.get("threads", DEFAULT_THREADS),
-            **(_lm_entry(name, model) if name in LM_TEACHERS else {
+            **(_lm_entry(model, ds) if name in LM_TEACHERS else {
                 "val_accuracy": round(accuracy(model, ds.val), 4),
                 "test_accuracy": round(accuracy(model, ds.test), 4),
             }),

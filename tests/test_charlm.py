@@ -70,7 +70,7 @@ def test_generate_keeps_prompts_stops_at_eos_and_greedy_is_deterministic():
 def test_a_trained_model_learns_a_pattern_and_greedy_decoding_writes_it():
     torch.manual_seed(3)
     model = charlm.CharTransformer(width=32, layers=1, heads=2, context=32)
-    losses = charlm.fit_lm(model, ["abcabc"] * 64, steps=120, batch_size=16, lr=1e-2, progress=False)
+    losses = charlm.fit_lm(model, ["abcabc"] * 64, steps=120, batch_size=16, lr=1e-2, progress=False)["losses"]
     assert losses[-1] < 0.2 * losses[0]
     assert charlm.generate(model, [""], 20, 0.0) == ["abcabc"]
     assert charlm.perplexity(model, ["abcabc"]) < 1.5

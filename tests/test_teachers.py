@@ -17,6 +17,7 @@ import pytest
 import torch
 
 from kdnb import _io
+from kdnb import models as kdnb_models
 from kdnb import teachers as kt
 from kdnb.teachers import CheckpointError, build, load_teacher, read_manifest
 from kdnb.training import predict_logits
@@ -347,17 +348,13 @@ def test_a_language_model_teacher_loads_frozen_and_refuses_a_changed_byte(tmp_pa
     entry = read_manifest(REPO_TEACHERS)[name]
     model = load_teacher(name, root=REPO_TEACHERS, rebuild_missing=False)
     assert not model.training and not any(p.requires_grad for p in model.parameters())
-    assert models_count(model) == entry["params"]
+    assert kdnb_models.count_params(model) == entry["params"]
     blob = bytearray((REPO_TEACHERS / entry["file"]).read_bytes())
     blob[len(blob) // 2] ^= 0xFF
     (tmp_path / entry["file"]).write_bytes(bytes(blob))
     (tmp_path / "manifest.json").write_text(json.dumps({"format": 1, "teachers": {name: entry}}))
     with pytest.raises(CheckpointError, match="SHA-256"):
         load_teacher(name, root=tmp_path, rebuild_missing=False)
-
-
-def models_count(model) -> int:
-    return sum(p.numel() for p in model.parameters())
 
 
 # ---------------------------------------------------------------- kdnb._io

@@ -30,7 +30,7 @@ import pandas as pd
 
 from .. import data as kdata
 from .. import models, seeds
-from ..teachers import read_manifest
+from ..teachers import LM_TEACHERS, read_manifest
 from ..training import accuracy
 from ..verdicts import Verdicts
 from .checks import (NEEDS_DATA, check_best_setting, check_leaked_points, check_needs_data, check_student_kb,
@@ -219,7 +219,7 @@ def fit_gap(named_models: dict, ds: kdata.Dataset) -> pd.DataFrame:
 def teacher_choice_verdicts(summary: pd.DataFrame) -> Verdicts:
     """Section 7's reading of the settings (:func:`kdnb.recipe.summarize`), teacher accuracies from the manifest."""
     g, overlap = summary["gain_mean"], summary["ranges_overlap"]
-    acc = {n: 100 * e["test_accuracy"] for n, e in read_manifest().items() if "test_accuracy" in e}  # image teachers
+    acc = {n: 100 * e["test_accuracy"] for n, e in read_manifest().items() if n not in LM_TEACHERS}  # image teachers
     return Verdicts({
         f"the CNN teacher ({acc['cnn-mnist']:.1f}%) is more accurate than the MLP teacher ({acc['mlp-mnist']:.1f}%)":
             acc["cnn-mnist"] > acc["mlp-mnist"],

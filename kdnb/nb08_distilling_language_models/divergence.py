@@ -28,7 +28,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from ..losses import IGNORE_INDEX, check_logits, check_temperature
+from ..losses import _check_mask, _check_pair, check_temperature
 from ..plots import DISTILLED, TEACHER, subplots
 from ..verdicts import Verdicts
 from ..widgets import Explorer, new_figure, slider_layout
@@ -75,19 +75,6 @@ def _jsd_rows(log_q: torch.Tensor, log_p: torch.Tensor, beta) -> torch.Tensor:
     return torch.where(beta == 0, _kl_rows(log_p, log_q), torch.where(beta == 1, _kl_rows(log_q, log_p), mixed))
 
 
-def _check_mask(mask, logits: torch.Tensor) -> torch.Tensor:
-    if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
-        kind = mask.dtype if isinstance(mask, torch.Tensor) else type(mask).__name__
-        hint = f" (from labels: mask = labels != {IGNORE_INDEX})" if isinstance(mask, torch.Tensor) else ""
-        raise TypeError(f"mask must be a torch.bool tensor (True = a token that counts), got {kind}{hint}")
-    if mask.shape != logits.shape[:-1]:
-        raise ValueError(f"mask of shape {tuple(mask.shape)} does not match logits of shape {tuple(logits.shape)}: "
-                         "expected one entry per token, logits.shape[:-1]")
-    if not bool(mask.any()):
-        raise ValueError("mask selects no token: the divergence is a mean over the tokens that count, and there is none")
-    return mask
-
-
 def generalized_jsd(student_logits: torch.Tensor, teacher_logits: torch.Tensor, beta: float = 0.5, T: float = 1.0,
                     mask: torch.Tensor | None = None, scale: bool = False) -> torch.Tensor:
     r"""GKD's generalized Jensen-Shannon divergence JSD(beta) per token, averaged over the tokens that count.
@@ -122,11 +109,7 @@ def generalized_jsd(student_logits: torch.Tensor, teacher_logits: torch.Tensor, 
     """
     T = check_temperature(T)
     beta = check_beta(beta)
-    check_logits(student_logits, "student_logits")
-    check_logits(teacher_logits, "teacher_logits")
-    if student_logits.shape != teacher_logits.shape:
-        raise ValueError(f"student_logits {tuple(student_logits.shape)} and teacher_logits {tuple(teacher_logits.shape)} "
-                         "differ in shape: both must be (..., vocabulary) for the same tokens and the same vocabulary")
+    _check_pair(student_logits, teacher_logits)
     if not isinstance(scale, bool):
         raise TypeError(f"scale must be True or False, got {type(scale).__name__}")
     log_q = F.log_softmax(student_logits / T, dim=-1)

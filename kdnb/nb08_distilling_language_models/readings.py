@@ -137,10 +137,6 @@ def _is(apart: bool) -> str:
     return "seed ranges apart" if apart else "seed ranges overlap"
 
 
-def _scores(students: pd.DataFrame, column: str) -> dict:
-    return score(students, column)
-
-
 def _size_ratio() -> float:
     """How many times the code teacher's parameters the student's are."""
     from .. import models, teachers
@@ -151,7 +147,7 @@ def _size_ratio() -> float:
 
 def token_verdicts(students: pd.DataFrame) -> Verdicts:
     """Section 2: token-level KD (forward KL) against the student alone, and the teacher's lead."""
-    ppl, agree, parse = (_scores(students, c) for c in ("perplexity", "agreement", "parses"))
+    ppl, agree, parse = (score(students, c) for c in ("perplexity", "agreement", "parses"))
     kd, alone, teacher = "token KD, forward KL", "student alone", "teacher"
     return Verdicts({
         f"Token-level KD (forward KL) gives a lower validation perplexity than the student alone: {ppl[kd]:.2f} against "
@@ -167,7 +163,7 @@ def token_verdicts(students: pd.DataFrame) -> Verdicts:
 
 def divergence_verdicts(students: pd.DataFrame) -> Verdicts:
     """Section 4: beta = 0, 0.5 and 1 on the language model."""
-    ppl, parse, distinct, nll = (_scores(students, c) for c in ("perplexity", "parses", "distinct_3", "teacher_nll"))
+    ppl, parse, distinct, nll = (score(students, c) for c in ("perplexity", "parses", "distinct_3", "teacher_nll"))
     length = students.groupby("method")["mean_length"].mean()
     fwd, jsd, rev = "token KD, forward KL", "token KD, JSD beta=0.5", "token KD, reverse KL"
     return Verdicts({
@@ -188,7 +184,7 @@ def divergence_verdicts(students: pd.DataFrame) -> Verdicts:
 
 def sequence_verdicts(students: pd.DataFrame) -> Verdicts:
     """Section 5: sequence-level KD, greedy and sampled, against token-level KD and the student alone."""
-    ppl, parse, distinct = (_scores(students, c) for c in ("perplexity", "parses", "distinct_3"))
+    ppl, parse, distinct = (score(students, c) for c in ("perplexity", "parses", "distinct_3"))
     greedy, sampled, token, alone = "sequence KD, greedy", "sequence KD, sampled", "token KD, forward KL", "student alone"
     students_ = [m for m in ppl if m != "teacher"]
     best_parse = max(students_, key=lambda m: parse[m].mean)

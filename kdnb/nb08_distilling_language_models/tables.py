@@ -34,15 +34,14 @@ def _row(how: Teaching, seed: int, scores: dict, seconds: float) -> dict:
             **scores, "train_seconds": seconds}
 
 
-def _setup(progress: bool):
-    teacher = teachers.load_teacher("charlm-code")
-    corpus = charlm.code_corpus()
-    return teacher, corpus
+def _setup():
+    """The code teacher and its corpus, loaded once per maker."""
+    return teachers.load_teacher("charlm-code"), charlm.code_corpus()
 
 
-def student_runs(methods=STUDENT_METHODS, seeds=SEEDS, progress: bool = True, with_teacher: bool = True) -> pd.DataFrame:
+def student_runs(teacher, corpus, methods=STUDENT_METHODS, seeds=SEEDS, progress: bool = True,
+                 with_teacher: bool = True) -> pd.DataFrame:
     """One row per (method, seed), plus the teacher's own scores (seed = the sampling seed)."""
-    teacher, corpus = _setup(progress)
     cache = {"log_probs": teacher_log_probs(teacher, corpus.train, progress=progress)}
     for decoding in sorted({m.decoding for m in methods if m.kind == "sequence"}):
         cache[decoding] = teacher_texts(teacher, corpus.train, decoding, progress=progress)
@@ -62,7 +61,7 @@ def student_runs(methods=STUDENT_METHODS, seeds=SEEDS, progress: bool = True, wi
 
 def topk_runs(ks=TOPK, seeds=SEEDS, progress: bool = True) -> pd.DataFrame:
     """One row per (k, renormalized or bucket, seed), with the bytes each way stores per token."""
-    teacher, corpus = _setup(progress)
+    teacher, corpus = _setup()
     cache = {"log_probs": teacher_log_probs(teacher, corpus.train, progress=progress)}
     rows = []
     for k in ks:
@@ -76,9 +75,9 @@ def topk_runs(ks=TOPK, seeds=SEEDS, progress: bool = True) -> pd.DataFrame:
     return pd.DataFrame(rows).assign(corpus=corpus.digest)
 
 
-def slice_run(seed: int = 0, progress: bool = True) -> dict:
-    """The short run the notebook repeats live (:data:`SLICE` on the first :data:`SLICE_TEXTS` functions)."""
-    teacher, corpus = _setup(progress)
+def slice_run(teacher, corpus, seed: int = 0, progress: bool = True) -> dict:
+    """The short run the notebook repeats live (:data:`SLICE` on the first :data:`SLICE_TEXTS` functions of ``corpus``,
+    taught by ``teacher``, the ``charlm-code`` teacher the caller has loaded)."""
     texts = corpus.train[:SLICE_TEXTS]
     cache = {"log_probs": teacher_log_probs(teacher, texts, progress=progress)}
     student, _ = train_student(teacher, texts, SLICE, seed, cache, progress)
@@ -90,15 +89,16 @@ def slice_run(seed: int = 0, progress: bool = True) -> dict:
 def make_students(seeds=SEEDS, threads: int = 1, progress: bool = True) -> dict[str, pd.DataFrame]:
     """Sections 4-5: the student alone, token-level KD at three beta and sequence-level KD; and the slice."""
     training.seed_everything(0, threads=threads)
-    return {"nb08_students": student_runs(seeds=seeds, progress=progress),
-            "nb08_slice": pd.DataFrame([slice_run(progress=progress)])}
+    teacher, corpus = _setup()
+    return {"nb08_students": student_runs(teacher, corpus, seeds=seeds, progress=progress),
+            "nb08_slice": pd.DataFrame([slice_run(teacher, corpus, progress=progress)])}
 
 
 @results.maker("nb08_onpolicy", minutes=25)
 def make_onpolicy(seeds=SEEDS, threads: int = 1, progress: bool = True) -> dict[str, pd.DataFrame]:
     """Section 6: on-policy distillation (GKD) with half and all of the batches written by the student."""
     training.seed_everything(0, threads=threads)
-    return {"nb08_onpolicy": student_runs(ONPOLICY_METHODS, seeds, progress, with_teacher=False)}
+    return {"nb08_onpolicy": student_runs(*_setup(), ONPOLICY_METHODS, seeds, progress, with_teacher=False)}
 
 
 @results.maker("nb08_topk", minutes=10)

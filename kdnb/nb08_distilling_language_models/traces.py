@@ -17,9 +17,6 @@ from __future__ import annotations
 
 import time
 
-import torch
-from tqdm.auto import tqdm
-
 from .. import charlm, models, teachers
 from ..training import seed_everything
 from .students import STUDENT
@@ -76,23 +73,9 @@ def train_arm(transfer: dict, arm: str, seed: int, steps: int = STEPS, progress:
     batch_size = max(1, round(TOKENS_PER_STEP / mean_len))
     seed_everything(seed, 1)
     student = models.build(STUDENT)
-    opt = torch.optim.AdamW(student.parameters(), lr=3e-3, weight_decay=0.01)
-    stream = charlm.batches(texts, batch_size, seed)
-    tokens = 0
     start = time.perf_counter()
-    student.train()
-    for step in tqdm(range(steps), desc=f"student, {arm}", disable=not progress, leave=False):
-        for group in opt.param_groups:
-            group["lr"] = charlm.cosine_lr(step, steps, 3e-3)
-        x, y = next(stream)
-        tokens += int((y != -100).sum())
-        loss = charlm.lm_step_loss(student, x, y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
-        opt.step()
+    fit = charlm.fit_lm(student, texts, steps, batch_size, lr=3e-3, seed=seed, progress=progress, desc=f"student, {arm}")
     seconds = time.perf_counter() - start
-    student.eval()
     test = problems("test")
     return {"arm": arm, "seed": seed, "accuracy": accuracy(solve(student, test, arm), test),
-            "problems_read": steps * batch_size, "tokens_read": tokens, "train_seconds": seconds}
+            "problems_read": steps * batch_size, "tokens_read": fit["tokens"], "train_seconds": seconds}
