@@ -291,6 +291,7 @@ JSD_WRONG_MORE = [
     lambda z, v, b, T=1.0: b * F.kl_div(torch.logaddexp(F.log_softmax(v.detach() / T, -1) + np.log(max(b, 1e-9)),
                                                         F.log_softmax(z / T, -1) + np.log(max(1 - b, 1e-9))),
                                         F.softmax(v.detach() / T, -1), reduction="batchmean"),  # the teacher's term only
+    lambda z, v, b, T=1.0: jsd_solution(z, v, 0 if b < 1e-3 else 1 if b > 1 - 1e-3 else b, T),  # ends widened to a band
 ]
 
 
@@ -319,6 +320,7 @@ def test_jsd_checker_sees_the_stub_and_shows_no_number(capsys):
 def test_jsd_cases_cover_the_edges():
     cases = checks._jsd_cases(seed=1)
     whats = [what for _, what in cases]
-    assert {"beta = 0", "beta = 1", "beta = 0.01", "beta = 0.99", "T = 1", "a batch of one"} <= set(whats)
+    assert {"beta = 0", "beta = 1", "beta = 0.01", "beta = 0.99", "beta = 0.0001", "beta = 0.9999", "T = 1",
+            "a batch of one"} <= set(whats)
     assert any(w.startswith("large logits") for w in whats)
     assert all(0 < args[2] < 1 and args[3] != 1 for args, what in cases if what == "a random problem")

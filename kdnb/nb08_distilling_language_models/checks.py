@@ -389,6 +389,8 @@ JSD_EDGES = [
     (5, 8, 1.0, 2.0, 3.0, "beta = 1"),
     (5, 8, 0.01, 1.5, 3.0, "beta = 0.01"),
     (5, 8, 0.99, 1.5, 3.0, "beta = 0.99"),
+    (5, 8, 1e-4, 1.0, 3.0, "beta = 0.0001"),
+    (5, 8, 1 - 1e-4, 1.0, 3.0, "beta = 0.9999"),
     (6, 7, 0.3, 1.0, 3.0, "T = 1"),
     (1, 9, 0.7, 2.0, 3.0, "a batch of one"),
     (4, 10, 0.5, 1.0, 400.0, "large logits (T = 1)"),
@@ -514,6 +516,8 @@ def _jsd_mistakes() -> dict[str, Callable]:
     }
 
 
+_NEAR_BETAS = frozenset({"beta = 0.01", "beta = 0.99", "beta = 0.0001", "beta = 0.9999"})
+
 _JSD = _Task(
     names=("student_logits", "teacher_logits"),
     reference=_reference_jsd,
@@ -521,8 +525,7 @@ _JSD = _Task(
     partial=(
         ("beta = 0", frozenset({"beta = 0", "beta = 1"}), _ENDS),
         ("beta = 1", frozenset({"beta = 0", "beta = 1"}), _ENDS),
-        ("beta = 0.01", frozenset({"beta = 0.01", "beta = 0.99"}), _NEAR_ENDS),
-        ("beta = 0.99", frozenset({"beta = 0.01", "beta = 0.99"}), _NEAR_ENDS),
+        *((near, _NEAR_BETAS, _NEAR_ENDS) for near in sorted(_NEAR_BETAS)),
         ("T = 1", frozenset({"T = 1", "large logits (T = 1)"}), _AT_T1),
         ("a batch of one", frozenset({"a batch of one"}), "right in general but wrong for a batch of one row: keep the "
                                                           "batch dimension (no .squeeze())"),
@@ -551,6 +554,6 @@ def check_generalized_jsd(fn, exercise: str = "Check yourself 4.1") -> Verdict:
     """The reader's ``generalized_jsd(student_logits, teacher_logits, beta, T=1.0)``, checked and the verdict printed."""
     return check(exercise, fn, diagnose_generalized_jsd,
                  todo="write generalized_jsd in the cell above (replace the your_turn line), then rerun it",
-                 praise=f"values and gradients match JSD(beta) on {len(JSD_EDGES) + 2} problems (beta = 0, 1, 0.01 and "
-                        "0.99, T = 1, a batch of one, large logits, two random ones), the inputs are untouched, and no "
-                        "gradient reaches the teacher")
+                 praise=f"values and gradients match JSD(beta) on {len(JSD_EDGES) + 2} problems (beta = 0 and 1, and "
+                        "0.0001, 0.01, 0.99 and 0.9999 beside them, T = 1, a batch of one, large logits, two random "
+                        "ones), the inputs are untouched, and no gradient reaches the teacher")
