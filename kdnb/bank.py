@@ -30,6 +30,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from .exercises import exercise_name
+from .i18n import language
+
 ROOT = Path(__file__).resolve().parents[1]
 BANK = ROOT / "data" / "questions.yaml"
 NOTEBOOKS = ROOT / "notebooks"
@@ -52,23 +55,38 @@ TOPICS = {
 DIFFICULTY = {1: ("warm-up", "热身"), 2: ("core", "核心"), 3: ("deep", "深入")}
 LANGUAGES = ("en", "zh")
 
-#: The standard Chinese terms the bank and the notebooks use (English -> 中文).
-TERMS = {
-    "knowledge distillation": "知识蒸馏", "teacher model": "教师模型", "student model": "学生模型",
-    "soft label / soft targets": "软标签", "hard label": "硬标签", "temperature": "温度",
-    "logits": "logits", "cross-entropy": "交叉熵", "KL divergence": "KL散度", "label smoothing": "标签平滑",
-    "transfer set": "迁移集", "dark knowledge": "暗知识", "pruning": "剪枝", "structured pruning": "结构化剪枝",
-    "unstructured pruning": "非结构化剪枝", "quantization": "量化", "fine-tuning": "微调", "sparsity": "稀疏度",
-    "calibration": "校准", "overfitting": "过拟合", "regularization": "正则化", "gradient": "梯度",
-    "teacher assistant": "助教模型", "self-distillation": "自蒸馏", "mutual learning": "互学习",
-    "feature (hint) distillation": "特征蒸馏", "model compression": "模型压缩",
-}
-#: Variants that read as non-standard or wrong, and the term to use instead.
-NONSTANDARD = {
-    "软目标": "软标签", "KL 散度": "KL散度", "KL-散度": "KL散度", "修剪": "剪枝", "老师模型": "教师模型",
-    "转移集": "迁移集", "精馏": "蒸馏", "标签光滑": "标签平滑", "交叉墒": "交叉熵", "量子化": "量化",
-    "黑暗知识": "暗知识", "助理教师": "助教模型",
-}
+#: The workbook's one glossary: each standard Chinese term and the variants not to use.
+GLOSSARY = ROOT / "data" / "zh" / "glossary.yaml"
+
+
+def nonstandard_in(text: str) -> list[tuple[str, str]]:
+    """(variant, term to write) for each rejected variant in ``text``; a variant inside an accepted
+    term (超参 in 超参数) does not count."""
+    masked = text
+    for term in sorted({t["zh"] for t in glossary()}, key=len, reverse=True):
+        masked = masked.replace(term, "\0" * len(term))
+    return [(bad, t["zh"]) for t in glossary() for bad in t["reject"] if bad in masked]
+
+
+@functools.lru_cache(maxsize=1)
+def glossary() -> tuple[dict, ...]:
+    """The terms of ``data/zh/glossary.yaml``, in its order (en, zh, reject, drill)."""
+    import yaml
+
+    terms = yaml.safe_load(GLOSSARY.read_text(encoding="utf-8"))["terms"]
+    return tuple({"en": t["en"], "zh": t["zh"], "reject": list(t.get("reject") or []), "drill": bool(t.get("drill"))}
+                 for t in terms)
+
+
+def __getattr__(name: str):
+    # TERMS: the core terms notebook 07 lists (English -> 中文); NONSTANDARD: each rejected variant -> the term
+    # to write. Both come from the glossary, read on first use.
+    if name == "TERMS":
+        return {t["en"]: t["zh"] for t in glossary() if t["drill"]}
+    if name == "NONSTANDARD":
+        return {bad: t["zh"] for t in glossary() for bad in t["reject"]}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 #: Every seed question ID (GUIDE §2).
 SEED_IDS = ([f"000-{i}" for i in range(1, 8)] + [f"001-{i}" for i in range(1, 8)] + [f"002-Q{i}" for i in range(1, 6)]
@@ -101,7 +119,7 @@ class Link:
     def label(self) -> str:
         """Short form for tables: ``03 §4``, ``04 §5.1``, ``05 Check yourself 4.1``."""
         n = self.notebook[:2]
-        return f"{n} §{self.section}" if re.fullmatch(r"\d+(?:\.\d+)?", self.section) else f"{n} {self.section}"
+        return f"{n} §{self.section}" if re.fullmatch(r"\d+(?:\.\d+)?", self.section) else f"{n} {exercise_name(self.section)}"
 
     def heading(self, folder=None) -> str:
         """The full heading text this link points at; :class:`BankError` if there is none."""
@@ -121,7 +139,10 @@ class Link:
 
     def href(self, folder=None, prefix: str = "") -> str:
         """A relative link JupyterLab follows: the file, then the heading's id (spaces become '-')."""
-        return f"{prefix}{self.notebook}.ipynb#{anchor(self.heading(folder))}"
+        heading = self.heading(folder)
+        if folder is None and language() == "zh":  # the Chinese twin's heading at the same place
+            heading = zh_heading(self.notebook, heading)
+        return f"{prefix}{self.notebook}.ipynb#{anchor(heading)}"
 
     def markdown(self, folder=None, prefix: str = "") -> str:
         return f"[{self.label}]({self.href(folder, prefix)})"
@@ -184,6 +205,32 @@ def _headings(folder: str) -> dict:
         out[path.stem] = [m.group(2) for c in cells if c["cell_type"] == "markdown"
                           for m in _HEADING.finditer("".join(c["source"]))]
     return out
+
+
+@functools.lru_cache(maxsize=32)
+def _zh_headings(notebook: str, stamp: float) -> list[str]:
+    from . import zh
+
+    english = NOTEBOOKS / f"{notebook}.ipynb"
+    found = zh.load(english)
+    cells = json.loads(english.read_text(encoding="utf-8"))["cells"]
+    texts = [found.get(c["id"], {}).get("zh") or "".join(c["source"]) for c in cells if c["cell_type"] == "markdown"]
+    return [m.group(2) for t in texts for m in _HEADING.finditer(t)]
+
+
+def zh_heading(notebook: str, heading: str) -> str:
+    """The heading of ``notebook``'s Chinese edition (notebooks/zh/) at the place of the English ``heading``.
+
+    Read from the translations (``data/zh/<notebook>.yaml``), not from the built Chinese notebook, so it
+    does not depend on which notebooks were built first. The Chinese edition has the same cells in the
+    same order, so the n-th heading of one is the n-th of the other; without a translation of the same
+    shape, the English heading is kept.
+    """
+    path = ROOT / "data" / "zh" / f"{notebook}.yaml"
+    if not path.exists():
+        return heading
+    english, chinese = headings().get(notebook, []), _zh_headings(notebook, path.stat().st_mtime)
+    return chinese[english.index(heading)] if len(chinese) == len(english) and heading in english else heading
 
 
 def headings(folder=None) -> dict[str, list[str]]:
@@ -376,8 +423,7 @@ def problems(entries: list[Entry], folder=None, require_coverage: bool = True) -
             out.append(f"{e.id}: short.zh has {chars} characters; a 30-second answer has at most {SHORT_ZH_CHARS}")
         zh_texts = [e.question["zh"], e.short["zh"]] + ([e.trap.claim["zh"], e.trap.truth["zh"]] if e.trap else [])
         for text in zh_texts:
-            for bad, good in NONSTANDARD.items():
-                if bad in text:
+            for bad, good in nonstandard_in(text):
                     out.append(f"{e.id}: write {good} instead of {bad}")
         if e.formula and (err := _mathtext_error(e.formula)):
             out.append(f"{e.id}: formula does not parse in mathtext: {err}")

@@ -211,16 +211,18 @@ def bench_kernel_during_training(probes: int = 10) -> tuple[float, float, bool]:
 
 
 def bench_notebooks(repeats: int = 1) -> pd.DataFrame:
-    """Run every notebook from a fresh kernel (files untouched), ``repeats`` times: median seconds, highest kernel peak memory."""
+    """Run every notebook of both editions from a fresh kernel (files untouched), ``repeats`` times:
+    median seconds, highest kernel peak memory. The Chinese twins are named ``zh/NN_….ipynb``."""
     from .nbtools import NOTEBOOKS, execute
 
     rows = []
-    paths = sorted(NOTEBOOKS.glob("*.ipynb"))
-    runs: dict[str, list] = {p.name: [] for p in paths}
+    paths = sorted(NOTEBOOKS.glob("*.ipynb")) + sorted((NOTEBOOKS / "zh").glob("*.ipynb"))
+    names = {p: str(p.relative_to(NOTEBOOKS)) for p in paths}
+    runs: dict[str, list] = {names[p]: [] for p in paths}
     for _ in range(repeats):
         for path in paths:
             _, seconds, peak = execute(path)
-            runs[path.name].append((seconds, peak))
+            runs[names[path]].append((seconds, peak))
     for name, values in runs.items():
         rows.append({"notebook": name, "seconds": statistics.median(s for s, _ in values),
                      "kernel peak (MB)": max(p for _, p in values)})

@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._io import sha256_bytes
+from .i18n import N_, _
 from .losses import IGNORE_INDEX
 
 __all__ = [
@@ -89,8 +90,9 @@ class Corpus:
 
     def __repr__(self) -> str:
         chars = sum(len(t) for t in self.train)
-        return (f"Corpus({len(self.train):,} train / {len(self.val):,} val / {len(self.test):,} test functions, "
-                f"{chars:,} training characters, digest {self.digest})")
+        return _("Corpus({train:,} train / {val:,} val / {test:,} test functions, {chars:,} training characters, "
+                 "digest {digest})").format(train=len(self.train), val=len(self.val), test=len(self.test), chars=chars,
+                                            digest=self.digest)
 
 
 def _hash(text: str) -> str:
@@ -238,7 +240,7 @@ class CharTransformer(nn.Module):
         self.context = context
         self.tok = nn.Embedding(VOCAB_SIZE, width)
         self.pos = nn.Embedding(context, width)
-        self.blocks = nn.ModuleList(_Block(width, heads, dropout) for _ in range(layers))
+        self.blocks = nn.ModuleList(_Block(width, heads, dropout) for _i in range(layers))
         self.ln = nn.LayerNorm(width)
         self.head = nn.Linear(width, VOCAB_SIZE)
         self.drop = nn.Dropout(dropout)
@@ -252,7 +254,7 @@ class CharTransformer(nn.Module):
             nn.init.zeros_(m.bias)
 
     def new_cache(self) -> list:
-        return [{"context": self.context} for _ in self.blocks]
+        return [{"context": self.context} for _block in self.blocks]
 
     def forward(self, ids: torch.Tensor, cache: list | None = None, start: int = 0) -> torch.Tensor:
         B, S = ids.shape
@@ -404,7 +406,7 @@ def batches(texts, batch_size: int, seed: int):
 
 
 def fit_lm(model: nn.Module, texts, steps: int, batch_size: int = 32, lr: float = 2e-3, seed: int = 0,
-           progress: bool = True, desc: str = "language model") -> dict:
+           progress: bool = True, desc: str = N_("language model")) -> dict:
     """Train ``model`` on ``texts`` by next-token cross-entropy for ``steps`` AdamW steps (cosine
     schedule, gradient clipping at 1). Returns ``{"losses": the loss of every step, "tokens": the
     number of (non-padding) tokens read}``."""
@@ -415,7 +417,7 @@ def fit_lm(model: nn.Module, texts, steps: int, batch_size: int = 32, lr: float 
     model.train()
     losses, tokens = [], 0
     stream = batches(texts, batch_size, seed)
-    bar = tqdm(range(steps), desc=desc, disable=not progress, leave=False)
+    bar = tqdm(range(steps), desc=_(desc), disable=not progress, leave=False)
     for step in bar:
         for group in opt.param_groups:
             group["lr"] = cosine_lr(step, steps, lr)
@@ -467,9 +469,9 @@ def addition_problems(n: int, digits: int = 4, seed: int = 0) -> list[tuple[int,
     """``n`` problems ``(a, b)`` with operands of 1 to ``digits`` digits (uniform over the number of digits)."""
     g = torch.Generator().manual_seed(seed)
     out = []
-    for _ in range(n):
+    for _i in range(n):
         pair = []
-        for _ in range(2):
+        for _j in range(2):
             d = int(torch.randint(1, digits + 1, (1,), generator=g))
             lo = 0 if d == 1 else 10 ** (d - 1)
             pair.append(int(torch.randint(lo, 10 ** d, (1,), generator=g)))

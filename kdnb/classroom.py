@@ -4,6 +4,7 @@
     python -m kdnb.classroom --port 9000       # the same, on another port (a taken port: the next free one)
     python -m kdnb.classroom --cull-idle 300   # shut a closed page's kernel down after 5 idle minutes
     python -m kdnb.classroom --ip 0.0.0.0      # serve the network too (a trusted one only)
+    python -m kdnb.classroom --lang zh         # the page in Chinese (make present LANG=zh)
 
 The page holds the temperature explorer (notebook 03), the training playground (notebook 05)
 and the pruning slider (notebook 06), as tabs, with code hidden and text sized for a room at
@@ -23,6 +24,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from .i18n import LANGUAGES, N_, _
+
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "classroom.ipynb"
 PORT = 8866
@@ -36,19 +39,19 @@ CULL_IDLE_S = 600
 TEMPLATES = ROOT / "data" / "classroom"
 TEMPLATE = "classroom"
 
-TABS = ("Temperature", "Train a student", "Prune")
+TABS = (N_("Temperature"), N_("Train a student"), N_("Prune"))
 
 NOTES = {
-    "Temperature": "Drag T. Low T sharpens the teacher's softmax towards its top class; high T spreads the "
+    "Temperature": N_("Drag T. Low T sharpens the teacher's softmax towards its top class; high T spreads the "
                    "probability over the classes it ranks next, the \"dark knowledge\" a student learns from. "
                    "It opens on an image whose runner-up shows at T = 1; pick the one the teacher is sure of, and "
                    "nothing moves below T of about 3. The readout gives each model's entropy in bits and the ratio "
-                   "of its two largest probabilities.",
-    "Train a student": "Pick the settings and press Train: two students with the same initial weights, one on the "
+                   "of its two largest probabilities."),
+    "Train a student": N_("Pick the settings and press Train: two students with the same initial weights, one on the "
                        "labels alone (α = 0) and one distilled, train side by side on 3,500 MNIST images. "
-                       "The line under the buttons shows each epoch, and the time the run took.",
-    "Prune": "Drag the sparsity: the teacher's smallest weights (by magnitude, ranked across all layers) are set to "
-             "zero. The accuracy comes from a curve computed in advance; the histogram shows the weights that survive.",
+                       "The line under the buttons shows each epoch, and the time the run took."),
+    "Prune": N_("Drag the sparsity: the teacher's smallest weights (by magnitude, ranked across all layers) are set to "
+             "zero. The accuracy comes from a curve computed in advance; the histogram shows the weights that survive."),
 }
 
 
@@ -68,7 +71,7 @@ def temperature_tab(ds):
     cnn, mlp = teachers.load_teacher("cnn-mnist"), teachers.load_teacher("mlp-mnist")
     cnn_test, mlp_test = training.predict_logits(cnn, ds.test.X), training.predict_logits(mlp, ds.test.X)
     picks = pick_images(cnn_test, ds.test.y)
-    inputs = explorer_inputs(picks, {"CNN teacher": cnn_test, "MLP teacher": mlp_test}, ds.test.X)
+    inputs = explorer_inputs(picks, {_("CNN teacher"): cnn_test, _("MLP teacher"): mlp_test}, ds.test.X)
     return temperature_explorer(inputs, T=1.0)
 
 
@@ -97,9 +100,10 @@ def app():
     use_style()
     ds = load_mnist_subset()
     explorers = {"Temperature": temperature_tab(ds), "Train a student": playground_tab(ds), "Prune": pruning_tab()}
-    pages = [w.VBox([_note(NOTES[name]), explorer.widget]) for name, explorer in explorers.items()]
-    tabs = w.Tab(children=pages, titles=list(TABS))
-    page = w.VBox([w.HTML("<h2 style='margin:4px 0'>Knowledge distillation (知识蒸馏): three things to try</h2>"), tabs])
+    pages = [w.VBox([_note(_(NOTES[name])), explorer.widget]) for name, explorer in explorers.items()]
+    tabs = w.Tab(children=pages, titles=[_(name) for name in TABS])
+    heading = _("Knowledge distillation (知识蒸馏): three things to try")
+    page = w.VBox([w.HTML(f"<h2 style='margin:4px 0'>{heading}</h2>"), tabs])
     page.explorers = explorers
     return page
 
@@ -148,9 +152,14 @@ def choose_port(preferred: int = PORT, tries: int = 20, host: str = "127.0.0.1")
         return s.getsockname()[1]
 
 
-def environment(base: dict | None = None) -> dict:
-    """``base`` (default: this process's environment) plus the template path and quiet OpenMP threads."""
+def environment(base: dict | None = None, lang: str | None = None) -> dict:
+    """``base`` (default: this process's environment) plus the template path and quiet OpenMP threads;
+    with ``lang``, the language the page's kernels speak (``KDNB_LANG``)."""
     env = dict(os.environ if base is None else base)
+    if lang is not None:
+        if lang not in LANGUAGES:
+            raise ValueError(f"unknown language {lang!r}; choose one of {', '.join(LANGUAGES)}")
+        env["KDNB_LANG"] = lang
     env["JUPYTER_PATH"] = os.pathsep.join(p for p in (str(TEMPLATES), env.get("JUPYTER_PATH", "")) if p)
     env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     return env
@@ -237,13 +246,15 @@ def main(argv=None) -> int:
     parser.add_argument("--ip", default="127.0.0.1",
                         help="the address to listen on (default: this machine only; 0.0.0.0 serves the network, "
                              "where anyone who reaches the port can run code: a trusted network only)")
+    parser.add_argument("--lang", choices=LANGUAGES, default=None,
+                        help="the page's language: en (default) or zh (make present LANG=zh)")
     args = parser.parse_args(argv)
     port = choose_port(args.port, host=args.ip)
     moved = f" (port {args.port} is taken)" if port != args.port else ""
     host = "127.0.0.1" if args.ip in ("127.0.0.1", "0.0.0.0") else args.ip
     elsewhere = " (other machines: this machine's address instead of 127.0.0.1)" if args.ip == "0.0.0.0" else ""
     print(f"Classroom mode: open http://{host}:{port}/ in a browser{moved}{elsewhere}. Ctrl+C stops it.", flush=True)
-    code = serve(command(port, args.cull_idle, args.ip), env=environment(), cwd=NOTEBOOK.parent)
+    code = serve(command(port, args.cull_idle, args.ip), env=environment(lang=args.lang), cwd=NOTEBOOK.parent)
     if code not in (0, 128 + signal.SIGINT, 128 + signal.SIGTERM, 128 + signal.SIGHUP):
         print(f"Classroom mode: Voilà exited with code {code} (see its messages above).", file=sys.stderr, flush=True)
     return code

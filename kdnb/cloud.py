@@ -32,8 +32,11 @@ NOTEBOOKS = ROOT / "notebooks"
 BRANCH = "main"
 #: The line of links under the title; also matches the older line of remote badge images, so
 #: :func:`update` replaces either.
-BADGE_LINE = re.compile(r"^(?:Run it online: )?\[(?:!\[)?Open in Colab\].*$", re.M)
+BADGE_LINE = re.compile(r"^(?:Run it online: |在线运行：)?\[(?:!\[)?(?:Open in Colab|在 Colab 中打开)\].*$", re.M)
 BADGE_PREFIX = "Run it online: "
+#: The link line's words in each edition (the Chinese notebooks live in notebooks/zh/).
+BADGE_WORDS = {"en": ("Run it online: ", "Open in Colab", "Launch on Binder"),
+               "zh": ("在线运行：", "在 Colab 中打开", "在 Binder 上启动")}
 INSTALL_MARK = "# Colab only:"
 #: Installed on Colab beside its own packages (Colab has torch, NumPy, pandas, matplotlib, scikit-learn).
 COLAB_EXTRAS = ("mlxtend", "mistune")
@@ -67,13 +70,22 @@ def binder_url(notebook: str) -> str:
     return f"https://mybinder.org/v2/gh/{owner_name}/{BRANCH}?urlpath=lab/tree/notebooks/{notebook}"
 
 
-def badges(notebook: str) -> str:
-    """The Markdown line of links for one notebook: plain text links, so nothing is fetched to show them."""
-    return f"{BADGE_PREFIX}[Open in Colab]({colab_url(notebook)}) · [Launch on Binder]({binder_url(notebook)})"
+def badges(notebook: str, lang: str = "en") -> str:
+    """The Markdown line of links for one notebook: plain text links, so nothing is fetched to show them.
+
+    ``notebook`` is its path under ``notebooks/`` ("03_temperature.ipynb", "zh/03_temperature.ipynb").
+    """
+    prefix, colab, binder = BADGE_WORDS[lang]
+    return f"{prefix}[{colab}]({colab_url(notebook)}) · [{binder}]({binder_url(notebook)})"
 
 
-def install_source() -> str:
-    """The guarded install cell: on Colab it installs the workbook; elsewhere it does nothing."""
+def install_source(lang: str = "en") -> str:
+    """The guarded install cell: on Colab it installs the workbook; elsewhere it does nothing.
+
+    The Chinese edition's cell differs in one word: it moves into ``notebooks/zh``, the folder
+    whose kernels speak Chinese (see :mod:`kdnb.i18n`).
+    """
+    folder = "/content/kdnb/notebooks" + ("/zh" if lang == "zh" else "")
     packages = ", ".join(f'"{name}=={pins()[name]}"' for name in COLAB_EXTRAS)
     return f'''{INSTALL_MARK} fetch the workbook and install it, keeping Colab's own torch. Anywhere else
 # (JupyterLab, Binder, nbval) this cell does nothing.
@@ -88,7 +100,7 @@ if "google.colab" in sys.modules:
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "-e", "/content/kdnb"], check=True)
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", {packages}], check=True)
     sys.path.insert(0, "/content/kdnb")
-    os.chdir("/content/kdnb/notebooks")
+    os.chdir("{folder}")
     from google.colab import output
 
     output.enable_custom_widget_manager()'''

@@ -8,6 +8,8 @@ import platform
 import pandas as pd
 import torch
 
+from .i18n import N_, _
+
 PACKAGES = ("torch", "numpy", "pandas", "matplotlib", "scikit-learn", "mlxtend", "ipywidgets", "jupyterlab")
 
 
@@ -36,3 +38,19 @@ def report() -> pd.DataFrame:
     rows["shipped teachers"] = ", ".join(n for n in shipped if n not in lm) or "none"
     rows["shipped language models"] = ", ".join(lm) or "none"
     return pd.DataFrame({"value": rows})
+
+
+#: The report's row labels and words a reader sees (the table itself keeps the English keys code reads).
+_READABLE = {k: k for k in (N_("torch threads"), N_("device"), N_("offline MNIST subset"), N_("shipped teachers"),
+                            N_("shipped language models"), N_("found"), N_("missing"), N_("none"))}
+
+
+def readable(report: pd.DataFrame) -> pd.DataFrame:
+    """:func:`report` as shown to a reader: row labels, "found"/"missing"/"none" and the header in the current language.
+
+    In English it is the same table; the keys that code reads stay in :func:`report`'s own table.
+    """
+    def word(text):
+        return _(text) if text in _READABLE else text
+
+    return pd.DataFrame({_("value"): [word(v) for v in report["value"]]}, index=[word(k) for k in report.index])

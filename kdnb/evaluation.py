@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import pandas as pd
 
+import re
+
 from .data import Split
+from .i18n import N_, _
 from .models import count_params, measure_latency, size_bytes
 from .training import accuracy
 
-__all__ = ["evaluate", "latencies", "ratios"]
+__all__ = ["evaluate", "latencies", "ratios", "readable"]
 
 
 def latencies(named_models: dict, in_shape, batch_sizes=(1, 256), repeats: int = 30, rounds: int = 3) -> pd.DataFrame:
@@ -66,3 +69,38 @@ def ratios(table: pd.DataFrame, reference: int = 0) -> pd.DataFrame:
         out["speed-up, " + c.split(", ")[1].replace(" (ms)", "")] = ref[c] / table[c]
     out["accuracy lost (points)"] = ref["test accuracy (%)"] - table["test accuracy (%)"]
     return out
+
+
+#: Column headers of :func:`evaluate`, :func:`latencies` and :func:`ratios` a reader sees (code reads the English).
+_HEADERS = {k: k for k in (N_("model"), N_("test accuracy (%)"), N_("parameters"), N_("bytes"), N_("times fewer parameters"),
+                           N_("times fewer bytes"), N_("accuracy lost (points)"))}
+_LATENCY = re.compile(r"^(latency|speed-up), (1 image|batch \d+|\d+ images)( \(ms\))?$")
+
+
+def _header(name):
+    if not isinstance(name, str):
+        return name
+    if name in _HEADERS:
+        return _(name)
+    m = _LATENCY.match(name)
+    if not m:
+        return name
+    what, size, unit = m.groups()
+    n = re.search(r"\d+", size).group()
+    if size == "1 image":
+        where = _("1 image")
+    elif size.startswith("batch"):
+        where = _("batch {n}").format(n=n)
+    else:
+        where = _("{n} images").format(n=n)
+    head = _("latency, {size}").format(size=where) if what == "latency" else _("speed-up, {size}").format(size=where)
+    return head + (_(" (ms)") if unit else "")
+
+
+def readable(table: pd.DataFrame) -> pd.DataFrame:
+    """A table of :func:`evaluate`, :func:`latencies` or :func:`ratios` with its headers in the current language.
+
+    For display only (code keeps reading the English column names); in English it is the same table.
+    """
+    out = table.rename(columns=_header)
+    return out.rename_axis(index=_header(table.index.name))

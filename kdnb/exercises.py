@@ -21,10 +21,20 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from .i18n import _
+
 __all__ = ["YourTurn", "your_turn", "Verdict", "check", "close", "SOLUTION_TAG"]
 
 #: The cell tag that marks a solution (its source is collapsed in JupyterLab).
 SOLUTION_TAG = "solution"
+
+
+def exercise_name(name: str) -> str:
+    """An exercise's name as the reader sees it: "Check yourself 4.1" and "Try it 2.1" in the current language."""
+    for prefix, msg in (("Check yourself ", _("Check yourself {number}")), ("Try it ", _("Try it {number}"))):
+        if name.startswith(prefix):
+            return msg.format(number=name[len(prefix):])
+    return name
 
 
 class YourTurn(NotImplementedError):
@@ -33,7 +43,7 @@ class YourTurn(NotImplementedError):
 
 def your_turn(what: str = "fill in this function") -> None:
     """Stop a stub with a clear message: ``raise`` it from the part the reader writes."""
-    raise YourTurn(f"Your turn: {what}")
+    raise YourTurn(_("Your turn: {what}").format(what=what))
 
 
 @dataclass(frozen=True)
@@ -49,8 +59,8 @@ class Verdict:
         return self.status == "correct"
 
     def __str__(self) -> str:
-        mark = {"correct": "✓ correct", "wrong": "✗ not yet", "todo": "→ your turn"}[self.status]
-        return f"{self.exercise}: {mark}. {self.message}".rstrip()
+        mark = {"correct": _("✓ correct"), "wrong": _("✗ not yet"), "todo": _("→ your turn")}[self.status]
+        return _("{exercise}: {mark}. {message}").format(exercise=exercise_name(self.exercise), mark=mark, message=self.message).rstrip()
 
     __repr__ = __str__
 
@@ -78,7 +88,7 @@ def check(exercise: str, answer: Any, diagnose: Callable[[Any], str | None], tod
         except YourTurn:
             problem, verdict = None, Verdict(exercise, "todo", todo)
         except Exception as exc:  # the reader's code failed: say how, and keep going
-            problem, verdict = f"your code raised {type(exc).__name__}: {exc}", None
+            problem, verdict = _("your code raised {error}: {message}").format(error=type(exc).__name__, message=exc), None
         else:
             verdict = None
         if verdict is None:

@@ -101,7 +101,7 @@ def execute(path: Path, timeout: int = 600):
     from nbclient import NotebookClient
 
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}})
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(Path(path).resolve().parent)}})
     start = time.perf_counter()
     with client.setup_kernel():
         # What JupyterLab writes when it opens the notebook: without it every file opens "modified".
@@ -149,7 +149,8 @@ def main(argv=None) -> int:
             seconds, peak = run(Path(p))
             print(f"{Path(p).name}: {seconds:.1f} s, kernel peak {peak:.0f} MB")
         return 0
-    bad = {p.name: problems(p) for p in sorted(NOTEBOOKS.glob("*.ipynb"))}
+    paths = sorted(NOTEBOOKS.glob("*.ipynb")) + sorted(NOTEBOOKS.glob("zh/*.ipynb"))
+    bad = {str(p.relative_to(NOTEBOOKS)): problems(p) for p in paths}
     for name, issues in bad.items():
         for issue in issues:
             print(f"{name}: {issue}")

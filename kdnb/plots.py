@@ -15,6 +15,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from . import fonts
+from .i18n import _
+
 __all__ = ["ALONE", "DISTILLED", "TEACHER", "SMOOTHED", "HARD", "STYLE", "use_style", "subplots",
            "plot_seed_results", "plot_digits"]
 
@@ -33,8 +36,15 @@ STYLE = {
 
 
 def use_style() -> None:
-    """Apply :data:`STYLE` to matplotlib (each notebook's set-up calls this once)."""
+    """Apply :data:`STYLE` to matplotlib (each notebook's set-up calls this once).
+
+    It also registers the shipped Chinese font (:mod:`kdnb.fonts`) behind DejaVu Sans, so a
+    Chinese label draws on any machine: each character DejaVu lacks falls back to it.
+    """
     plt.rcParams.update(STYLE)
+    family = fonts.register()
+    plt.rcParams["font.family"] = ["DejaVu Sans", family]
+    plt.rcParams["font.sans-serif"] = ["DejaVu Sans", family]
 
 
 def subplots(ax=None, figsize=(7, 4), nrows: int = 1, ncols: int = 1, **kwargs):
@@ -63,24 +73,26 @@ def plot_seed_results(results: pd.DataFrame, summaries: dict[str, str] | None = 
     fig, ax = subplots(ax, figsize)
     for row, name in enumerate(settings):
         part = results[results["setting"] == name]
-        for offset, col, color, label in ((0.15, "alone_test", ALONE, "student alone (hard labels)"),
-                                          (-0.15, "kd_test", DISTILLED, "distilled student")):
+        for offset, col, color, label in ((0.15, "alone_test", ALONE, _("student alone (hard labels)")),
+                                          (-0.15, "kd_test", DISTILLED, _("distilled student"))):
             values = 100 * part[col].to_numpy()
             ax.scatter(values, np.full(len(values), row + offset), color=color, s=36, alpha=0.85,
                        label=label if row == 0 else None, zorder=3)
             ax.plot([values.mean()] * 2, [row + offset - 0.12, row + offset + 0.12], color=color, lw=3, zorder=4)
         gain = 100 * (part["kd_test"] - part["alone_test"]).mean()
-        ax.annotate(f"{gain:+.1f} pts", (100 * part[["alone_test", "kd_test"]].to_numpy().max(), row),
+        ax.annotate(_("{gain:+.1f} pts").format(gain=gain), (100 * part[["alone_test", "kd_test"]].to_numpy().max(), row),
                     xytext=(8, 0), textcoords="offset points", va="center", fontsize=12)
     ax.set_yticks(range(len(settings)), settings, fontsize=12, fontweight="bold")
     if summaries:
         for row, name in enumerate(settings):
-            ax.annotate(summaries.get(name, "").replace("->", "→"), (0, row + 0.42), xycoords=("axes fraction", "data"),
+            text = summaries.get(name, "")
+            ax.annotate((_(text) if text else "").replace("->", "→"), (0, row + 0.42), xycoords=("axes fraction", "data"),
                         xytext=(4, 0), textcoords="offset points", fontsize=11, color="#444444", va="center")
     ax.invert_yaxis()
     ax.set_ylim(len(settings) - 0.4, -0.6)
-    ax.set_xlabel("test accuracy on the held-out split (%)")
-    ax.set_title(f"Does distillation help? {results['seed'].nunique()} seeds per setting (dots) and their mean (bars)", loc="left")
+    ax.set_xlabel(_("test accuracy on the held-out split (%)"))
+    ax.set_title(_("Does distillation help? {n} seeds per setting (dots) and their mean (bars)").format(
+        n=results["seed"].nunique()), loc="left")
     ax.legend(loc="lower right", fontsize=11)
     lo, hi = ax.get_xlim()
     ax.set_xlim(lo, hi + 0.12 * (hi - lo))

@@ -37,6 +37,7 @@ from torch import nn
 from . import data as kdata
 from . import models, seeds
 from . import results as kresults
+from .i18n import N_, _
 from .losses import IGNORE_INDEX
 from .seeds import Spread
 from .teachers import load_teacher
@@ -51,42 +52,42 @@ __all__ = ["SETTINGS", "DEFAULT", "SELECTION_TEMPERATURES", "VIEWS", "view", "tw
 #: training split is an unlabelled transfer set that only the teacher can label.
 SETTINGS: dict[str, dict] = {
     "default": {
-        "summary": "2x1200 MLP teacher -> 1x100 MLP student (30x fewer parameters)",
+        "summary": N_("2x1200 MLP teacher -> 1x100 MLP student (30x fewer parameters)"),
         "teacher": "mlp-mnist",
         "student": {"kind": "mlp", "hidden": [100]},
         "labels": None,
         "T": 4.0, "alpha": 0.9, "epochs": 60, "lr": 2e-3, "batch_size": 256,
     },
     "unregularized-2x800": {
-        "summary": "CNN teacher -> 2x800 MLP without regularization (Hinton's MNIST case)",
+        "summary": N_("CNN teacher -> 2x800 MLP without regularization (Hinton's MNIST case)"),
         "teacher": "cnn-mnist",
         "student": {"kind": "mlp", "hidden": [800, 800]},
         "labels": None,
         "T": 8.0, "alpha": 0.9, "epochs": 20, "lr": 2e-3, "batch_size": 256,
     },
     "few-labels": {
-        "summary": "CNN teacher (trained on all 3,500 labels) -> 2x800 MLP that gets 300 of them",
+        "summary": N_("CNN teacher (trained on all 3,500 labels) -> 2x800 MLP that gets 300 of them"),
         "teacher": "cnn-mnist",
         "student": {"kind": "mlp", "hidden": [800, 800]},
         "labels": 300, "labels_seed": 0,
         "T": 8.0, "alpha": 0.9, "epochs": 20, "lr": 2e-3, "batch_size": 256,
     },
     "few-labels-own-teacher": {
-        "summary": "the same, but the CNN teacher saw only those 300 labels: no other label leaks in",
+        "summary": N_("the same, but the CNN teacher saw only those 300 labels: no other label leaks in"),
         "teacher": "cnn-mnist-300",
         "student": {"kind": "mlp", "hidden": [800, 800]},
         "labels": 300, "labels_seed": 0,
         "T": 4.0, "alpha": 0.9, "epochs": 20, "lr": 2e-3, "batch_size": 256,
     },
     "cnn-teacher": {
-        "summary": "CNN teacher (more accurate, other architecture) -> 1x100 MLP",
+        "summary": N_("CNN teacher (more accurate, other architecture) -> 1x100 MLP"),
         "teacher": "cnn-mnist",
         "student": {"kind": "mlp", "hidden": [100]},
         "labels": None,
         "T": 8.0, "alpha": 0.9, "epochs": 60, "lr": 2e-3, "batch_size": 256,
     },
     "tiny-student": {
-        "summary": "2x1200 MLP teacher -> 1x30 MLP (too small to follow the teacher)",
+        "summary": N_("2x1200 MLP teacher -> 1x30 MLP (too small to follow the teacher)"),
         "teacher": "mlp-mnist",
         "student": {"kind": "mlp", "hidden": [30]},
         "labels": None,
@@ -140,10 +141,10 @@ def train_twins(init: nn.Module, train: kdata.Split, teacher_logits: torch.Tenso
         labelled = train.y != IGNORE_INDEX
         out["alone"] = copy.deepcopy(init)
         fit(out["alone"], kdata.Split(train.X[labelled], train.y[labelled]), None, run,
-            epochs=twin_epochs(train.y, run.epochs), desc="student alone")
+            epochs=twin_epochs(train.y, run.epochs), desc=N_("student alone"))
     if teacher_logits is not None:
         out["distilled"] = copy.deepcopy(init)
-        distill(out["distilled"], train, None, run, teacher=teacher_logits, T=T, alpha=alpha, desc="distilled student")
+        distill(out["distilled"], train, None, run, teacher=teacher_logits, T=T, alpha=alpha, desc=N_("distilled student"))
     return out
 
 
@@ -220,7 +221,7 @@ def grid(settings: dict[str, dict | str], seeds=(0, 1, 2, 3, 4), overrides=({},)
     test_logits: dict[str, torch.Tensor] = {}
     jobs = [(name, o, seed) for name in specs for o in overrides for seed in seeds]
     rows = []
-    for name, o, seed in tqdm(jobs, desc="settings x overrides x seeds", disable=not progress):
+    for name, o, seed in tqdm(jobs, desc=_("settings x overrides x seeds"), disable=not progress):
         spec = dict(specs[name], **o)
         if spec["teacher"] not in logits:
             teacher = load_teacher(spec["teacher"], progress=progress)
@@ -238,7 +239,7 @@ def summarize(results: pd.DataFrame, by="setting") -> pd.DataFrame:
     out = seeds.spread(results, by, ["alone_test", "kd_test"])
     out = out.rename(columns=lambda c: c.replace("_test", ""))
     out["gain_mean"] = out.kd_mean - out.alone_mean
-    out["ranges_overlap"] = [not Spread.from_row(r, "kd").apart(Spread.from_row(r, "alone")) for _, r in out.iterrows()]
+    out["ranges_overlap"] = [not Spread.from_row(r, "kd").apart(Spread.from_row(r, "alone")) for _i, r in out.iterrows()]
     cols = ["seeds", "alone_mean", "alone_min", "alone_max", "kd_mean", "kd_min", "kd_max", "gain_mean", "ranges_overlap"]
     return out[cols].round(2)
 

@@ -28,6 +28,7 @@ from torch import nn
 from . import data as kdata
 from . import models
 from ._io import atomic_write_bytes, atomic_write_text, sha256_bytes
+from .i18n import _
 from .training import DEFAULT_THREADS, accuracy, fit, seed_everything
 
 __all__ = ["TEACHERS", "CheckpointError", "default_dir", "read_manifest", "train_teacher", "build", "load_teacher"]
@@ -138,7 +139,8 @@ def train_teacher(name: str, seed: int | None = None, dataset: kdata.Dataset | N
             keep = kdata.stratified_split(train.y.numpy(), (spec["labels"]["n"],), spec["labels"]["seed"])[0]
             train = train.subset(keep)
         start = time.perf_counter()
-        desc = f"teacher {name}" if seed == spec["train"]["seed"] else f"teacher {name}, seed {seed}"
+        desc = (_("teacher {name}").format(name=name) if seed == spec["train"]["seed"]
+                else _("teacher {name}, seed {seed}").format(name=name, seed=seed))
         fit(model, train, None, progress=progress, desc=desc, **dict(spec["train"], seed=seed))
         seconds = time.perf_counter() - start
     finally:
@@ -171,7 +173,7 @@ def _train_lm_teacher(name: str, progress: bool):
         texts = lm_teacher_texts(name)
         model = models.build(spec["model"])
         start = time.perf_counter()
-        charlm.fit_lm(model, texts[0], progress=progress, desc=f"teacher {name}", **spec["train"])
+        charlm.fit_lm(model, texts[0], progress=progress, desc=_("teacher {name}").format(name=name), **spec["train"])
         seconds = time.perf_counter() - start
     finally:
         torch.set_num_threads(threads)
@@ -182,7 +184,7 @@ def _lm_entry(model, texts) -> dict:
     """The manifest's scores of a language-model teacher, from ``(train, test, digest)`` of :func:`lm_teacher_texts`."""
     from . import charlm
 
-    _, test, digest = texts
+    _train, test, digest = texts
     return {"corpus_digest": digest, "test_perplexity": round(charlm.perplexity(model, test), 4)}
 
 
@@ -237,8 +239,9 @@ def load_teacher(name: str = "cnn-mnist", root=None, rebuild_missing: bool = Tru
     if entry is None or not path.exists():
         if not rebuild_missing:
             raise FileNotFoundError(f"teacher {name!r} is not in {root}; build it with `python -m kdnb.teachers build {name}`")
-        minutes = "about 20 minutes" if name in LM_TEACHERS else "about a minute"
-        warnings.warn(f"teacher {name!r} not found in {root}; training it now ({minutes})", stacklevel=2)
+        minutes = _("about 20 minutes") if name in LM_TEACHERS else _("about a minute")
+        warnings.warn(_("teacher {name} not found in {root}; training it now ({minutes})").format(
+            name=repr(name), root=root, minutes=minutes), stacklevel=2)
         entry = build([name], root, progress=progress)[name]
         path = root / entry["file"]
     blob = path.read_bytes()

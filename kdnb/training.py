@@ -31,6 +31,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .data import Split
+from .i18n import N_, _
 from .losses import IGNORE_INDEX, check_alpha, check_labels, cross_entropy_unchecked, kd_loss_from_targets
 from .temperature import check_logits, check_temperature
 
@@ -77,7 +78,7 @@ def jitter(x: torch.Tensor, max_shift: int = 2, generator: torch.Generator | Non
     """Shift each image by a random whole number of pixels in [-max_shift, max_shift], zero-filled."""
     if max_shift <= 0:
         return x
-    n, _, h, w = x.shape
+    n, _c, h, w = x.shape
     shifts = torch.randint(-max_shift, max_shift + 1, (n, 2), generator=generator)
     pad = F.pad(x, (max_shift, max_shift, max_shift, max_shift))
     rows = (torch.arange(h).view(1, h) + max_shift - shifts[:, :1]).to(x.device)  # (n, h)
@@ -126,7 +127,7 @@ class Run:
     seed: int = 0
     restore_best: bool = False
     progress: bool = True
-    desc: str = "train"
+    desc: str = N_("train")
     callback: Callable[[dict], None] | None = None
     after_step: Callable[[int], None] | None = None
 
@@ -286,7 +287,7 @@ def train_with(model: nn.Module, train: Split, step_loss: Callable, val: Split |
     """
     run = Run.of(run, **changes)
     rows = []
-    bar = tqdm(total=run.epochs, desc=run.desc, disable=not run.progress, leave=False)
+    bar = tqdm(total=run.epochs, desc=_(run.desc) if run.desc else run.desc, disable=not run.progress, leave=False)
     for row in iter_train(model, train, step_loss, val, run):
         if stop_if_diverged:
             _stop_if_diverged(row)
@@ -307,7 +308,7 @@ def fit(model: nn.Module, train: Split, val: Split | None = None, run: Run | Non
     on ``(1 - eps) * one_hot + eps / C`` instead of the one-hot labels (Szegedy et al. 2016).
     Returns the history DataFrame.
     """
-    run = Run.of(run, **{"desc": "fit", **changes})
+    run = Run.of(run, **{"desc": N_("fit"), **changes})
     _check_split(train, "fit")
     y = train.y.to(next(model.parameters()).device)
     return train_with(model, train, hard_step_loss(y, label_smoothing), val, run, stop_if_diverged=True)
@@ -325,7 +326,7 @@ def distill(student: nn.Module, train: Split, val: Split | None = None, run: Run
     alone. T and alpha are checked once, here. ``run`` (or its fields as keywords) says how to
     train: see :class:`Run`. Returns the history DataFrame.
     """
-    run = Run.of(run, **{"desc": "distill", **changes})
+    run = Run.of(run, **{"desc": N_("distill"), **changes})
     T, alpha = check_temperature(T), check_alpha(alpha)
     _check_split(train, "distill")
     is_logits = isinstance(teacher, torch.Tensor)

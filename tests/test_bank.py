@@ -174,8 +174,7 @@ def test_read_rejects_a_file_that_is_not_a_bank(tmp_path):
 def test_notebooks_use_the_standard_chinese_terms():
     for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
         text = "".join("".join(c["source"]) for c in json.loads(path.read_text(encoding="utf-8"))["cells"])
-        for bad, good in bank.NONSTANDARD.items():
-            assert bad not in text, f"{path.name}: write {good} instead of {bad}"
+        assert bank.nonstandard_in(text) == [], f"{path.name}: (variant, term to write) {bank.nonstandard_in(text)}"
 
 
 def test_inline_html_escapes_and_renders_code():

@@ -222,3 +222,19 @@ def test_gain_table_and_settings_verdicts_on_the_shipped_runs():
     flipped.loc["few-labels-own-teacher", "gain_mean"] = flipped.loc["few-labels", "gain_mean"] + 1
     with pytest.raises(AssertionError, match="few-labels gains more"):
         nb.settings_verdicts(flipped).require()
+
+
+def test_the_chinese_edition_links_back_to_the_english_one():
+    from kdnb import bank, i18n
+
+    link = bank.Link("03_temperature", "2")
+    assert nb.twin_link(link) == "<a href='zh/03_temperature.ipynb'>中文</a>"
+    i18n.set_language("zh")
+    try:
+        back = nb.twin_link(link)
+        assert back.startswith("<a href='../03_temperature.ipynb#2-·-") and back.endswith(">English</a>")
+        from kdnb import data
+
+        assert "每类图像数" in nb.images_per_class(data.load_mnist_subset()).columns
+    finally:
+        i18n.set_language(None)

@@ -401,3 +401,20 @@ def test_student_loss_check_names_swapped_weights_and_a_class_mean():
 
     assert "swapped" in nb.check_student_loss(swapped).message
     assert "averaged over classes" in nb.check_student_loss(class_mean).message
+
+
+def test_room_speaks_chinese_when_asked():
+    from kdnb import i18n
+
+    try:
+        i18n.set_language("zh")
+        fam = nb.shown(nb.families({"smaller": 30.1}))
+        assert "知识蒸馏（knowledge distillation）" in fam.index and "典型收益" in fam.columns
+        assert "参数量" in fam.iloc[0]["典型收益"]
+        claims = list(nb.families_verdicts(nb.families()))  # reads the English table, speaks Chinese
+        assert all("重新训练" in c for c in claims)
+        assert nb.model_label("teacher (MLP 2x1200 +dropout)") == "教师（MLP 2x1200 +dropout）"
+        assert "自测 3.1" in str(nb.check_student_kb(..., models.build({"kind": "mlp", "hidden": [8]})))
+    finally:
+        i18n.set_language(None)
+    assert nb.model_label("teacher (MLP 2x1200 +dropout)") == "teacher (MLP 2x1200 +dropout)"

@@ -579,3 +579,24 @@ def test_early_stop_help_checker(solutions):
     assert "other way" in nb.check_early_stop_help(few, -answer).message
     assert "group by" in nb.check_early_stop_help(few, float(answer.mean())).message
 
+
+
+# ------------------------------------------------------------------ the Chinese edition
+
+def test_readouts_and_checkers_speak_chinese_when_asked(capsys):
+    from kdnb import i18n
+
+    z, y = _logits()
+    try:
+        i18n.set_language("zh")
+        nb.say("subset", train=3500, val=500, test=1000)
+        assert nb.check_alpha_for_quarter(0.25).message.startswith("alpha 加权的是软项")
+        info = nb.information_table({"hard label (one-hot)": nb.one_hot(y)}, y)
+        assert "熵（比特/样本）" in nb.shown(info).columns and "硬标签（one-hot）" in nb.shown(info).index
+        assert "one vector per class" in info.columns  # the table the code reads keeps its English keys
+        assert any("教师" in claim for claim in nb.information_verdicts(_information(z, y)))
+    finally:
+        i18n.set_language(None)
+    assert "MNIST 子集" in capsys.readouterr().out
+    nb.say("subset", train=3500, val=500, test=1000)
+    assert capsys.readouterr().out == "MNIST subset: 3,500 training, 500 validation and 1,000 test images\n"

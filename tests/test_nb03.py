@@ -589,3 +589,32 @@ def test_picks_table(mnist):
     assert list(table.index) == list(picks.values())
     assert table["label"].tolist() == [int(mnist.test.y[i]) for i in picks.values()]
     assert table["entropy at T=1 (bits)"].iloc[1] == table["entropy at T=1 (bits)"].min()  # the confident image
+
+
+# ------------------------------------------------------------------ the Chinese edition: what the room shows speaks zh
+def test_the_explorer_and_the_checkers_speak_chinese(inputs, logits):
+    import matplotlib
+
+    from kdnb import i18n, plots
+
+    i18n.set_language("zh")
+    try:
+        with matplotlib.rc_context():
+            plots.use_style()  # as the notebook does: the Chinese font behind DejaVu Sans
+            explorer = nb.temperature_explorer(inputs, T=1.0)
+        explorer.controls["T"].value = 4.0
+        readout = explorer.readout.value
+        assert readout.startswith("<b>T = 4.00</b>") and "教师：熵" in readout and "比特" in readout, readout
+        assert explorer.controls["key"].description == "图像"
+        ax = explorer.artists["ax"]
+        assert [t.get_text() for t in ax.get_legend().get_texts()] == ["教师", "学生"]
+        assert ax.get_xlabel() == "类别（数字）" and ax.get_ylabel() == "概率"
+        verdict = nb.check_ratio_e(0.5)
+        assert verdict.exercise == "自测 2.1" and "温度" in verdict.message
+        z, v = logits
+        table = nb.deployment_table(z, v.argmax(1), [1.0, 4.0])
+        assert list(table.columns) == ["准确率（%）", "平均最高概率（%）"]
+        assert "温度扫描" == nb.sweep_card(results.read("nb03_sweep")).name
+    finally:
+        i18n.set_language(None)
+    assert "teacher: entropy" in nb.temperature_explorer(inputs, T=1.0).readout.value  # English again

@@ -630,3 +630,24 @@ def test_the_quiz_speaks_chinese_in_chinese_mode():
     assert "完成" in quiz.prompt.value
     for word in ("right", "not quite", "Done", "question"):
         assert word not in quiz.prompt.value + quiz.score.value, word
+
+
+# ------------------------------------------------------------------------------------ the Chinese edition
+
+def test_the_chinese_edition_shows_the_chinese_side_of_the_bank(entries):
+    from kdnb import i18n
+
+    i18n.set_language("zh")
+    try:
+        cards = nb.Flashcards(entries, seed=0)
+        assert cards.lang.value == "中文" and cards.reveal_button.description == "显示答案"
+        e = cards.current
+        assert bank.inline_html(e.question["zh"]) in cards.card.value
+        assert bank.inline_html(e.question["en"]) not in cards.card.value
+        quiz = nb.Quiz(n=3, seed=0, lang="both")
+        assert quiz.ui == "zh" and nb.quiz_table(nb.make_quiz(2, seed=0)).columns[0] == "问题"
+        assert nb.bank_counts(entries).startswith("共 ")
+        assert "主题" in nb.replay_interview(entries, [2, 1], seed=7).mock.summary_table().columns
+    finally:
+        i18n.set_language(None)
+    assert nb.Flashcards(entries, seed=0).lang.value == "both"

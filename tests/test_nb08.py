@@ -173,3 +173,22 @@ def test_the_notebooks_solutions_pass_their_checkers_and_the_stubs_do_not():
         exec(compile(stub.replace("nb.check_", "verdict = nb.check_").rstrip(";\n"), "<stub>", "exec"), ns)
         assert not ns["verdict"] and ns["verdict"].status == "todo", f"the stub of {number} passes its own check"
         exec(compile(src, "<solution>", "exec"), ns)  # each solution ends with `assert nb.check_...(...)`
+
+
+def test_tables_and_printed_lines_speak_chinese_in_zh(capsys):
+    from kdnb import i18n
+    from kdnb import nb08_distilling_language_models as nb
+
+    scale = nb.batchmean_scale_error(B=4, S=12, V=50, seed=0)
+    nb.print_scale_error(scale)
+    english = capsys.readouterr().out
+    try:
+        i18n.set_language("zh")
+        nb.print_scale_error(scale)
+        chinese = capsys.readouterr().out
+        names = [nb.shown(m) for m in ("student alone", "token KD, JSD beta=0.5", "on-policy lambda=1, JSD beta=0.5")]
+    finally:
+        i18n.set_language(None)
+    assert english.startswith("no padding: 'batchmean'") and "填充" in chinese and chinese != english
+    assert all(any("\u4e00" <= ch <= "\u9fff" for ch in n) for n in names), names
+    assert nb.shown("token KD, JSD beta=0.5") == "token KD, JSD beta=0.5"

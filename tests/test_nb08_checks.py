@@ -324,3 +324,25 @@ def test_jsd_cases_cover_the_edges():
             "a batch of one"} <= set(whats)
     assert any(w.startswith("large logits") for w in whats)
     assert all(0 < args[2] < 1 and args[3] != 1 for args, what in cases if what == "a random problem")
+
+
+def test_checkers_speak_chinese_in_zh_and_english_otherwise(capsys):
+    from kdnb import i18n
+
+    def no_t2(student_logits, teacher_logits, labels, T):
+        return seq_solution(student_logits, teacher_logits, labels, T) / (T * T)
+
+    english = checks.diagnose_sequence_kd(no_t2)
+    assert english.startswith("the T² factor is missing")
+    try:
+        i18n.set_language("zh")
+        chinese = checks.diagnose_sequence_kd(no_t2)
+        jsd = checks.diagnose_generalized_jsd(lambda z, v, beta, T=1.0: 2 * jsd_solution(z, v, beta, T))
+        checks.check_generalized_jsd(jsd_solution)
+        printed = capsys.readouterr().out
+    finally:
+        i18n.set_language(None)
+    assert chinese != english and "缺少" in chinese, chinese
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in jsd), jsd
+    assert "自测 4.1" in printed and "T = 1" in printed, printed
+    assert checks.diagnose_sequence_kd(no_t2) == english

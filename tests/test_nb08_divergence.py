@@ -297,3 +297,26 @@ def test_gkd_trainer_trains_a_tiny_gpt2_offline(tmp_path, monkeypatch, trl_jsd):
     assert len(losses_logged) == 3 and all(math.isfinite(x) and x > 0 for x in losses_logged) and math.isfinite(out.training_loss)
     assert any(not torch.equal(before[k], p.detach()) for k, p in student.named_parameters())
     assert all(torch.equal(teacher_before[k], p.detach()) for k, p in teacher.named_parameters())
+
+
+def test_explorer_readouts_and_verdicts_speak_chinese_in_zh():
+    from kdnb import i18n
+
+    fits = dv.one_mode_fits()
+    english = str(dv.one_mode_verdicts(fits))
+    try:
+        i18n.set_language("zh")
+        chinese = str(dv.one_mode_verdicts(fits))
+        readout = dv._readout(dv.fit_one_mode(1.0))
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots()
+        artists = dv._panel(ax, 0.05)  # not drawn: the test's figures have no Chinese font
+        dv._move(artists, dv.fit_one_mode(0.0), numbers=True)
+        title = artists["title"].get_text()
+        plt.close(fig)
+    finally:
+        i18n.set_language(None)
+    assert "正向KL" in chinese and "模式" in readout and title.startswith("正向KL")
+    assert str(dv.one_mode_verdicts(fits)) == english and "forward KL" in english
+    assert dv.fit_one_mode(1.0)["behaviour"].startswith("picks one mode")  # the data stays English

@@ -6,14 +6,15 @@ import pytest
 
 from kdnb.nbtools import NOTEBOOKS, problems
 
-PATHS = sorted(NOTEBOOKS.glob("*.ipynb"))
+#: Both editions: the English notebooks and their Chinese twins in notebooks/zh/.
+PATHS = sorted(NOTEBOOKS.glob("*.ipynb")) + sorted((NOTEBOOKS / "zh").glob("*.ipynb"))
 
 
 def test_there_are_notebooks():
     assert any(p.name == "00_start_here.ipynb" for p in PATHS)
 
 
-@pytest.mark.parametrize("path", PATHS, ids=[p.name for p in PATHS])
+@pytest.mark.parametrize("path", PATHS, ids=[str(p.relative_to(NOTEBOOKS)) for p in PATHS])
 def test_notebook_is_executed_and_clean(path: Path):
     assert problems(path) == []
 

@@ -32,7 +32,8 @@ import torch
 from .. import bank
 from .. import data as kdata
 from .. import models
-from ..evaluation import evaluate
+from ..evaluation import evaluate, readable
+from ..i18n import N_, _, language
 from ..recipe import DEFAULT, SETTINGS, train_pair
 from ..teachers import TEACHERS, load_teacher
 from ..training import predict_logits
@@ -41,7 +42,7 @@ from .checks import check_alpha_for_labels_only, check_which_setting
 
 __all__ = ["SEED_IDS", "question_map", "unanswered", "seed_index_html", "map_verdicts", "ROUTE", "ROUTE_MINUTES",
            "DEEP_DIVE", "sections", "route_table", "route_html", "route_problems", "route_verdicts", "setup_verdicts",
-           "images_per_class", "recipe_card", "teaser", "teaser_verdicts", "temperature_table", "gain_table",
+           "images_per_class", "data_summary", "recipe_card", "teaser_table", "teaser", "teaser_verdicts", "temperature_table", "gain_table",
            "settings_verdicts", "check_alpha_for_labels_only", "check_which_setting"]
 
 #: Table cells of the HTML tables, left-aligned and top-aligned (JupyterLab right-aligns cells by default).
@@ -59,17 +60,27 @@ def setup_verdicts(report: pd.DataFrame) -> Verdicts:
     """What the workbook needs before anything runs, read from :func:`kdnb.env.report`."""
     value = report["value"]
     return Verdicts({
-        "the offline MNIST subset is installed (if not: run `make lab`)": value.get("offline MNIST subset") == "found",
-        "the default teacher mlp-mnist ships with the workbook (if not: `python -m kdnb.teachers build`)":
+        _("the offline MNIST subset is installed (if not: run `make lab`)"): value.get("offline MNIST subset") == "found",
+        _("the default teacher mlp-mnist ships with the workbook (if not: `python -m kdnb.teachers build`)"):
             "mlp-mnist" in str(value.get("shipped teachers", "")).split(", "),
     })
 
 
 def images_per_class(ds: kdata.Dataset) -> pd.DataFrame:
     """How many images of each class every split holds (one number when the classes are balanced)."""
-    counts = {name: ", ".join(str(n) for n in sorted(set(torch.bincount(split.y).tolist())))
-              for name, split in (("train", ds.train), ("val", ds.val), ("test", ds.test))}
-    return pd.Series(counts, name="images per class").to_frame()
+    counts = {_(name): ", ".join(str(n) for n in sorted(set(torch.bincount(split.y).tolist())))
+              for name, split in ((N_("train"), ds.train), (N_("val"), ds.val), (N_("test"), ds.test))}
+    return pd.Series(counts, name=_("images per class")).to_frame()
+
+
+#: The rows of :meth:`kdnb.data.Dataset.summary` as a reader sees them.
+_SUMMARY_ROWS = {k: k for k in (N_("dataset"), N_("train"), N_("val"), N_("test"), N_("image"), N_("classes"))}
+
+
+def data_summary(ds: kdata.Dataset) -> pd.DataFrame:
+    """The data set's summary (name, split sizes, image shape, classes) as a one-column table."""
+    rows = {(_(k) if k in _SUMMARY_ROWS else k): v for k, v in ds.summary().items()}
+    return pd.Series(rows).to_frame(_("mnist subset"))
 
 
 # ------------------------------------------------------------------------ the question map (section 3)
@@ -97,12 +108,27 @@ def seed_index_html(entries=None) -> str:
     Generated from the question bank (:func:`kdnb.bank.seed_index`); an ID that several entries
     answer gets a row per entry.
     """
-    rows = [f"<tr>{_TD}<b>{r['seed ID']}</b></td>{_TD}{bank.inline_html(r['question'])}<br>"
-            f"<span style='color:#444'>{bank.inline_html(r['问题'])}</span></td>"
-            f"{_TD}<a href='{html.escape(r['href'])}'>{html.escape(r['answered in'])}</a></td></tr>"
-            for _, r in bank.seed_index(entries).iterrows()]
-    return (f"<table style='text-align:left'><tr>{_TH}seed ID</th>{_TH}question · 问题</th>{_TH}answered in</th></tr>"
+    entries = bank.load() if entries is None else entries
+    links = {e.id: e.link for e in entries}
+    zh = language() == "zh"
+    first, second = ("问题", "question") if zh else ("question", "问题")
+    rows = [f"<tr>{_TD}<b>{r['seed ID']}</b></td>{_TD}{bank.inline_html(r[first])}<br>"
+            f"<span style='color:#444'>{bank.inline_html(r[second])}</span></td>"
+            f"{_TD}<a href='{html.escape(r['href'])}'>{html.escape(r['answered in'])}</a> · {twin_link(links[r['entry']])}</td></tr>"
+            for _i, r in bank.seed_index(entries).iterrows()]
+    question = "问题 · question" if zh else "question · 问题"
+    head = "".join(f"{_TH}{h}</th>" for h in (_("seed ID"), question, _("answered in")))
+    return (f"<table style='text-align:left'><tr>{head}</tr>"
             + "".join(rows) + "</table>")
+
+
+def twin_link(link: bank.Link) -> str:
+    """A link to the other edition: "English" from the Chinese notebook back to the section in notebooks/,
+    "中文" from the English one to the Chinese notebook in notebooks/zh/ (to the notebook, not the section:
+    the Chinese headings change with the translation, and the English notebook's output must not)."""
+    if language() == "zh":
+        return f"<a href='{html.escape(f'../{link.notebook}.ipynb#{bank.anchor(link.heading())}')}'>English</a>"
+    return f"<a href='{html.escape(f'zh/{link.notebook}.ipynb')}'>中文</a>"
 
 
 def map_verdicts(entries, folder=None) -> Verdicts:
@@ -111,10 +137,12 @@ def map_verdicts(entries, folder=None) -> Verdicts:
     answering = index["entry"].nunique()
     missing = unanswered(folder)
     return Verdicts({
-        f"all {len(SEED_IDS)} seed IDs are in the question bank, answered by {answering} of its {len(entries)} entries "
-        f"(the other {sum(not e.seeds for e in entries)} go beyond the seeds)": set(index["seed ID"]) == set(SEED_IDS),
-        "every seed ID is named in a notebook's section heading"
-        + (f" (not yet: {', '.join(missing)})" if missing else ""): not missing,
+        _("all {n} seed IDs are in the question bank, answered by {answering} of its {entries} entries "
+          "(the other {beyond} go beyond the seeds)").format(n=len(SEED_IDS), answering=answering, entries=len(entries),
+                                                            beyond=sum(not e.seeds for e in entries)):
+            set(index["seed ID"]) == set(SEED_IDS),
+        _("every seed ID is named in a notebook's section heading")
+        + (_(" (not yet: {missing})").format(missing=", ".join(missing)) if missing else ""): not missing,
     })
 
 
@@ -197,24 +225,31 @@ def route_table(folder=None) -> pd.DataFrame:
 def route_html(folder=None) -> str:
     """The route as an HTML table whose headings link to the sections."""
     rows = []
-    for _, r in route_table(folder).iterrows():
-        href = bank.Link(r["notebook"], r["section"]).href(folder)
+    for _i, r in route_table(folder).iterrows():
+        link = bank.Link(r["notebook"], r["section"])
+        href, heading, twin = link.href(folder), r["heading"], ""
+        if folder is None:
+            twin = f" · {twin_link(link)}"
+            if language() == "zh":
+                heading = bank.zh_heading(r["notebook"], link.heading())
         rows.append(f"<tr>{_TD}{r['stop']}</td>{_TD}{r['notebook'][:2]}</td>{_TD}<a href='{html.escape(href)}'>"
-                    f"{bank.inline_html(r['heading'])}</a></td>{_TD}{r['minutes']:.1f}</td></tr>")
-    return (f"<table style='text-align:left'><tr>{_TH}stop</th>{_TH}notebook</th>{_TH}section</th>"
-            f"{_TH}minutes</th></tr>" + "".join(rows) + "</table>")
+                    f"{bank.inline_html(heading)}</a>{twin}</td>{_TD}{r['minutes']:.1f}</td></tr>")
+    head = "".join(f"{_TH}{h}</th>" for h in (_("stop"), _("notebook"), _("section"), _("minutes")))
+    return f"<table style='text-align:left'><tr>{head}</tr>" + "".join(rows) + "</table>"
 
 
 def route_problems(folder=None) -> list[str]:
     """Sections whose deep-dive mark disagrees with the route (an empty list when all agree)."""
     on_route = set(ROUTE)
     out = []
-    for _, r in sections(folder).iterrows():
+    for _i, r in sections(folder).iterrows():
         stop, set_up = (r["notebook"], r["section"]), r["section"] == "1"
         if stop in on_route and r["deep dive"]:
-            out.append(f"{r['notebook']} §{r['section']} is on the route but marked as a deep dive")
+            out.append(_("{notebook} §{section} is on the route but marked as a deep dive").format(
+                notebook=r["notebook"], section=r["section"]))
         elif stop not in on_route and not set_up and not r["deep dive"]:
-            out.append(f"{r['notebook']} §{r['section']} is off the route: put {DEEP_DIVE!r} under its heading")
+            out.append(_("{notebook} §{section} is off the route: put {mark} under its heading").format(
+                notebook=r["notebook"], section=r["section"], mark=repr(DEEP_DIVE)))
     return out
 
 
@@ -223,10 +258,11 @@ def route_verdicts(folder=None) -> Verdicts:
     route, table, problems = route_table(folder), sections(folder), route_problems(folder)
     total = float(route["total minutes"].iloc[-1])
     return Verdicts({
-        f"the route reads {len(route)} sections of {route['notebook'].nunique()} notebooks within its "
-        f"{ROUTE_MINUTES}-minute budget": total <= ROUTE_MINUTES,
-        f"the other {int(table['deep dive'].sum())} numbered sections (set-ups aside) are marked as deep dives, "
-        "and no section on the route is" + (f" (not yet: {'; '.join(problems)})" if problems else ""): not problems,
+        _("the route reads {sections} sections of {notebooks} notebooks within its {minutes}-minute budget").format(
+            sections=len(route), notebooks=route["notebook"].nunique(), minutes=ROUTE_MINUTES): total <= ROUTE_MINUTES,
+        _("the other {n} numbered sections (set-ups aside) are marked as deep dives, and no section on the route is").format(
+            n=int(table["deep dive"].sum()))
+        + (_(" (not yet: {missing})").format(missing="; ".join(problems)) if problems else ""): not problems,
     })
 
 
@@ -236,15 +272,16 @@ def recipe_card(name: str = "default") -> pd.Series:
     spec = SETTINGS[name]
     teacher = TEACHERS[spec["teacher"]]
     t_model, s_model = models.build(teacher["model"]), models.build(spec["student"])
+    t_params, s_params = models.count_params(t_model), models.count_params(s_model)
     return pd.Series({
-        "teacher": f"{spec['teacher']}: {models.describe(teacher['model'])}, random shifts of up to "
-                   f"{teacher['train']['augment']} px",
-        "student": models.describe(spec["student"]),
-        "parameters, teacher / student": f"{models.count_params(t_model):,} / {models.count_params(s_model):,} "
-                                         f"({models.count_params(t_model) / models.count_params(s_model):.0f}x fewer)",
-        "T (chosen on the validation split)": f"{spec['T']:g}", "alpha (weight of the soft term)": f"{spec['alpha']:g}",
-        "epochs, batch, learning rate": f"{spec['epochs']}, {spec['batch_size']}, {spec['lr']:g}",
-    }, name=f"recipe '{name}'")
+        _("teacher"): _("{name}: {model}, random shifts of up to {px} px").format(
+            name=spec["teacher"], model=models.describe(teacher["model"]), px=teacher["train"]["augment"]),
+        _("student"): models.describe(spec["student"]),
+        _("parameters, teacher / student"): _("{teacher} / {student} ({ratio:.0f}x fewer)").format(
+            teacher=f"{t_params:,}", student=f"{s_params:,}", ratio=t_params / s_params),
+        _("T (chosen on the validation split)"): f"{spec['T']:g}", _("alpha (weight of the soft term)"): f"{spec['alpha']:g}",
+        _("epochs, batch, learning rate"): f"{spec['epochs']}, {spec['batch_size']}, {spec['lr']:g}",
+    }, name=_("recipe '{name}'").format(name=name))
 
 
 def teaser(seed: int = 0, progress: bool = True) -> pd.DataFrame:
@@ -256,20 +293,26 @@ def teaser(seed: int = 0, progress: bool = True) -> pd.DataFrame:
     ds = kdata.load_mnist_subset()
     teacher = load_teacher(DEFAULT["teacher"])
     alone, distilled, spec = train_pair("default", seed, ds, predict_logits(teacher, ds.train.X), progress)
-    return evaluate({f"teacher ({models.describe(TEACHERS[DEFAULT['teacher']]['model'])})": teacher,
-                     f"student alone ({models.describe(spec['student'])})": alone,
-                     f"distilled student (T={spec['T']:g}, alpha={spec['alpha']:g})": distilled}, ds.test)
+    return evaluate({_("teacher ({model})").format(model=models.describe(TEACHERS[DEFAULT["teacher"]]["model"])): teacher,
+                     _("student alone ({model})").format(model=models.describe(spec["student"])): alone,
+                     _("distilled student (T={T:g}, alpha={alpha:g})").format(T=spec["T"], alpha=spec["alpha"]): distilled},
+                    ds.test)
+
+
+def teaser_table(table: pd.DataFrame) -> pd.DataFrame:
+    """The teaser's table as shown: accuracy to one decimal, the rest to three, headers in the edition's language."""
+    return readable(table.round({"test accuracy (%)": 1}).round(3))
 
 
 def teaser_verdicts(table: pd.DataFrame) -> Verdicts:
     """What the teaser's table shows (rows: teacher, student alone, distilled student)."""
     acc, params, latency = table["test accuracy (%)"], table["parameters"], table["latency, 1 image (ms)"]
     return Verdicts({
-        "the distilled student beats the same student trained on labels alone": acc.iloc[2] > acc.iloc[1],
-        "the two students have the same architecture (the same parameter count)": params.iloc[1] == params.iloc[2],
-        f"the student has {params.iloc[0] / params.iloc[2]:.0f}x fewer parameters than the teacher (more than 20x)":
-            params.iloc[0] > 20 * params.iloc[2],
-        "the distilled student answers one image faster than the teacher": latency.iloc[2] < latency.iloc[0],
+        _("the distilled student beats the same student trained on labels alone"): acc.iloc[2] > acc.iloc[1],
+        _("the two students have the same architecture (the same parameter count)"): params.iloc[1] == params.iloc[2],
+        _("the student has {ratio:.0f}x fewer parameters than the teacher (more than 20x)").format(
+            ratio=params.iloc[0] / params.iloc[2]): params.iloc[0] > 20 * params.iloc[2],
+        _("the distilled student answers one image faster than the teacher"): latency.iloc[2] < latency.iloc[0],
     })
 
 
@@ -277,24 +320,25 @@ def teaser_verdicts(table: pd.DataFrame) -> Verdicts:
 def temperature_table(selection: pd.DataFrame, chosen: pd.Series) -> pd.DataFrame:
     """Mean validation accuracy (%) of the distilled student per setting and T, and the T chosen on it."""
     by_T = (100 * selection.groupby(["setting", "T"], sort=False)["kd_val"].mean()).unstack("T").round(1)
-    by_T["T chosen"] = chosen
-    return by_T.rename_axis(columns="mean validation accuracy (%) at T")
+    by_T[_("T chosen")] = chosen
+    return by_T.rename_axis(columns=_("mean validation accuracy (%) at T"))
 
 
 def gain_table(summary: pd.DataFrame) -> pd.DataFrame:
     """Each setting's mean gain (points) and whether it is larger than the seed noise (:func:`kdnb.recipe.summarize`)."""
-    verdict = summary["ranges_overlap"].map({True: "within the seed noise", False: "larger than the seed noise"})
-    return pd.DataFrame({"gain (points)": summary["gain_mean"].round(1), "against the seed noise": verdict})
+    verdict = summary["ranges_overlap"].map({True: _("within the seed noise"), False: _("larger than the seed noise")})
+    return pd.DataFrame({_("gain (points)"): summary["gain_mean"].round(1), _("against the seed noise"): verdict})
 
 
 def settings_verdicts(summary: pd.DataFrame) -> Verdicts:
     """The claims section 5's prose makes about the stored settings (:func:`kdnb.recipe.summarize` of the runs)."""
     gain, overlap = summary["gain_mean"], summary["ranges_overlap"]
     return Verdicts({
-        "the default setting gains at least a point, more than the seed noise": gain["default"] >= 1.0 and not overlap["default"],
-        "few-labels gains more than few-labels-own-teacher, whose teacher saw only the student's labels":
+        _("the default setting gains at least a point, more than the seed noise"):
+            gain["default"] >= 1.0 and not overlap["default"],
+        _("few-labels gains more than few-labels-own-teacher, whose teacher saw only the student's labels"):
             gain["few-labels"] > gain["few-labels-own-teacher"],
-        "with a teacher that saw only the student's labels, distillation still gains": gain["few-labels-own-teacher"] > 0,
-        "the CNN teacher teaches the 1x100 student less than the MLP teacher does": gain["cnn-teacher"] < gain["default"],
-        "the tiny student's gain is within the seed noise": bool(overlap["tiny-student"]),
+        _("with a teacher that saw only the student's labels, distillation still gains"): gain["few-labels-own-teacher"] > 0,
+        _("the CNN teacher teaches the 1x100 student less than the MLP teacher does"): gain["cnn-teacher"] < gain["default"],
+        _("the tiny student's gain is within the seed noise"): bool(overlap["tiny-student"]),
     })

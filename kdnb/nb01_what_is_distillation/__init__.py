@@ -30,6 +30,7 @@ import pandas as pd
 
 from .. import data as kdata
 from .. import models, seeds
+from ..i18n import N_, _
 from ..teachers import LM_TEACHERS, read_manifest
 from ..training import accuracy
 from ..verdicts import Verdicts
@@ -37,6 +38,7 @@ from .checks import (NEEDS_DATA, check_best_setting, check_leaked_points, check_
                      check_student_loss)
 from .experiments import (FEW_LABELS, TRANSFER, TRANSFER_LABELS, TRANSFER_TABLE, cached_vs_every_step, epoch_seconds,
                           few_labels_table, side_by_side, transfer_summary)
+from .display import model_label, parameters_changed, show_soft_target, shown, translated
 from .figures import plot_cost_vs_accuracy, plot_epoch_timing, plot_transfer, transfer_widget
 
 __all__ = ["accuracies", "twin_verdicts", "side_by_side", "trap_verdicts", "evaluation_verdicts", "ranking_verdicts",
@@ -45,7 +47,8 @@ __all__ = ["accuracies", "twin_verdicts", "side_by_side", "trap_verdicts", "eval
            "few_labels_verdicts", "fit_gap", "teacher_choice_verdicts", "replay_verdicts", "TRANSFER",
            "TRANSFER_TABLE", "transfer_summary", "plot_transfer", "transfer_widget", "explorer_verdicts",
            "transfer_verdicts", "same_network_verdicts", "agreement_table", "agreement_verdicts", "check_student_loss",
-           "check_student_kb", "check_needs_data", "check_leaked_points", "check_best_setting"]
+           "check_student_kb", "check_needs_data", "check_leaked_points", "check_best_setting", "shown", "model_label",
+           "show_soft_target", "parameters_changed"]
 
 
 # ------------------------------------------------------------------ section 2: the recipe, and the trap (000-4/5)
@@ -58,18 +61,19 @@ def twin_verdicts(acc: pd.Series) -> Verdicts:
     """Section 2's result, from :func:`accuracies` on the test split of (teacher, student alone, distilled student) in that order."""
     teacher, alone, distilled = (float(a) for a in acc.iloc[:3])
     return Verdicts({
-        f"the distilled student ({distilled:.1f}%) beats the same student trained on labels alone ({alone:.1f}%)":
-            distilled > alone,
-        f"the teacher ({teacher:.1f}%) stays ahead of the distilled student": teacher > distilled,
+        _("the distilled student ({distilled:.1f}%) beats the same student trained on labels alone ({alone:.1f}%)")
+        .format(distilled=distilled, alone=alone): distilled > alone,
+        _("the teacher ({teacher:.1f}%) stays ahead of the distilled student").format(teacher=teacher):
+            teacher > distilled,
     })
 
 
 def trap_verdicts(trap: dict) -> Verdicts:
     """What :func:`side_by_side` shows: training beside a teacher on the labels distils nothing."""
     return Verdicts({
-        "the student trained side by side with the teacher has, bit for bit, the weights of the same student trained alone":
-            trap["identical weights"] is True,
-        "no gradient of the student's loss reaches the teacher's outputs (autograd finds none)":
+        _("the student trained side by side with the teacher has, bit for bit, the weights of the same student "
+          "trained alone"): trap["identical weights"] is True,
+        _("no gradient of the student's loss reaches the teacher's outputs (autograd finds none)"):
             trap["grad of student loss wrt teacher outputs"] is None,
     })
 
@@ -79,10 +83,10 @@ def evaluation_verdicts(table: pd.DataFrame) -> Verdicts:
     """What :func:`kdnb.evaluation.evaluate` shows for (teacher, student alone, distilled student), in that order."""
     acc, params, latency = table["test accuracy (%)"], table["parameters"], table["latency, 1 image (ms)"]
     return Verdicts({
-        f"the teacher has {params.iloc[0] / params.iloc[2]:.0f}x the student's parameters (more than 20x)":
-            params.iloc[0] > 20 * params.iloc[2],
-        "the distilled student is more accurate than the student alone": acc.iloc[2] > acc.iloc[1],
-        "the distilled student answers one image faster than the teacher": latency.iloc[2] < latency.iloc[0],
+        _("the teacher has {ratio:.0f}x the student's parameters (more than 20x)").format(
+            ratio=params.iloc[0] / params.iloc[2]): params.iloc[0] > 20 * params.iloc[2],
+        _("the distilled student is more accurate than the student alone"): acc.iloc[2] > acc.iloc[1],
+        _("the distilled student answers one image faster than the teacher"): latency.iloc[2] < latency.iloc[0],
     })
 
 
@@ -93,13 +97,47 @@ def ranking_verdicts(table: pd.DataFrame) -> Verdicts:
     lost = teacher["test accuracy (%)"] - student["test accuracy (%)"]
     fewer, smaller = teacher["parameters"] / student["parameters"], teacher["bytes"] / student["bytes"]
     return Verdicts({
-        f"ranked by accuracy alone, the winner is the teacher: {winner}": str(winner).startswith("teacher"),
-        f"the distilled student gives up {lost:.1f} points for {fewer:.0f}x fewer parameters and {smaller:.0f}x fewer bytes":
-            lost > 0 and fewer > 1 and smaller > 1,
+        _("ranked by accuracy alone, the winner is the teacher: {winner}").format(winner=model_label(winner)):
+            str(winner).startswith("teacher"),
+        _("the distilled student gives up {lost:.1f} points for {fewer:.0f}x fewer parameters and {smaller:.0f}x "
+          "fewer bytes").format(lost=lost, fewer=fewer, smaller=smaller): lost > 0 and fewer > 1 and smaller > 1,
     })
 
 
 # ------------------------------------------------------------------ section 4: the compression families (003-2, 000-7)
+#: The rows of :func:`families` (the KD row's "typical gain" is filled in there); every text is marked
+#: for translation, and :func:`shown` translates it at display.
+_FAMILIES = [
+    (N_("knowledge distillation (知识蒸馏)"), N_("a new, smaller model is trained to match the teacher's soft targets"),
+     N_("yes: KD *is* training the student"), None,
+     N_("a trained teacher, a transfer set (labels optional), a student architecture"), "Hinton et al. 2015"),
+    (N_("pruning (剪枝)"), N_("weights, neurons or channels are removed (set to zero or cut out)"),
+     N_("yes, fine-tune with masks kept, often prune-retrain in rounds"),
+     N_("measured in notebook 06; 9-13x fewer weights on AlexNet/VGG-16 with no accuracy loss (paper)"),
+     N_("the trained model, data to fine-tune; speed needs structured pruning or sparse kernels"),
+     "Han et al. 2015"),
+    (N_("quantization (量化)"), N_("numbers are stored and computed in fewer bits (float32 -> int8)"),
+     N_("post-training works; quantization-aware training recovers more"),
+     N_("measured in notebook 06; 4x smaller at int8 by construction"),
+     N_("integer kernels on the target hardware, a little calibration data"), "Jacob et al. 2018"),
+    (N_("low-rank factorization"), N_("a weight matrix or filter bank is replaced by a product of thin factors"),
+     N_("usually a fine-tune after the factorization"),
+     N_("measured in notebook 06; about 2x speed-ups on conv layers with <1 point loss (papers)"),
+     N_("the trained model; layers whose weights are close to low rank"),
+     "Denton et al. 2014; Jaderberg et al. 2014"),
+    (N_("efficient architectures"), N_("the network is designed small (e.g. depthwise separable convolutions)"),
+     N_("trained from scratch (and can also be a KD student)"),
+     N_("measured in notebook 06; MobileNet: 27x fewer multiply-adds than VGG-16, 0.9 points lower ImageNet top-1 "
+        "(paper)"),
+     N_("architecture design or search; data to train"), "Howard et al. 2017"),
+    (N_("Deep Compression (a pipeline, not a family)"), N_("pruning + trained quantization + Huffman coding"),
+     N_("yes, retrains after pruning and while sharing weights"),
+     N_("35x (AlexNet) and 49x (VGG-16) smaller storage (paper)"),
+     N_("the trained model and its training data"), "Han et al. 2016"),
+]
+translated(*(text for row in _FAMILIES for text in row[:5] if text))
+
+
 def families(kd: dict | None = None) -> pd.DataFrame:
     """The five families of model compression, side by side (003-2, 000-7, 003-30, 002-Q1).
 
@@ -109,42 +147,17 @@ def families(kd: dict | None = None) -> pd.DataFrame:
     Jacob et al. 2018 (integer quantization); Denton et al. 2014, Jaderberg et al. 2014
     (low-rank); Howard et al. 2017 (MobileNets).
     """
-    kd_gain = "not measured"
+    kd_gain = _("not measured")
     if kd:
         parts = []
         if "smaller" in kd:
-            parts.append(f"{kd['smaller']:.0f}x fewer parameters")
+            parts.append(_("{n:.0f}x fewer parameters").format(n=kd["smaller"]))
         if "faster" in kd:
-            parts.append(f"{kd['faster']:.1f}x faster per image")
+            parts.append(_("{n:.1f}x faster per image").format(n=kd["faster"]))
         if "points lost" in kd:
-            parts.append(f"{kd['points lost']:.1f} points below the teacher")
-        kd_gain = "measured here: " + ", ".join(parts)
-    rows = [
-        ("knowledge distillation (知识蒸馏)", "a new, smaller model is trained to match the teacher's soft targets",
-         "yes: KD *is* training the student", kd_gain,
-         "a trained teacher, a transfer set (labels optional), a student architecture", "Hinton et al. 2015"),
-        ("pruning (剪枝)", "weights, neurons or channels are removed (set to zero or cut out)",
-         "yes, fine-tune with masks kept, often prune-retrain in rounds",
-         "measured in notebook 06; 9-13x fewer weights on AlexNet/VGG-16 with no accuracy loss (paper)",
-         "the trained model, data to fine-tune; speed needs structured pruning or sparse kernels",
-         "Han et al. 2015"),
-        ("quantization (量化)", "numbers are stored and computed in fewer bits (float32 -> int8)",
-         "post-training works; quantization-aware training recovers more",
-         "measured in notebook 06; 4x smaller at int8 by construction",
-         "integer kernels on the target hardware, a little calibration data", "Jacob et al. 2018"),
-        ("low-rank factorization", "a weight matrix or filter bank is replaced by a product of thin factors",
-         "usually a fine-tune after the factorization",
-         "measured in notebook 06; about 2x speed-ups on conv layers with <1 point loss (papers)",
-         "the trained model; layers whose weights are close to low rank",
-         "Denton et al. 2014; Jaderberg et al. 2014"),
-        ("efficient architectures", "the network is designed small (e.g. depthwise separable convolutions)",
-         "trained from scratch (and can also be a KD student)",
-         "measured in notebook 06; MobileNet: 27x fewer multiply-adds than VGG-16, 0.9 points lower ImageNet top-1 (paper)",
-         "architecture design or search; data to train", "Howard et al. 2017"),
-        ("Deep Compression (a pipeline, not a family)", "pruning + trained quantization + Huffman coding",
-         "yes, retrains after pruning and while sharing weights", "35x (AlexNet) and 49x (VGG-16) smaller storage (paper)",
-         "the trained model and its training data", "Han et al. 2016"),
-    ]
+            parts.append(_("{n:.1f} points below the teacher").format(n=kd["points lost"]))
+        kd_gain = _("measured here: {parts}").format(parts=_(", ").join(parts))
+    rows = [row[:3] + (kd_gain,) + row[4:] if k == 0 else row for k, row in enumerate(_FAMILIES)]
     return pd.DataFrame(rows, columns=["family", "what changes", "needs retraining?", "typical gain",
                                        "what you need", "source"]).set_index("family")
 
@@ -153,9 +166,9 @@ def families_verdicts(fam: pd.DataFrame) -> Verdicts:
     """000-7's two halves, read from :func:`families`: both KD and Deep Compression retrain the compressed model."""
     retrains = fam["needs retraining?"].str.startswith("yes")
     return Verdicts({
-        "knowledge distillation retrains: it is the training of the compressed model (the student)":
+        _("knowledge distillation retrains: it is the training of the compressed model (the student)"):
             retrains["knowledge distillation (知识蒸馏)"],
-        "Deep Compression retrains too, after pruning and while sharing weights":
+        _("Deep Compression retrains too, after pruning and while sharing weights"):
             retrains["Deep Compression (a pipeline, not a family)"],
     })
 
@@ -167,13 +180,16 @@ def timing_verdicts(times: pd.DataFrame) -> Verdicts:
     every = "KD (teacher every step) / KD (cached)"
     once, share = small["teacher pass, once"], small["teacher's share of an epoch"]
     return Verdicts({
-        f"for the {times.index[0]}, running the teacher every step makes an epoch {small[every]:.1f}x slower than "
-        "reading cached logits (more than 2x: the teacher dominates)": small[every] > 2,
-        f"a cached KD epoch costs {small['KD (cached) / plain']:.1f}x a plain one (less than 2x)": small["KD (cached) / plain"] < 2,
-        f"for the {times.index[-1]} the factor shrinks to {big[every]:.1f}x: its own training dominates the epoch":
-            big[every] < small[every],
-        f"the one-off teacher pass ({once:.2f} s) costs about the teacher's share of an every-step epoch ({share:.2f} s), "
-        "within a factor of 3: the same work, measured warm": 1 / 3 < once / share < 3,
+        _("for the {student}, running the teacher every step makes an epoch {factor:.1f}x slower than reading cached "
+          "logits (more than 2x: the teacher dominates)").format(student=model_label(times.index[0]),
+                                                                 factor=small[every]): small[every] > 2,
+        _("a cached KD epoch costs {factor:.1f}x a plain one (less than 2x)").format(
+            factor=small["KD (cached) / plain"]): small["KD (cached) / plain"] < 2,
+        _("for the {student} the factor shrinks to {factor:.1f}x: its own training dominates the epoch").format(
+            student=model_label(times.index[-1]), factor=big[every]): big[every] < small[every],
+        _("the one-off teacher pass ({once:.2f} s) costs about the teacher's share of an every-step epoch "
+          "({share:.2f} s), within a factor of 3: the same work, measured warm").format(once=once, share=share):
+            1 / 3 < once / share < 3,
     })
 
 
@@ -181,13 +197,14 @@ def caching_verdicts(same: dict) -> Verdicts:
     """What :func:`cached_vs_every_step` shows: caching the teacher's logits changes the cost, not what is learnt."""
     cached, every = same["cached: test accuracy (%)"], same["every step: test accuracy (%)"]
     return Verdicts({
-        f"after {same['epochs']} epochs, the student distilled from cached logits ({cached:.1f}%) and the one taught by "
-        f"the teacher at every step ({every:.1f}%) agree within 3 of the 1,000 test images":
-            abs(same["accuracy difference (points)"]) <= 0.3,
-        "the cached and the per-batch teacher logits are equal up to float error (1e-4)":
+        _("after {epochs} epochs, the student distilled from cached logits ({cached:.1f}%) and the one taught by the "
+          "teacher at every step ({every:.1f}%) agree within 3 of the 1,000 test images").format(
+            epochs=same["epochs"], cached=cached, every=every): abs(same["accuracy difference (points)"]) <= 0.3,
+        _("the cached and the per-batch teacher logits are equal up to float error (1e-4)"):
             same["largest logit difference, cached vs per batch"] < 1e-4,
-        f"running the teacher every step takes {same['every step / cached (time)']:.1f}x the time "
-        f"({same['every step: seconds']:.1f} s against {same['cached: seconds']:.1f} s, one-off pass included)":
+        _("running the teacher every step takes {factor:.1f}x the time ({every:.1f} s against {cached:.1f} s, "
+          "one-off pass included)").format(factor=same["every step / cached (time)"],
+                                           every=same["every step: seconds"], cached=same["cached: seconds"]):
             same["every step / cached (time)"] > 1.5,
     })
 
@@ -198,12 +215,14 @@ def few_labels_verdicts(few: pd.DataFrame) -> Verdicts:
     g_all, g_own = few.loc[FEW_LABELS[0], "gain (points)"], few.loc[FEW_LABELS[1], "gain (points)"]
     own_apart = not few.loc[FEW_LABELS[1], "seed ranges overlap"]
     return Verdicts({
-        "the student alone is the same in both rows (the same 300 labelled images and seeds)":
+        _("the student alone is the same in both rows (the same 300 labelled images and seeds)"):
             few.loc[FEW_LABELS[0], "alone (%)"] == few.loc[FEW_LABELS[1], "alone (%)"],
-        f"a teacher that saw all 3,500 labels gains {g_all:+.1f} points, one that saw only the student's 300 gains "
-        f"{g_own:+.1f}": g_all > g_own,
-        "the teacher that saw only the student's labels still lifts it, beyond the seed noise": g_own > 0 and own_apart,
-        f"so {g_all - g_own:.1f} of the {g_all:.1f} points came from labels the student was not given": g_all - g_own > 0,
+        _("a teacher that saw all 3,500 labels gains {g_all:+.1f} points, one that saw only the student's 300 gains "
+          "{g_own:+.1f}").format(g_all=g_all, g_own=g_own): g_all > g_own,
+        _("the teacher that saw only the student's labels still lifts it, beyond the seed noise"):
+            g_own > 0 and own_apart,
+        _("so {leaked:.1f} of the {g_all:.1f} points came from labels the student was not given").format(
+            leaked=g_all - g_own, g_all=g_all): g_all - g_own > 0,
     })
 
 
@@ -221,12 +240,13 @@ def teacher_choice_verdicts(summary: pd.DataFrame) -> Verdicts:
     g, overlap = summary["gain_mean"], summary["ranges_overlap"]
     acc = {n: 100 * e["test_accuracy"] for n, e in read_manifest().items() if n not in LM_TEACHERS}  # image teachers
     return Verdicts({
-        f"the CNN teacher ({acc['cnn-mnist']:.1f}%) is more accurate than the MLP teacher ({acc['mlp-mnist']:.1f}%)":
-            acc["cnn-mnist"] > acc["mlp-mnist"],
-        f"yet it teaches the 1x100 student less: {g['cnn-teacher']:+.1f} points against {g['default']:+.1f}":
-            g["cnn-teacher"] < g["default"],
-        f"the 1x30 student gains {g['tiny-student']:+.1f} points, less than the 1x100 student": g["tiny-student"] < g["default"],
-        "the 1x30 student's gain is within the seed noise (its seed ranges overlap)": bool(overlap["tiny-student"]),
+        _("the CNN teacher ({cnn:.1f}%) is more accurate than the MLP teacher ({mlp:.1f}%)").format(
+            cnn=acc["cnn-mnist"], mlp=acc["mlp-mnist"]): acc["cnn-mnist"] > acc["mlp-mnist"],
+        _("yet it teaches the 1x100 student less: {cnn:+.1f} points against {mlp:+.1f}").format(
+            cnn=g["cnn-teacher"], mlp=g["default"]): g["cnn-teacher"] < g["default"],
+        _("the 1x30 student gains {gain:+.1f} points, less than the 1x100 student").format(gain=g["tiny-student"]):
+            g["tiny-student"] < g["default"],
+        _("the 1x30 student's gain is within the seed noise (its seed ranges overlap)"): bool(overlap["tiny-student"]),
     })
 
 
@@ -234,12 +254,14 @@ def replay_verdicts(live: dict, stored, expect_gain: bool = False, tolerance: fl
     """A live re-run of one stored run (:func:`kdnb.recipe.run_setting`) against the stored row: both students
     within ``tolerance`` (0.005: 5 of the 1,000 test images); ``expect_gain`` adds "distilled beats alone"."""
     claims = {
-        f"the live run (alone {100 * live['alone_test']:.1f}%, distilled {100 * live['kd_test']:.1f}%) reproduces the stored "
-        f"one (alone {100 * stored['alone_test']:.1f}%, distilled {100 * stored['kd_test']:.1f}%) within "
-        f"{1000 * tolerance:.0f} test images": abs(live["alone_test"] - stored["alone_test"]) <= tolerance
-                                               and abs(live["kd_test"] - stored["kd_test"]) <= tolerance}
+        _("the live run (alone {live_alone:.1f}%, distilled {live_kd:.1f}%) reproduces the stored one (alone "
+          "{stored_alone:.1f}%, distilled {stored_kd:.1f}%) within {images:.0f} test images").format(
+            live_alone=100 * live["alone_test"], live_kd=100 * live["kd_test"],
+            stored_alone=100 * stored["alone_test"], stored_kd=100 * stored["kd_test"], images=1000 * tolerance):
+            abs(live["alone_test"] - stored["alone_test"]) <= tolerance
+            and abs(live["kd_test"] - stored["kd_test"]) <= tolerance}
     if expect_gain:
-        claims["the distilled student beats the student alone in the live run"] = live["kd_test"] > live["alone_test"]
+        claims[_("the distilled student beats the student alone in the live run")] = live["kd_test"] > live["alone_test"]
     return Verdicts(claims)
 
 
@@ -251,9 +273,10 @@ def explorer_verdicts(explorer, summary: pd.DataFrame) -> Verdicts:
     explorer.controls["labels"].value = 300
     at_few = dict(explorer.state)
     return Verdicts({
-        "at 3,500 labels the explorer shows the stored gain": at_full["labels"] == 3500
-                                                              and at_full["gain"] == summary.loc[3500, "gain_mean"],
-        "at 300 labels it shows a larger gain than at 3,500": at_few["labels"] == 300 and at_few["gain"] > at_full["gain"],
+        _("at 3,500 labels the explorer shows the stored gain"): at_full["labels"] == 3500
+                                                                 and at_full["gain"] == summary.loc[3500, "gain_mean"],
+        _("at 300 labels it shows a larger gain than at 3,500"): at_few["labels"] == 300
+                                                                  and at_few["gain"] > at_full["gain"],
     })
 
 
@@ -261,9 +284,10 @@ def transfer_verdicts(summary: pd.DataFrame) -> Verdicts:
     """What :func:`transfer_summary` shows: the teacher's help shrinks to the seed noise as the student gets its labels."""
     few, full = summary.loc[300], summary.loc[3500]
     return Verdicts({
-        f"with 300 labels the distilled student gains {few.gain_mean:+.1f} points, beyond the seed noise":
-            few.gain_mean > 0 and not few.ranges_overlap,
-        f"with all 3,500 labels the gain shrinks to {full.gain_mean:+.1f} points, within the seed noise":
+        _("with 300 labels the distilled student gains {gain:+.1f} points, beyond the seed noise").format(
+            gain=few.gain_mean): few.gain_mean > 0 and not few.ranges_overlap,
+        _("with all 3,500 labels the gain shrinks to {gain:+.1f} points, within the seed noise").format(
+            gain=full.gain_mean):
             full.gain_mean < few.gain_mean and bool(full.ranges_overlap),
     })
 
@@ -273,10 +297,10 @@ def same_network_verdicts(alone, distilled, table: pd.DataFrame) -> Verdicts:
     """003-26's trap: the two students of section 3 are the same network, so they are equally fast."""
     ratio = table["latency, 1 image (ms)"].iloc[2] / table["latency, 1 image (ms)"].iloc[1]
     return Verdicts({
-        "the two students have the same architecture and parameter count":
+        _("the two students have the same architecture and parameter count"):
             str(alone) == str(distilled) and models.count_params(alone) == models.count_params(distilled),
-        f"one-image latency, distilled / alone: {ratio:.1f}x (the same network, measured twice; between 0.5x and 2x)":
-            0.5 < ratio < 2,
+        _("one-image latency, distilled / alone: {ratio:.1f}x (the same network, measured twice; between 0.5x and "
+          "2x)").format(ratio=ratio): 0.5 < ratio < 2,
     })
 
 
@@ -291,6 +315,7 @@ def agreement_verdicts(table: pd.DataFrame) -> Verdicts:
     """What :func:`agreement_table` shows: distillation raises fidelity, but never to every test image."""
     alone, distilled = table.iloc[:, 0], table.iloc[:, 1]
     return Verdicts({
-        "distillation raises every setting's agreement with its teacher": bool((distilled > alone).all()),
-        "no student agrees with its teacher on every test image": bool((distilled < 100).all() and (alone < 100).all()),
+        _("distillation raises every setting's agreement with its teacher"): bool((distilled > alone).all()),
+        _("no student agrees with its teacher on every test image"):
+            bool((distilled < 100).all() and (alone < 100).all()),
     })

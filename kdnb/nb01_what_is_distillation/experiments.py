@@ -23,6 +23,7 @@ import torch.nn.functional as F
 
 from .. import data as kdata
 from .. import models
+from ..i18n import _
 from ..recipe import SETTINGS, summarize, train_twins
 from ..teachers import TEACHERS, read_manifest
 from ..training import Run, accuracy, distill, fit, hard_step_loss, predict_logits, seed_everything, train_with
@@ -184,7 +185,8 @@ def few_labels_table(results: pd.DataFrame) -> pd.DataFrame:
         spec = SETTINGS[name]
         n = TEACHERS[spec["teacher"]].get("labels", {}).get("n")
         rows[name] = {"teacher": spec["teacher"],
-                      "teacher trained on": f"the student's {n} labelled images" if n else "all 3,500 training labels",
+                      "teacher trained on": (_("the student's {n} labelled images").format(n=n) if n
+                                             else _("all 3,500 training labels")),
                       "teacher test accuracy (%)": round(100 * manifest[spec["teacher"]]["test_accuracy"], 1),
                       "student labels": spec["labels"],
                       "T (chosen on validation)": float(results.loc[results["setting"] == name, "T"].iloc[0]),

@@ -22,6 +22,9 @@ its T chosen on validation (section 5), with their verdicts; :func:`spec_table` 
 ``explorers.py``: the target explorer (section 5) and the bias explorer (section 6), their static
 twins, and the verdict functions that drive them as a reader would. ``figures.py``: the other figures.
 
+``readouts.py``: what the cells print (:func:`say`) and the labels of the tables they show (:func:`shown`), in the
+reader's language (:mod:`kdnb.i18n`).
+
 ``checks.py``: the checkers of the six Check-yourself exercises.
 
 ``tables.py``: the makers of the tables ``nb02_missing_class``, ``nb02_missing_class_logits``,
@@ -34,24 +37,27 @@ from __future__ import annotations
 
 from .checks import (check_alpha_for_quarter, check_early_stop_help, check_most_alike, check_raise_bias, check_runner_up,
                      check_wrong_class_target)
-from .experiments import (FEW, PAPER_FEW_DATA, TEACHER_TS, chosen_T, few_examples_run, few_examples_verdicts, smoothing_gap,
-                          soft_minus_hard, spec_table, teacher_comparison, teacher_verdicts)
+from .experiments import (FEW, PAPER_FEW_DATA, TEACHER_TS, chosen_T, few_examples_run, few_examples_verdicts,
+                          plot_teacher_results, smoothing_gap, soft_minus_hard, spec_table, teacher_comparison, teacher_verdicts)
 from .explorers import bias_explorer, bias_explorer_verdicts, plot_targets, target_explorer, target_explorer_verdicts
 from .figures import (plot_ambiguous_images, plot_class_similarity, plot_few_examples_curves, plot_missing_class_bias,
                       plot_similarity_side_by_side, plot_soft_vs_hard_examples)
 from .missing_class import (MISSING, PAPER_MISSING_CLASS, bias_curves, drop_class, missing_class_gap, missing_class_summary,
                             missing_class_verdicts, study_configurations, study_rules, study_verdicts)
+from .readouts import few_examples_spec, missing_class_runs, say, shown, teachers_table
 from .targets import (class_similarity, information_table, information_verdicts, most_ambiguous, one_hot, similar_pairs,
                       smoothed_labels, structure_stats, structure_verdicts, targets_table, teacher_logits)
 
 __all__ = [
     # the runs' settings and the paper's figures
-    "MISSING", "FEW", "PAPER_MISSING_CLASS", "PAPER_FEW_DATA", "TEACHER_TS", "spec_table",
+    "MISSING", "PAPER_MISSING_CLASS", "PAPER_FEW_DATA", "TEACHER_TS", "spec_table", "few_examples_spec",
+    # what the cells print and show, in the reader's language
+    "say", "shown", "teachers_table", "missing_class_runs",
     # sections 2-5: the targets
     "teacher_logits", "one_hot", "smoothed_labels", "targets_table", "class_similarity", "similar_pairs", "most_ambiguous",
     "information_table", "information_verdicts", "structure_stats", "structure_verdicts",
     # section 5: the label-smoothed teacher
-    "chosen_T", "teacher_comparison", "smoothing_gap", "teacher_verdicts",
+    "chosen_T", "teacher_comparison", "smoothing_gap", "teacher_verdicts", "plot_teacher_results",
     # section 6: the missing class
     "drop_class", "missing_class_summary", "missing_class_verdicts", "study_configurations", "study_verdicts", "study_rules",
     "missing_class_gap", "bias_curves",

@@ -8,6 +8,7 @@ import pandas as pd
 import torch
 
 from ..exercises import Verdict, check, close
+from ..i18n import _
 from ..losses import hard_loss, kd_loss
 from ..temperature import soft_targets
 from .missing_class import raise_bias
@@ -36,33 +37,35 @@ def check_runner_up(image_logits: torch.Tensor, answer, T: float = 4.0) -> Verdi
 
     def diagnose(a):
         if not isinstance(a, (tuple, list)) or len(a) != 2:
-            return "answer with a pair: (the runner-up class, its probability at T = 4)"
+            return _("answer with a pair: (the runner-up class, its probability at T = 4)")
         cls, prob = a
         if cls is Ellipsis or prob is Ellipsis:
-            return "fill in both parts of the pair: the class and its probability"
+            return _("fill in both parts of the pair: the class and its probability")
         if not _is_int(cls) or not 0 <= int(cls) < len(z):
-            return f"the class is a digit from 0 to {len(z) - 1}, got {cls!r}"
+            return _("the class is a digit from 0 to {last}, got {got}").format(last=len(z) - 1, got=repr(cls))
         cls = int(cls)
         if cls == top:
-            return f"class {top} is the teacher's top class; the runner-up is the class with the second-largest probability"
+            return _("class {top} is the teacher's top class; the runner-up is the class with the second-largest probability").format(
+                top=top)
         if cls != second:
-            return (f"class {cls} is not the teacher's second choice for this image; sort its probabilities at T = {T:g} "
-                    "(p.topk(2) gives the two largest)")
+            return _("class {cls} is not the teacher's second choice for this image; sort its probabilities at T = {T:g} "
+                     "(p.topk(2) gives the two largest)").format(cls=cls, T=T)
         try:
             prob = float(prob)
         except (TypeError, ValueError):
-            return f"the probability is a number, got {prob!r}"
+            return _("the probability is a number, got {got}").format(got=repr(prob))
         if abs(prob - float(p[second])) <= 2e-3:
             return None
         if abs(prob - float(p1[second])) <= 2e-3:
-            return (f"right class, but that is its probability at T = 1, where a confident teacher leaves almost nothing "
-                    f"for the other classes; soften with T = {T:g}: softmax(logits / {T:g})")
+            return _("right class, but that is its probability at T = 1, where a confident teacher leaves almost nothing "
+                     "for the other classes; soften with T = {T:g}: softmax(logits / {T:g})").format(T=T)
         if abs(prob - float(torch.softmax(p1 / T, -1)[second])) <= 2e-3:
-            return "you divided the probabilities by T; temperature divides the logits, before the softmax"
-        return f"right class; its probability should be the T = {T:g} value: soft_targets(logits, {T:g})[class]"
+            return _("you divided the probabilities by T; temperature divides the logits, before the softmax")
+        return _("right class; its probability should be the T = {T:g} value: soft_targets(logits, {T:g})[class]").format(T=T)
 
-    return check("Check yourself 2.1", answer, diagnose, todo="set runner_up to (class, probability at T = 4), then rerun the cell",
-                 praise="the runner-up is the teacher's best guess after the label, and T = 4 makes its probability big enough to learn from")
+    return check(_("Check yourself 2.1"), answer, diagnose, todo=_("set runner_up to (class, probability at T = 4), then rerun the cell"),
+                 praise=_("the runner-up is the teacher's best guess after the label, and T = 4 makes its probability big enough "
+                          "to learn from"))
 
 
 def check_alpha_for_quarter(alpha) -> Verdict:
@@ -72,17 +75,18 @@ def check_alpha_for_quarter(alpha) -> Verdict:
 
     def diagnose(a):
         if not isinstance(a, (int, float)) or isinstance(a, bool) or not 0 <= a <= 1:
-            return f"alpha is a number between 0 and 1, got {a!r}"
+            return _("alpha is a number between 0 and 1, got {got}").format(got=repr(a))
         # A teacher that agrees with the student adds no soft loss, so kd_loss is the hard term times its weight.
         if close(kd_loss(z, z, y, T=2.0, alpha=a).item() / hard, 0.25):
             return None
         if close(a, 0.25):
-            return ("alpha weights the soft (teacher) term, so alpha = 0.25 gives the teacher 0.25 and the hard labels 0.75: "
-                    "the weight is on the wrong term")
-        return f"with alpha = {a:g} the hard labels get 1 - alpha = {1 - a:g}, not 0.25"
+            return _("alpha weights the soft (teacher) term, so alpha = 0.25 gives the teacher 0.25 and the hard labels 0.75: "
+                     "the weight is on the wrong term")
+        return _("with alpha = {a:g} the hard labels get 1 - alpha = {rest:g}, not 0.25").format(a=a, rest=1 - a)
 
-    return check("Check yourself 3.1", alpha, diagnose, todo="set alpha_for_quarter to a number between 0 and 1, then rerun the cell",
-                 praise="kd_loss = (1 - alpha) * hard + alpha * soft: alpha = 0.75 leaves 0.25 for the labels")
+    return check(_("Check yourself 3.1"), alpha, diagnose,
+                 todo=_("set alpha_for_quarter to a number between 0 and 1, then rerun the cell"),
+                 praise=_("kd_loss = (1 - alpha) * hard + alpha * soft: alpha = 0.75 leaves 0.25 for the labels"))
 
 
 def check_most_alike(M: pd.DataFrame, digit: int, answer) -> Verdict:
@@ -96,23 +100,25 @@ def check_most_alike(M: pd.DataFrame, digit: int, answer) -> Verdict:
 
     def diagnose(a):
         if not _is_int(a) or not 0 <= int(a) < len(A):
-            return f"the answer is a digit from 0 to {len(A) - 1}, got {a!r}"
+            return _("the answer is a digit from 0 to {last}, got {got}").format(last=len(A) - 1, got=repr(a))
         a = int(a)
         if a == best:
             return None
         if a == digit:
-            return (f"that is the diagonal cell: how sure the teacher is that a {digit} is a {digit}; "
-                    "leave it out and look at the other cells of the row")
+            return _("that is the diagonal cell: how sure the teacher is that a {digit} is a {digit}; "
+                     "leave it out and look at the other cells of the row").format(digit=digit)
         reasons = []
         if a == col_best:
-            reasons.append(f"you read column {digit}, which says which digit is most often taken for a {digit}; "
-                           f"what a {digit} looks like is row {digit}")
+            reasons.append(_("you read column {digit}, which says which digit is most often taken for a {digit}; "
+                             "what a {digit} looks like is row {digit}").format(digit=digit))
         if a == least:
-            reasons.append(f"in row {digit}, class {a} gets the least probability: a {digit} looks least like a {a}")
-        return "; and ".join(reasons) or f"row {digit} gives another class more probability than class {a}"
+            reasons.append(_("in row {digit}, class {a} gets the least probability: a {digit} looks least like a {a}").format(
+                digit=digit, a=a))
+        return _("; and ").join(reasons) or _("row {digit} gives another class more probability than class {a}").format(digit=digit, a=a)
 
-    return check("Check yourself 4.1", answer, diagnose, todo="set zero_looks_like to a digit, then rerun the cell",
-                 praise=f"row {digit}'s largest off-diagonal cell: the teacher gives that class the most probability on images of a {digit}")
+    return check(_("Check yourself 4.1"), answer, diagnose, todo=_("set zero_looks_like to a digit, then rerun the cell"),
+                 praise=_("row {digit}'s largest off-diagonal cell: the teacher gives that class the most probability on "
+                          "images of a {digit}").format(digit=digit))
 
 
 def check_wrong_class_target(value, eps: float = 0.2, num_classes: int = 10) -> Verdict:
@@ -123,20 +129,21 @@ def check_wrong_class_target(value, eps: float = 0.2, num_classes: int = 10) -> 
         try:
             v = float(v)
         except (TypeError, ValueError):
-            return f"the answer is a number, got {v!r}"
+            return _("the answer is a number, got {got}").format(got=repr(v))
         if close(v, eps / C, rel=1e-3):
             return None
         if close(v, eps / (C - 1), rel=1e-3):
-            return (f"eps / (C - 1) spreads eps over the wrong classes only; the formula here, like PyTorch's "
-                    f"F.cross_entropy(label_smoothing=eps), spreads it over all C = {C} classes, the true one included")
+            return _("eps / (C - 1) spreads eps over the wrong classes only; the formula here, like PyTorch's "
+                     "F.cross_entropy(label_smoothing=eps), spreads it over all C = {C} classes, the true one included").format(C=C)
         if close(v, eps, rel=1e-3):
-            return f"{eps:g} is the whole mass label smoothing moves; it is shared among the classes"
+            return _("{eps:g} is the whole mass label smoothing moves; it is shared among the classes").format(eps=eps)
         if close(v, 1 - eps, rel=1e-3) or close(v, 1 - eps + eps / C, rel=1e-3):
-            return "that is the true class's target; the question asks for one wrong class"
-        return "not eps / C: (1 - eps) * one_hot + eps / C gives a wrong class only the second term"
+            return _("that is the true class's target; the question asks for one wrong class")
+        return _("not eps / C: (1 - eps) * one_hot + eps / C gives a wrong class only the second term")
 
-    return check("Check yourself 5.1", value, diagnose, todo="set wrong_class_target to a number, then rerun the cell",
-                 praise="every wrong class gets eps / C, the same for all of them: label smoothing says nothing about look-alike classes")
+    return check(_("Check yourself 5.1"), value, diagnose, todo=_("set wrong_class_target to a number, then rerun the cell"),
+                 praise=_("every wrong class gets eps / C, the same for all of them: label smoothing says nothing about "
+                          "look-alike classes"))
 
 
 def check_raise_bias(fn) -> Verdict:
@@ -149,36 +156,36 @@ def check_raise_bias(fn) -> Verdict:
 
     def diagnose(f):
         if not callable(f):
-            return "pass the function itself: nb.check_raise_bias(raise_class_bias)"
+            return _("pass the function itself: nb.check_raise_bias(raise_class_bias)")
         given = z.clone()
         out = f(given, 3, 3.5)
         if out is None:
-            return "the function returns nothing: return the new logits"
+            return _("the function returns nothing: return the new logits")
         if not isinstance(out, torch.Tensor) or out.shape != z.shape:
-            return f"return a tensor of the logits' shape {tuple(z.shape)}"
+            return _("return a tensor of the logits' shape {shape}").format(shape=tuple(z.shape))
         out = out.float()
         changed = not torch.equal(given, z)
         expected = raise_bias(z, 3, 3.5)
         if torch.allclose(out, expected):
             if changed:
-                return "right values, but you changed z in place: work on a copy (z.clone()), or the caller's logits move too"
+                return _("right values, but you changed z in place: work on a copy (z.clone()), or the caller's logits move too")
             other = f(z.clone(), 1, -2.0)
             if not torch.allclose(torch.as_tensor(other).float(), raise_bias(z, 1, -2.0)):
-                return "it works for class 3 only: use the cls and delta arguments"
+                return _("it works for class 3 only: use the cls and delta arguments")
             return None
         if torch.allclose(out, z + 3.5):
-            return ("you added delta to every class: softmax ignores a constant added to all logits, so no prediction "
-                    "changes; add it to column cls only")
+            return _("you added delta to every class: softmax ignores a constant added to all logits, so no prediction "
+                     "changes; add it to column cls only")
         if torch.allclose(out, raise_bias(torch.softmax(z, -1), 3, 3.5)):
-            return "you added delta to the probabilities; a bias lives on the logits, before the softmax"
+            return _("you added delta to the probabilities; a bias lives on the logits, before the softmax")
         diff = out - z
         for k in range(z.shape[1]):
             if k != 3 and torch.allclose(diff, raise_bias(torch.zeros_like(z), k, 3.5)):
-                return f"you raised column {k}; class 3 is column 3 (columns count from 0)"
-        return "the result should equal z except column cls, which is z[:, cls] + delta"
+                return _("you raised column {k}; class 3 is column 3 (columns count from 0)").format(k=k)
+        return _("the result should equal z except column cls, which is z[:, cls] + delta")
 
-    return check("Check yourself 6.1", fn, diagnose, todo="write the body of raise_class_bias, then rerun the cell",
-                 praise="adding delta to one logit for every image is exactly what raising that output unit's bias does")
+    return check(_("Check yourself 6.1"), fn, diagnose, todo=_("write the body of raise_class_bias, then rerun the cell"),
+                 praise=_("adding delta to one logit for every image is exactly what raising that output unit's bias does"))
 
 
 def check_early_stop_help(few: pd.DataFrame, answer) -> Verdict:
@@ -189,21 +196,22 @@ def check_early_stop_help(few: pd.DataFrame, answer) -> Verdict:
     def diagnose(a):
         if not isinstance(a, pd.Series):
             if np.ndim(a) == 0 and _is_float(a):
-                return "one number per kind of target: group by few['targets'] before taking the mean"
-            return "answer with a pandas Series indexed by the kind of target (few['targets'])"
+                return _("one number per kind of target: group by few['targets'] before taking the mean")
+            return _("answer with a pandas Series indexed by the kind of target (few['targets'])")
         if set(a.index) != set(expected.index):
-            return f"index the Series by the kind of target, {sorted(expected.index)}; got {sorted(map(str, a.index))}"
+            return _("index the Series by the kind of target, {expected}; got {got}").format(
+                expected=sorted(expected.index), got=sorted(map(str, a.index)))
         a = a.reindex(expected.index).astype(float)
         if np.allclose(a, expected, atol=1e-6):
             return None
         if np.allclose(a, expected / 100, atol=1e-8):
-            return "those are fractions of the test images; the question asks for points: multiply by 100"
+            return _("those are fractions of the test images; the question asks for points: multiply by 100")
         if np.allclose(a, -expected, atol=1e-6):
-            return "you subtracted the other way round: early stopping's help is early_stop_test - final_test"
-        return "not the mean over seeds of early_stop_test - final_test (in points) for each kind of target"
+            return _("you subtracted the other way round: early stopping's help is early_stop_test - final_test")
+        return _("not the mean over seeds of early_stop_test - final_test (in points) for each kind of target")
 
-    return check("Check yourself 7.1", answer, diagnose, todo="set early_stop_help to a Series, then rerun the cell",
-                 praise="early stopping can only rescue a run whose validation accuracy peaked before the last epoch")
+    return check(_("Check yourself 7.1"), answer, diagnose, todo=_("set early_stop_help to a Series, then rerun the cell"),
+                 praise=_("early stopping can only rescue a run whose validation accuracy peaked before the last epoch"))
 
 
 def _is_float(a) -> bool:

@@ -21,6 +21,7 @@ from .. import data as kdata
 from .. import models, seeds
 from ..seeds import Spread
 from ..training import DEFAULT_THREADS, Run, distill, fit, predict_logits, seed_everything
+from ..i18n import _
 from ..verdicts import Verdicts
 
 __all__ = ["FEW", "PAPER_FEW_DATA", "TEACHER_TS", "spec_table", "few_examples_subset", "few_examples_run", "soft_minus_hard",
@@ -44,16 +45,16 @@ PLAIN, SMOOTHED = "cnn-mnist", "cnn-mnist-ls"
 
 def spec_table(spec: dict, **extra) -> pd.Series:
     """A run's configuration as a readable column (so the notebook prints it instead of typing it)."""
-    names = {"teacher": "teacher", "student": "student", "missing": "class left out", "n": "training images",
-             "T": "temperature T", "alpha": "alpha (weight of the soft term)", "epochs": "epochs",
-             "lr": "learning rate", "batch_size": "batch size"}
+    names = {"teacher": _("teacher"), "student": _("student"), "missing": _("class left out"), "n": _("training images"),
+             "T": _("temperature T"), "alpha": _("alpha (weight of the soft term)"), "epochs": _("epochs"),
+             "lr": _("learning rate"), "batch_size": _("batch size")}
     rows = {}
     for key, value in spec.items():
         if key not in names:
             continue
         rows[names[key]] = models.describe(value) if key == "student" else (f"{value:g}" if isinstance(value, float) else str(value))
     rows.update({k: str(v) for k, v in extra.items()})
-    return pd.Series(rows, name="setting", dtype=object)
+    return pd.Series(rows, name=_("setting"), dtype=object)
 
 
 # ---------------------------------------------------------------------- few examples
@@ -130,8 +131,10 @@ def few_examples_verdicts(few: pd.DataFrame, paper: dict | None = None) -> Verdi
     gain = soft_minus_hard(few)
     paper_gain = paper["soft targets (%)"] - paper["hard targets (%)"]
     return Verdicts({
-        f"At the fixed budget the soft-target student is ahead of its hard-label twin in all {gain.n} seeds.": gain.n >= 3 and gain.lo > 0,
-        f"Its mean gain is a fraction of the paper's {paper_gain:+.1f} points (under a quarter of it).": 0 < gain.mean < paper_gain / 4,
+        _("At the fixed budget the soft-target student is ahead of its hard-label twin in all {n} seeds.").format(n=gain.n):
+            gain.n >= 3 and gain.lo > 0,
+        _("Its mean gain is a fraction of the paper's {gain:+.1f} points (under a quarter of it).").format(gain=paper_gain):
+            0 < gain.mean < paper_gain / 4,
     })
 
 
@@ -150,10 +153,10 @@ def teacher_comparison(best: pd.DataFrame) -> pd.DataFrame:
     Per teacher: the chosen T, then the student alone, the distilled student and the gain, as
     "mean [min, max]" over seeds in % (:func:`kdnb.seeds.span_table`).
     """
-    chosen = best.groupby("teacher", sort=False)["T"].first().rename("T (chosen on validation)")
-    accuracy = seeds.span_table(best, "teacher", {"alone_test": "student alone (%)", "kd_test": "distilled (%)"})
-    gain = seeds.span_table(best, "teacher", {"gain": "gain (points)"}, signed=True)
-    return pd.concat([chosen, accuracy.drop(columns="seeds"), gain], axis=1)
+    chosen = best.groupby("teacher", sort=False)["T"].first().rename(_("T (chosen on validation)"))
+    accuracy = seeds.span_table(best, "teacher", {"alone_test": _("student alone (%)"), "kd_test": _("distilled (%)")})
+    gain = seeds.span_table(best, "teacher", {"gain": _("gain (points)")}, signed=True)
+    return pd.concat([chosen, accuracy.drop(columns="seeds"), gain.rename(columns={"seeds": _("seeds")})], axis=1)
 
 
 def smoothing_gap(best: pd.DataFrame, plain: str = PLAIN, smoothed: str = SMOOTHED) -> Spread:
@@ -168,8 +171,23 @@ def teacher_verdicts(best: pd.DataFrame, plain: str = PLAIN, smoothed: str = SMO
     kd = seeds.spreads(best, "teacher", "kd_test")
     gain = seeds.spreads(best, "teacher", "gain")
     return Verdicts({
-        f"The label-smoothed teacher's student is ahead of the plain teacher's in all {gap.n} seeds: "
-        "Müller et al.'s 'distils worse' is not reproduced here.": gap.n >= 3 and gap.lo > 0,
-        "Its distilled students beat the plain teacher's beyond the seed ranges.": kd[smoothed].beats(kd[plain]),
-        "The plain teacher's student gains less than one point over the student alone (mean over seeds).": gain[plain].mean < 1.0,
+        _("The label-smoothed teacher's student is ahead of the plain teacher's in all {n} seeds: "
+          "Müller et al.'s 'distils worse' is not reproduced here.").format(n=gap.n): gap.n >= 3 and gap.lo > 0,
+        _("Its distilled students beat the plain teacher's beyond the seed ranges."): kd[smoothed].beats(kd[plain]),
+        _("The plain teacher's student gains less than one point over the student alone (mean over seeds)."): gain[plain].mean < 1.0,
     })
+
+
+def plot_teacher_results(best: pd.DataFrame, manifest: dict, plain: str = PLAIN, smoothed: str = SMOOTHED, ax=None,
+                         figsize=(10, 3.8)):
+    """The two teachers' distilled students against the student alone, per seed (:func:`kdnb.plots.plot_seed_results`),
+    each row described by its teacher's test accuracy and the T chosen on validation (the rows of :func:`chosen_T`)."""
+    from ..plots import plot_seed_results
+
+    names = {plain: _("plain teacher"), smoothed: _("label-smoothed teacher")}
+    acc = {name: 100 * manifest[name]["test_accuracy"] for name in names}
+    T_of = best.groupby("teacher", sort=False)["T"].first()
+    summaries = {names[plain]: _("CNN ({acc:.1f}%) -> MLP 1x100, T={T:g}").format(acc=acc[plain], T=T_of[plain]),
+                 names[smoothed]: _("CNN + label smoothing ({acc:.1f}%) -> MLP 1x100, T={T:g}").format(acc=acc[smoothed],
+                                                                                                      T=T_of[smoothed])}
+    return plot_seed_results(best.assign(setting=best["teacher"].map(names)), summaries, ax=ax, figsize=figsize)

@@ -17,6 +17,7 @@ import torch
 
 from ..plots import HARD, SMOOTHED, TEACHER, subplots
 from ..temperature import entropy, soft_targets
+from ..i18n import _
 from ..verdicts import Verdicts
 from ..widgets import Explorer, new_figure, slider_layout
 from .figures import plot_missing_class_bias
@@ -39,11 +40,12 @@ def target_panel(ax_img, ax) -> dict:
     img_title = ax_img.set_title(" ", fontsize=12)
     classes = np.arange(10)
     containers = []
-    for k, (color, name) in enumerate(((HARD, "hard label (one-hot): 0 bits"), (SMOOTHED, "label smoothing"), (TEACHER, "teacher"))):
+    for k, (color, name) in enumerate(((HARD, _("hard label (one-hot): 0 bits")), (SMOOTHED, _("label smoothing")),
+                                       (TEACHER, _("teacher")))):
         containers.append(ax.bar(classes + (k - 1) * 0.27, np.zeros(10), width=0.27, color=color, label=name))
     ax.set_xticks(classes)
-    ax.set_xlabel("class (digit)")
-    ax.set_ylabel("target probability\n(symmetric-log axis)")
+    ax.set_xlabel(_("class (digit)"))
+    ax.set_ylabel(_("target probability\n(symmetric-log axis)"))
     ax.set_yscale("symlog", linthresh=0.01)
     ax.set_ylim(0, 9)  # headroom above 1 for the read-outs
     ax.set_yticks([0, 0.01, 0.1, 1])
@@ -66,14 +68,14 @@ def update_targets(artists: dict, logits: torch.Tensor, y: torch.Tensor, images:
     smooth = smoothed_labels(y[index:index + 1], eps)[0]
     teacher = soft_targets(logits[index:index + 1], T)[0]
     artists["image"].set_data(images[index, 0].numpy())
-    artists["img_title"].set_text(f"test image {index}, label {int(y[index])}")
+    artists["img_title"].set_text(_("test image {index}, label {label}").format(index=index, label=int(y[index])))
     for bars, values in zip(artists["bars"], (hard, smooth, teacher)):
         for bar, v in zip(bars, values.tolist()):
             bar.set_height(v)
     state = {"index": index, "eps": eps, "T": T, "hard": hard.numpy(), "smoothed": smooth.numpy(),
              "teacher": teacher.numpy(), "H_smoothed": float(entropy(smooth)), "H_teacher": float(entropy(teacher))}
-    artists["texts"][0].set_text(f"label smoothing, eps = {eps:.2f}: {state['H_smoothed']:.2f} bits")
-    artists["texts"][1].set_text(f"teacher, T = {T:g}: {state['H_teacher']:.2f} bits")
+    artists["texts"][0].set_text(_("label smoothing, eps = {eps:.2f}: {bits:.2f} bits").format(eps=eps, bits=state["H_smoothed"]))
+    artists["texts"][1].set_text(_("teacher, T = {T:g}: {bits:.2f} bits").format(T=T, bits=state["H_teacher"]))
     return state
 
 
@@ -98,8 +100,8 @@ def target_explorer(logits: torch.Tensor, y: torch.Tensor, images: torch.Tensor,
     indices = [int(i) for i in indices]
     wide = slider_layout()
     controls = {
-        "index": w.Dropdown(options=[(f"image {i} (label {int(y[i])})", i) for i in indices], value=indices[0],
-                            description="image", layout=w.Layout(width="260px")),
+        "index": w.Dropdown(options=[(_("image {i} (label {label})").format(i=i, label=int(y[i])), i) for i in indices],
+                            value=indices[0], description=_("image"), layout=w.Layout(width="260px")),
         "eps": w.FloatSlider(value=eps, min=0.0, max=0.5, step=0.01, description="eps", continuous_update=True, layout=wide),
         "T": w.FloatSlider(value=T, min=1.0, max=20.0, step=0.5, description="T", continuous_update=True, layout=wide),
     }
@@ -129,11 +131,13 @@ def target_explorer_verdicts(explorer: Explorer, eps: float = 0.3, T: float = 20
     wrong = low["hard"] == 0
     C = len(low["hard"])
     return Verdicts({
-        f"At eps = {eps:g} label smoothing gives every wrong class the same {eps / C:g}.": np.allclose(low["smoothed"][wrong], eps / C),
-        f"Raising T from {start['T']:g} to {T:g} raises the entropy of the teacher's target.": high["H_teacher"] > low["H_teacher"],
-        "The teacher's target keeps its shape as it flattens: its wrong classes stay in the same order.":
+        _("At eps = {eps:g} label smoothing gives every wrong class the same {share:g}.").format(eps=eps, share=eps / C):
+            np.allclose(low["smoothed"][wrong], eps / C),
+        _("Raising T from {T0:g} to {T:g} raises the entropy of the teacher's target.").format(T0=start["T"], T=T):
+            high["H_teacher"] > low["H_teacher"],
+        _("The teacher's target keeps its shape as it flattens: its wrong classes stay in the same order."):
             np.array_equal(np.argsort(low["teacher"][wrong]), np.argsort(high["teacher"][wrong])),
-        f"At T = {T:g} the teacher's wrong classes still differ from one another, unlike label smoothing's.":
+        _("At T = {T:g} the teacher's wrong classes still differ from one another, unlike label smoothing's.").format(T=T):
             np.ptp(high["teacher"][wrong]) > 1e-3,
     })
 
@@ -154,7 +158,7 @@ class BiasExplorer(Explorer):
         self.curves = dict(curves)
         self.deltas = next(iter(self.curves.values())).index.to_numpy()
         slider = w.FloatSlider(value=float(self.deltas[0]), min=float(self.deltas.min()), max=float(self.deltas.max()),
-                               step=float(self.deltas[1] - self.deltas[0]), description="bias +", continuous_update=True,
+                               step=float(self.deltas[1] - self.deltas[0]), description=_("bias +"), continuous_update=True,
                                layout=slider_layout())
         fig = new_figure(figsize)
         plot_missing_class_bias(self.curves, val_choice, axes=fig.subplots(1, 2))
@@ -164,14 +168,17 @@ class BiasExplorer(Explorer):
 
     def _show(self, delta: float) -> dict:
         d = float(self.deltas[np.abs(self.deltas - delta).argmin()])
-        parts = []
-        for name, curve in self.curves.items():
-            r = curve.loc[d]
-            parts.append(f"{name}: {int(r['class right'])} of {int(r['class total'])} threes right, {int(r['errors'])} errors")
-        self.label.value = f"bias raised by {d:.2f}: " + "; ".join(parts)
+        parts = [_readout(name, curve.loc[d]) for name, curve in self.curves.items()]
+        self.label.value = _("bias raised by {d:.2f}: ").format(d=d) + _("; ").join(parts)
         for line in self.markers:
             line.set_xdata([d, d])
         return {"delta": d, **{name: curve.loc[d].to_dict() for name, curve in self.curves.items()}}
+
+
+def _readout(name: str, row) -> str:
+    """One student's line of the bias explorer's read-out."""
+    return _("{name}: {right} of {total} threes right, {errors} errors").format(
+        name=_(name), right=int(row["class right"]), total=int(row["class total"]), errors=int(row["errors"]))
 
 
 def bias_explorer(curves: dict[str, pd.DataFrame], val_choice: dict[str, float], figsize=(11, 4)) -> BiasExplorer:
@@ -190,9 +197,9 @@ def bias_explorer_verdicts(explorer: BiasExplorer, delta: float = 3.5) -> Verdic
     finally:
         control.value = start
     return Verdicts({
-        f"At +{delta:g} the explorer's markers sit at +{delta:g}.": state["delta"] == delta and marked,
-        f"It reports each student's test 3s right at +{delta:g} as the stored curve has them.":
+        _("At +{delta:g} the explorer's markers sit at +{delta:g}.").format(delta=delta): state["delta"] == delta and marked,
+        _("It reports each student's test 3s right at +{delta:g} as the stored curve has them.").format(delta=delta):
             all(state[name]["class right"] == curve.loc[state["delta"], "class right"] for name, curve in explorer.curves.items()),
-        "Its read-out names the threes right and the errors of every student.":
-            all(f"{name}: " in text for name in explorer.curves) and "threes right" in text and "errors" in text,
+        _("Its read-out names the threes right and the errors of every student."):
+            all(_readout(name, curve.loc[state["delta"]]) in text for name, curve in explorer.curves.items()),
     })

@@ -18,6 +18,7 @@ from .. import data as kdata
 from .. import models, recipe, seeds
 from ..seeds import Spread
 from ..training import DEFAULT_THREADS, Run, predict_logits, seed_everything
+from ..i18n import N_, _
 from ..verdicts import Verdicts
 
 __all__ = ["MISSING", "PAPER_MISSING_CLASS", "drop_class", "raise_bias", "bias_effect", "choose_bias", "bias_curve",
@@ -147,20 +148,20 @@ def missing_class_summary(table: pd.DataFrame, paper: dict | None = None) -> pd.
     n, n_cls = table["test_images"], table["class_total"]
     per_run = pd.DataFrame({
         "student": table["student"],
-        "test error before (%)": 100 * table["errors_before"] / n,
-        "missing class right before (%)": 100 * table["class_right_before"] / n_cls,
-        "bias raised by (chosen on validation)": table["delta_val"],
-        "test error after (%)": 100 * table["errors_after"] / n,
-        "missing class right after (%)": 100 * table["class_right_after"] / n_cls,
-        "other digits' test error after (%)": 100 * (table["errors_after"] - (n_cls - table["class_right_after"])) / (n - n_cls),
+        _("test error before (%)"): 100 * table["errors_before"] / n,
+        _("missing class right before (%)"): 100 * table["class_right_before"] / n_cls,
+        _("bias raised by (chosen on validation)"): table["delta_val"],
+        _("test error after (%)"): 100 * table["errors_after"] / n,
+        _("missing class right after (%)"): 100 * table["class_right_after"] / n_cls,
+        _("other digits' test error after (%)"): 100 * (table["errors_after"] - (n_cls - table["class_right_after"])) / (n - n_cls),
     })
     quantities = list(per_run.columns[1:])
     spread = seeds.spread(per_run, "student", quantities, scale=1.0)
     kd = {q: Spread.from_row(spread.loc[DISTILLED], q) for q in quantities}
-    out = pd.DataFrame({"distilled mean": [kd[q].mean for q in quantities], "min": [kd[q].lo for q in quantities],
-                        "max": [kd[q].hi for q in quantities],
-                        "labels only": [spread.loc[LABELS_ONLY, f"{q}_mean"] for q in quantities]}, index=quantities)
-    out["paper"] = [100 * paper["errors without 3s"] / paper["test images"],
+    out = pd.DataFrame({_("distilled mean"): [kd[q].mean for q in quantities], _("min"): [kd[q].lo for q in quantities],
+                        _("max"): [kd[q].hi for q in quantities],
+                        _("labels only"): [spread.loc[LABELS_ONLY, f"{q}_mean"] for q in quantities]}, index=quantities)
+    out[_("paper")] = [100 * paper["errors without 3s"] / paper["test images"],
                     100 * (1 - paper["threes wrong"] / paper["test threes"]),
                     paper["bias raised by"], 100 * paper["errors after"] / paper["test images"],
                     paper["threes right after (%)"], 100 * _paper_other_errors(paper)]
@@ -188,23 +189,23 @@ def missing_class_gap(table: pd.DataFrame, dataset: kdata.Dataset, teacher_test_
     n, n_cls = int(kd["test_images"].iloc[0]), int(kd["class_total"].iloc[0])
     other = (kd["errors_after"] - (n_cls - kd["class_right_after"])) / (n - n_cls)
     rows = {
-        "teacher's training images": (len(dataset.train), paper["training images"]),
-        "student's transfer images (no 3s)": (int((dataset.train.y != cls).sum()), paper["training images"] - paper["training threes"]),
-        "teacher's test error (%)": (100 * (1 - teacher_test_accuracy), 100 * paper["teacher test errors"] / paper["test images"]),
-        "test 3s": (n_cls, paper["test threes"]),
-        "one test 3, in points of '3s right (%)'": (100 / n_cls, 100 / paper["test threes"]),
-        "validation 3s (to choose the bias)": (int((dataset.val.y == cls).sum()), "none: chosen on the test set"),
-        "other digits' test error after (%)": (100 * other.mean(), 100 * _paper_other_errors(paper)),
+        _("teacher's training images"): (len(dataset.train), paper["training images"]),
+        _("student's transfer images (no 3s)"): (int((dataset.train.y != cls).sum()), paper["training images"] - paper["training threes"]),
+        _("teacher's test error (%)"): (100 * (1 - teacher_test_accuracy), 100 * paper["teacher test errors"] / paper["test images"]),
+        _("test 3s"): (n_cls, paper["test threes"]),
+        _("one test 3, in points of '3s right (%)'"): (100 / n_cls, 100 / paper["test threes"]),
+        _("validation 3s (to choose the bias)"): (int((dataset.val.y == cls).sum()), _("none: chosen on the test set")),
+        _("other digits' test error after (%)"): (100 * other.mean(), 100 * _paper_other_errors(paper)),
     }
 
     def text(v):
         if isinstance(v, str):
             return v
         if isinstance(v, float) and math.isnan(v):
-            return "not stated"
+            return _("not stated")
         return f"{v:,}" if isinstance(v, int) else f"{v:.2g}" if v < 1 else f"{v:.1f}"
 
-    return pd.DataFrame({k: [text(a), text(b)] for k, (a, b) in rows.items()}, index=["ours", "Hinton et al. 2015"]).T
+    return pd.DataFrame({k: [text(a), text(b)] for k, (a, b) in rows.items()}, index=[_("ours"), _("Hinton et al. 2015")]).T
 
 
 def bias_curves(stored: pd.DataFrame, table: pd.DataFrame | None = None, seed: int | None = None, deltas=None,
@@ -244,14 +245,14 @@ def missing_class_verdicts(table: pd.DataFrame) -> Verdicts:
         raise ValueError(f"the missing-class table needs rows for both students, {DISTILLED!r} and {LABELS_ONLY!r}")
     n = kd["seed"].nunique()
     return Verdicts({
-        f"In all {n} seeds the distilled student gets more test 3s right after the bias increase than before.":
+        _("In all {n} seeds the distilled student gets more test 3s right after the bias increase than before.").format(n=n):
             (kd["class_right_after"] > kd["class_right_before"]).all(),
-        "After the increase it recognises most test 3s (more than half) in every seed.":
+        _("After the increase it recognises most test 3s (more than half) in every seed."):
             (kd["class_right_after"] > kd["class_total"] / 2).all(),
-        "Its test errors drop with the increase in every seed.": (kd["errors_after"] < kd["errors_before"]).all(),
-        "The label-only student recognises no test 3 in any seed, before or after the increase.":
+        _("Its test errors drop with the increase in every seed."): (kd["errors_after"] < kd["errors_before"]).all(),
+        _("The label-only student recognises no test 3 in any seed, before or after the increase."):
             (hard["class_right_before"] == 0).all() and (hard["class_right_after"] == 0).all(),
-        "The validation split raises the label-only student's 3 bias by nothing in every seed.": (hard["delta_val"] == 0).all(),
+        _("The validation split raises the label-only student's 3 bias by nothing in every seed."): (hard["delta_val"] == 0).all(),
     })
 
 
@@ -263,6 +264,9 @@ STUDY_COLUMNS = ["teacher", "T", "alpha", "epochs", "lr", "seed", "threes_right_
 #: The study's bias rules: the validation-accuracy argmax (:func:`choose_bias`, the notebook's rule),
 #: the lowest validation cross-entropy of the shifted logits, and the paper's fixed 3.5.
 MAIN_RULE = "best validation accuracy"
+#: The rules' names, marked for translation (the table keeps the English ones).
+RULE_NAMES = {MAIN_RULE: N_("best validation accuracy"), "lowest validation cross-entropy": N_("lowest validation cross-entropy"),
+              "paper's fixed 3.5": N_("paper's fixed 3.5")}
 _CONFIG = ["teacher", "epochs", "lr", "T", "alpha"]
 #: The study's configurations, as changes to its starting point (the 20-epoch run of
 #: :data:`MISSING`): temperature, alpha, the teacher, training length and learning rate.
@@ -296,9 +300,9 @@ def study_configurations(study: pd.DataFrame, rule: str = MAIN_RULE) -> pd.DataF
     ``results.read("nb02_missing_class_study")``.
     """
     part = study[study["rule"] == rule]
-    table = seeds.span_table(part, _CONFIG, {"threes_right_before": "3s right before", "threes_right_after": "3s right after",
-                                             "errors_after": "errors after"}, scale=1.0, sort=True)
-    return table.rename_axis(_CONFIG)
+    table = seeds.span_table(part, _CONFIG, {"threes_right_before": _("3s right before"), "threes_right_after": _("3s right after"),
+                                             "errors_after": _("errors after")}, scale=1.0, sort=True)
+    return table.rename(columns={"seeds": _("seeds")}).rename_axis(_CONFIG)
 
 
 def study_rules(study: pd.DataFrame, spec: dict | None = None) -> pd.DataFrame:
@@ -309,10 +313,11 @@ def study_rules(study: pd.DataFrame, spec: dict | None = None) -> pd.DataFrame:
     for key in _CONFIG:
         mask &= np.isclose(study[key], spec[key]) if key != "teacher" else (study[key] == spec[key]).to_numpy()
     part = study[mask]
-    delta = seeds.span_table(part, "rule", {"delta": "bias raised by"}, scale=1.0, digits=2, sort=True)
-    counts = seeds.span_table(part, "rule", {"threes_right_after": "3s right after", "errors_after": "errors after"},
+    delta = seeds.span_table(part, "rule", {"delta": _("bias raised by")}, scale=1.0, digits=2, sort=True)
+    counts = seeds.span_table(part, "rule", {"threes_right_after": _("3s right after"), "errors_after": _("errors after")},
                               scale=1.0, sort=True)
-    return delta.drop(columns="seeds").join(counts).rename_axis("rule")
+    table = delta.drop(columns="seeds").join(counts).rename(columns={"seeds": _("seeds")})
+    return table.rename(index=lambda rule: _(RULE_NAMES.get(rule, rule))).rename_axis(_("rule"))
 
 
 def study_verdicts(study: pd.DataFrame) -> Verdicts:
@@ -331,22 +336,22 @@ def study_verdicts(study: pd.DataFrame) -> Verdicts:
     short, mid, long = before[key(20)], before[key(40)], before[key(80)]
     mlp = "mlp-mnist"
     return Verdicts({
-        "At T = 8, training 80 epochs instead of 20 multiplies the 3s right before the increase more than three-fold.":
+        _("At T = 8, training 80 epochs instead of 20 multiplies the 3s right before the increase more than three-fold."):
             long.mean > 3 * short.mean,
-        "It raises the 3s right after the increase by 5 to 15 points (about ten).": 5 <= after[key(80)] - after[key(20)] <= 15,
-        "Each doubling of the length (20, 40, 80 epochs) raises the 3s right before the increase beyond the seed ranges.":
+        _("It raises the 3s right after the increase by 5 to 15 points (about ten)."): 5 <= after[key(80)] - after[key(20)] <= 15,
+        _("Each doubling of the length (20, 40, 80 epochs) raises the 3s right before the increase beyond the seed ranges."):
             mid.beats(short) and long.beats(mid),
-        "At 80 epochs, halving the learning rate puts the 3s right before the increase between the 40- and the 80-epoch rows.":
+        _("At 80 epochs, halving the learning rate puts the 3s right before the increase between the 40- and the 80-epoch rows."):
             mid.mean < before[key(80, lr=1e-3)].mean < long.mean,
-        "At 20 epochs, T = 8 gets more 3s right after the increase than T = 4, beyond the seed ranges.":
+        _("At 20 epochs, T = 8 gets more 3s right after the increase than T = 4, beyond the seed ranges."):
             after[key(20)].beats(after[key(20, T=4.0)]),
-        "At 80 epochs, T = 8 and T = 20 agree within the seed spread (3s right after).": not after[key(80)].apart(after[key(80, T=20.0)]),
-        "Alpha = 0.9 and alpha = 1 agree within the seed spread, at 20 and at 80 epochs.":
+        _("At 80 epochs, T = 8 and T = 20 agree within the seed spread (3s right after)."): not after[key(80)].apart(after[key(80, T=20.0)]),
+        _("Alpha = 0.9 and alpha = 1 agree within the seed spread, at 20 and at 80 epochs."):
             not after[key(20)].apart(after[key(20, alpha=1.0)]) and not after[key(80, T=20.0)].apart(after[key(80, T=20.0, alpha=1.0)]),
-        "The MLP teacher's student gets more 3s right before the increase than the CNN's, beyond the seed ranges, at 20 and 80 epochs.":
+        _("The MLP teacher's student gets more 3s right before the increase than the CNN's, beyond the seed ranges, at 20 and 80 epochs."):
             before[key(20, teacher=mlp)].beats(short) and before[key(80, teacher=mlp)].beats(long),
-        "After the increase, at 80 epochs, it has no more 3s right than the CNN teacher's student.":
+        _("After the increase, at 80 epochs, it has no more 3s right than the CNN teacher's student."):
             after[key(80, teacher=mlp)].mean <= after[key(80)].mean,
-        "It makes slightly more errors, within the seed ranges.":
+        _("It makes slightly more errors, within the seed ranges."):
             errors[key(80, teacher=mlp)].mean > errors[key(80)].mean and not errors[key(80, teacher=mlp)].apart(errors[key(80)]),
     })

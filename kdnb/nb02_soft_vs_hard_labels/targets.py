@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from .. import data as kdata
 from ..temperature import entropy, soft_targets
 from ..training import predict_logits
+from ..i18n import _
 from ..verdicts import Verdicts
 
 __all__ = ["teacher_logits", "one_hot", "smoothed_labels", "targets_table", "class_similarity", "similar_pairs",
@@ -51,10 +52,10 @@ def smoothed_labels(y: torch.Tensor, eps: float = 0.1, num_classes: int = 10) ->
 
 def targets_table(logits: torch.Tensor, y: torch.Tensor, index: int, Ts=(1.0, 4.0)) -> pd.DataFrame:
     """One image's hard label and the teacher's soft targets at each T, one column per class (003-3)."""
-    rows = {"hard label (one-hot)": one_hot(y[index:index + 1])[0]}
+    rows = {_("hard label (one-hot)"): one_hot(y[index:index + 1])[0]}
     for T in Ts:
-        rows[f"teacher, T={T:g}"] = soft_targets(logits[index:index + 1], T)[0]
-    return pd.DataFrame({k: v.numpy() for k, v in rows.items()}).T.rename_axis(columns="class")
+        rows[_("teacher, T={T:g}").format(T=T)] = soft_targets(logits[index:index + 1], T)[0]
+    return pd.DataFrame({k: v.numpy() for k, v in rows.items()}).T.rename_axis(columns=_("class"))
 
 
 def class_similarity(probs: torch.Tensor, y: torch.Tensor, num_classes: int = 10) -> pd.DataFrame:
@@ -136,15 +137,15 @@ def information_verdicts(info: pd.DataFrame, hard: str = "hard label (one-hot)",
     H, uniform = info["entropy (bits/example)"], info["wrong-class uniformity (0-1)"]
     low, high = teacher
     return Verdicts({
-        "A one-hot label has an entropy of 0 bits.": H[hard] == 0,
-        "Label smoothing adds entropy but gives every image of a class the same vector.":
+        _("A one-hot label has an entropy of 0 bits."): H[hard] == 0,
+        _("Label smoothing adds entropy but gives every image of a class the same vector."):
             H[smoothing] > 0 and bool(info.loc[smoothing, "one vector per class"]),
-        "Label smoothing spreads its wrong-class mass evenly (uniformity 1).": math.isclose(uniform[smoothing], 1.0, abs_tol=1e-3),
-        "The teacher gives each image its own vector, at both temperatures.":
+        _("Label smoothing spreads its wrong-class mass evenly (uniformity 1)."): math.isclose(uniform[smoothing], 1.0, abs_tol=1e-3),
+        _("The teacher gives each image its own vector, at both temperatures."):
             not info.loc[low, "one vector per class"] and not info.loc[high, "one vector per class"],
-        "The teacher's wrong-class mass is less even than label smoothing's, at both temperatures.":
+        _("The teacher's wrong-class mass is less even than label smoothing's, at both temperatures."):
             uniform[low] < uniform[smoothing] and uniform[high] < uniform[smoothing],
-        "The teacher's soft labels carry more entropy at the higher T.": H[high] > H[low],
+        _("The teacher's soft labels carry more entropy at the higher T."): H[high] > H[low],
     })
 
 
@@ -172,13 +173,13 @@ def structure_verdicts(stats: pd.DataFrame) -> Verdicts:
     """Section 5's claims about the label-smoothed teacher, from :func:`structure_stats` at several T (one row each)."""
     plain, smoothed = stats["uniformity, plain teacher"], stats["uniformity, label-smoothed teacher"]
     return Verdicts({
-        "At every T the label-smoothed teacher spreads its wrong-class mass more evenly than the plain teacher.":
+        _("At every T the label-smoothed teacher spreads its wrong-class mass more evenly than the plain teacher."):
             (smoothed > plain).all(),
-        "Its uniformity is close to 1 (at least 0.9) at every T.": (smoothed >= 0.9).all(),
-        "Its largest and smallest off-diagonal cells are less than one order of magnitude apart at every T.":
+        _("Its uniformity is close to 1 (at least 0.9) at every T."): (smoothed >= 0.9).all(),
+        _("Its largest and smallest off-diagonal cells are less than one order of magnitude apart at every T."):
             (stats["spread, log10(max/min), label-smoothed"] < 1).all(),
-        "The plain teacher's off-diagonal spans more than one order of magnitude at every T.":
+        _("The plain teacher's off-diagonal spans more than one order of magnitude at every T."):
             (stats["spread, log10(max/min), plain"] > 1).all(),
-        "Some class structure survives: the two teachers' off-diagonal patterns correlate positively at every T.":
+        _("Some class structure survives: the two teachers' off-diagonal patterns correlate positively at every T."):
             (stats["off-diagonal correlation (log scale)"] > 0).all(),
     })

@@ -39,8 +39,9 @@ from __future__ import annotations
 from .checks import (RATIO_LOGITS, check_accuracy_changes, check_gain, check_gap_shrink, check_kd_loss,
                      check_learning_rate_like, check_ratio_e, check_shrink_factor, check_two_bits)
 from .experiments import (CalibrationRun, calibration_experiment, calibration_verdicts, confidence_gaps,
-                          deployment_table, gradient_cosines, gradient_scaling, logit_matching_gap, scaling_verdicts,
-                          seed_weights, soft_gradient_norms, swap_verdicts, targets_vs_labels, teacher_swap_test)
+                          deployment_table, division_report, gradient_cosines, gradient_scaling, logit_matching_gap, scaling_verdicts,
+                          pair_accuracies, seed_weights, setup_report, soft_gradient_norms, swap_verdicts, targets_vs_labels,
+                          teacher_swap_test)
 from .explorer import (TemperatureExplorer, explorer_inputs, on_screen_table, pick_images, picks_table, shape_table,
                        shape_verdicts, synthetic_inputs, temperature_explorer, tour_verdicts)
 from .figures import (plot_calibration, plot_gap_and_agreement, plot_gradient_norms, plot_logit_matching_gap,
@@ -49,6 +50,8 @@ from .sweep import (SWEEP, gap_and_agreement, gap_reading, gap_verdicts, live_vs
                     sweep_summary, sweep_verdicts)
 
 __all__ = [
+    # what the set-up and section 7 print
+    "setup_report", "pair_accuracies", "division_report",
     # section 2: the explorer and the shape of softmax(z / T)
     "pick_images", "picks_table", "explorer_inputs", "temperature_explorer", "TemperatureExplorer", "synthetic_inputs",
     "plot_temperature_small_multiples", "shape_table", "shape_verdicts", "on_screen_table", "tour_verdicts",

@@ -29,6 +29,7 @@ import torch.nn.functional as F
 
 from .. import calibration, losses
 from .. import models as kmodels
+from ..i18n import N_, _
 from ..recipe import SETTINGS
 from ..temperature import check_temperature, entropy, soft_targets
 from ..training import Run, fit, predict_logits, seed_everything
@@ -79,11 +80,12 @@ def gradient_scaling(norms: pd.DataFrame, low: pd.DataFrame) -> pd.Series:
     """
     s = _scaling(norms, low)
     (a, b) = s["low"]
-    rows = {f"log-log slope at T = {s['T_from']:.0f}…{s['T_high']:.0f}, without T²": s["slope_without"],
-            f"log-log slope at T = {s['T_from']:.0f}…{s['T_high']:.0f}, with T²": s["slope_with"],
-            f"without T²: norm at T = {s['T_low']:g} / norm at T = {s['T_high']:g}": s["bare_fall"],
-            f"with T²: norm at T = {b:g} / norm at T = {a:g}": s["scaled_rise"]}
-    return pd.Series({k: f"{v:.3g}" for k, v in rows.items()}, name="measured")
+    span = {"lo": s["T_from"], "hi": s["T_high"]}
+    rows = {_("log-log slope at T = {lo:.0f}…{hi:.0f}, without T²").format(**span): s["slope_without"],
+            _("log-log slope at T = {lo:.0f}…{hi:.0f}, with T²").format(**span): s["slope_with"],
+            _("without T²: norm at T = {low:g} / norm at T = {high:g}").format(low=s["T_low"], high=s["T_high"]): s["bare_fall"],
+            _("with T²: norm at T = {b:g} / norm at T = {a:g}").format(a=a, b=b): s["scaled_rise"]}
+    return pd.Series({k: f"{v:.3g}" for k, v in rows.items()}, name=_("measured"))
 
 
 def scaling_verdicts(norms: pd.DataFrame, low: pd.DataFrame) -> Verdicts:
@@ -91,12 +93,12 @@ def scaling_verdicts(norms: pd.DataFrame, low: pd.DataFrame) -> Verdicts:
     s = _scaling(norms, low)
     (a, b) = s["low"]
     return Verdicts({
-        "Without T², the gradient falls as 1/T² at high T (log-log slope within 0.1 of −2).": abs(s["slope_without"] + 2) < 0.1,
-        "With T², it levels off at high T (slope within 0.1 of 0).": abs(s["slope_with"]) < 0.1,
-        f"Without T², the gradient at T = {s['T_low']:g} is over 1,000 times the one at T = {s['T_high']:g}: the hard-label "
-        "term would take over.": s["bare_fall"] > 1000,
-        f"With T², the gradient still grows between 2 and 20 times from T = {a:g} to T = {b:g}: T² makes it "
-        "independent of T only at high T.": 2 < s["scaled_rise"] < 20,
+        _("Without T², the gradient falls as 1/T² at high T (log-log slope within 0.1 of −2)."): abs(s["slope_without"] + 2) < 0.1,
+        _("With T², it levels off at high T (slope within 0.1 of 0)."): abs(s["slope_with"]) < 0.1,
+        _("Without T², the gradient at T = {low:g} is over 1,000 times the one at T = {high:g}: the hard-label "
+          "term would take over.").format(low=s["T_low"], high=s["T_high"]): s["bare_fall"] > 1000,
+        _("With T², the gradient still grows between 2 and 20 times from T = {a:g} to T = {b:g}: T² makes it "
+          "independent of T only at high T.").format(a=a, b=b): 2 < s["scaled_rise"] < 20,
     })
 
 
@@ -112,7 +114,7 @@ def gradient_cosines(student_logits: torch.Tensor, teacher_logits: torch.Tensor,
     for T in temperatures:
         g = student_grad(lambda z: losses.soft_loss(z, teacher_logits, T), student_logits).flatten()
         out[float(T)] = F.cosine_similarity(g, ref, dim=0).item()
-    return pd.Series(out, name=f"cosine with the gradient at T={reference:g}").rename_axis("T")
+    return pd.Series(out, name=_("cosine with the gradient at T={reference:g}").format(reference=reference)).rename_axis("T")
 
 
 def logit_matching_gap(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperatures) -> pd.DataFrame:
@@ -153,9 +155,15 @@ def seed_weights(temperatures) -> pd.DataFrame:
 
     For the seed's range, 0 < T < 1, ``t > 1`` and ``1 - t < 0``: a negative weight.
     """
-    rows = [{"T": float(T), "t = 1/T (student term)": 1 / check_temperature(T),
-             "1 - t (teacher term)": 1 - 1 / float(T)} for T in temperatures]
+    rows = [{"T": float(T), _("t = 1/T (student term)"): 1 / check_temperature(T),
+             _("1 - t (teacher term)"): 1 - 1 / float(T)} for T in temperatures]
     return pd.DataFrame(rows).set_index("T")
+
+
+#: The columns of :func:`teacher_swap_test` that the reader sees (in the current language).
+SWAP_CHANGES = N_("loss value changes")
+SWAP_UNCHANGED = N_("gradient unchanged by the swap")
+SWAP_IS_CE = N_("gradient = t x gradient of CE(labels)")
 
 
 def teacher_swap_test(student_logits: torch.Tensor, teacher_a: torch.Tensor, teacher_b: torch.Tensor,
@@ -180,35 +188,35 @@ def teacher_swap_test(student_logits: torch.Tensor, teacher_a: torch.Tensor, tea
 
     ce = grad(lambda z: F.cross_entropy(z, labels))
     rows = {}
-    cases = [(f"seed's loss, T = {T:g} (t = {1 / T:.3g}, 1 - t = {1 - 1 / T:.3g})", 1 / T,
+    cases = [(_("seed's loss, T = {T:g} (t = {t:.3g}, 1 - t = {rest:.3g})").format(T=T, t=1 / T, rest=1 - 1 / T), 1 / T,
               lambda v, T=T: (lambda z: seed_loss(z, v, labels, T))) for T in seed_T]
-    cases.append((f"kd_loss, T = {kd_T:g}, alpha = {alpha:g}", 1.0,
+    cases.append((_("kd_loss, T = {T:g}, alpha = {alpha:g}").format(T=kd_T, alpha=alpha), 1.0,
                   lambda v: (lambda z: losses.kd_loss(z, v, labels, kd_T, alpha))))
     for name, t, make in cases:
         g_a, g_b = grad(make(teacher_a.double())), grad(make(teacher_b.double()))
         z = student_logits.detach().double()
         loss_a, loss_b = make(teacher_a.double())(z).item(), make(teacher_b.double())(z).item()
         change = ((g_a - g_b).norm() / g_a.norm()).item()
-        rows[name] = {"loss value changes": abs(loss_a - loss_b) > 1e-6 * abs(loss_a),
-                      "gradient unchanged by the swap": change < 1e-6,
-                      "gradient = t x gradient of CE(labels)": bool(torch.allclose(g_a, t * ce, rtol=1e-6, atol=1e-12)),
-                      "relative change": change}
-    return pd.DataFrame(rows).T.astype({"loss value changes": bool, "gradient unchanged by the swap": bool,
-                                        "gradient = t x gradient of CE(labels)": bool, "relative change": float})
+        rows[name] = {_(SWAP_CHANGES): abs(loss_a - loss_b) > 1e-6 * abs(loss_a),
+                      _(SWAP_UNCHANGED): change < 1e-6,
+                      _(SWAP_IS_CE): bool(torch.allclose(g_a, t * ce, rtol=1e-6, atol=1e-12)),
+                      "relative change": change}  # read by the notebook's cell, which drops it before showing the table
+    return pd.DataFrame(rows).T.astype({_(SWAP_CHANGES): bool, _(SWAP_UNCHANGED): bool, _(SWAP_IS_CE): bool,
+                                        "relative change": float})
 
 
 def swap_verdicts(swap: pd.DataFrame) -> Verdicts:
     """Section 5's claims, read from :func:`teacher_swap_test`'s table (the seed's rows, then kd_loss's)."""
     seed_rows, kd_row = swap.iloc[:-1], swap.iloc[-1]
     return Verdicts({
-        "The seed's loss value moves when the teacher is swapped (its teacher term is another constant).":
-            bool(seed_rows["loss value changes"].all()),
-        "The seed's gradient does not move at all: the student learns the same from any teacher.":
-            bool(seed_rows["gradient unchanged by the swap"].all()),
-        "The seed's gradient is t times the gradient of the cross-entropy with the labels.":
-            bool(seed_rows["gradient = t x gradient of CE(labels)"].all()),
-        "kd_loss's gradient moves by more than 10% when the teacher is swapped: the test can fail.":
-            not kd_row["gradient unchanged by the swap"] and kd_row["relative change"] > 0.1,
+        _("The seed's loss value moves when the teacher is swapped (its teacher term is another constant)."):
+            bool(seed_rows[_(SWAP_CHANGES)].all()),
+        _("The seed's gradient does not move at all: the student learns the same from any teacher."):
+            bool(seed_rows[_(SWAP_UNCHANGED)].all()),
+        _("The seed's gradient is t times the gradient of the cross-entropy with the labels."):
+            bool(seed_rows[_(SWAP_IS_CE)].all()),
+        _("kd_loss's gradient moves by more than 10% when the teacher is swapped: the test can fail."):
+            not kd_row[_(SWAP_UNCHANGED)] and kd_row["relative change"] > 0.1,
     })
 
 
@@ -222,8 +230,8 @@ def targets_vs_labels(teacher_logits: torch.Tensor, labels: torch.Tensor, temper
     rows = {}
     for T in temperatures:
         p = soft_targets(teacher_logits.double(), T)
-        rows[float(T)] = {"mean entropy (bits)": entropy(p).mean().item(),
-                          "mean distance to the hard label (total variation)": 0.5 * (p - onehot).abs().sum(1).mean().item()}
+        rows[float(T)] = {_("mean entropy (bits)"): entropy(p).mean().item(),
+                          _("mean distance to the hard label (total variation)"): 0.5 * (p - onehot).abs().sum(1).mean().item()}
     return pd.DataFrame(rows).T.rename_axis("T")
 
 
@@ -233,30 +241,42 @@ def deployment_table(student_logits: torch.Tensor, labels: torch.Tensor, tempera
     rows = {}
     for T in temperatures:
         q = F.softmax(student_logits / check_temperature(T), -1)
-        rows[f"T = {T:g}"] = {"accuracy (%)": 100 * (q.argmax(1) == labels).float().mean().item(),
-                              "mean top probability (%)": 100 * q.max(1).values.mean().item()}
+        rows[f"T = {T:g}"] = {_("accuracy (%)"): 100 * (q.argmax(1) == labels).float().mean().item(),
+                              _("mean top probability (%)"): 100 * q.max(1).values.mean().item()}
     return pd.DataFrame(rows).T
+
+
+#: Row labels that the notebook's cell passes to :func:`calibration_experiment` (``extra``), marked for translation.
+EXTRA_LABELS = (N_("distilled 1x100 student, T = 1"), N_("distilled 1x100 student"))
+#: The report's columns (in the current language: ``_(ACCURACY)``), as :func:`calibration_experiment` names them.
+ACCURACY, CONFIDENCE, ECE = N_("accuracy (%)"), N_("mean confidence (%)"), N_("ECE (%)")
 
 
 @dataclass
 class CalibrationRun:
-    """What :func:`calibration_experiment` measured: the report, the fitted temperatures and the logits."""
+    """What :func:`calibration_experiment` measured: the report, the fitted temperatures and the logits.
+
+    ``report`` is shown as it is: its columns and rows are in the current language (``_(ACCURACY)``
+    names the accuracy column); ``extra`` holds the English labels of the extra rows, as given.
+    """
 
     report: pd.DataFrame
     T_fit: float
     T_teacher: float
     test_logits: torch.Tensor
     labels: torch.Tensor
-    name: str = "2x800 on labels"
+    name: str = N_("2x800 on labels")
+    extra: tuple = ()
 
     def probabilities(self) -> dict[str, torch.Tensor]:
         """Test probabilities of the 2x800 before (T = 1) and after scaling (fitted T)."""
-        return {f"{self.name}, T = 1": F.softmax(self.test_logits.double(), -1),
-                f"{self.name}, T = {self.T_fit:.2f} (fitted)": F.softmax(self.test_logits.double() / self.T_fit, -1)}
+        return {_("{name}, T = 1").format(name=_(self.name)): F.softmax(self.test_logits.double(), -1),
+                _("{name}, T = {T:.2f} (fitted)").format(name=_(self.name), T=self.T_fit):
+                    F.softmax(self.test_logits.double() / self.T_fit, -1)}
 
 
 def calibration_experiment(dataset, teacher, extra: dict[str, torch.Tensor] | None = None, seed: int = 0,
-                           setting: str = "unregularized-2x800", teacher_name: str = "CNN teacher") -> CalibrationRun:
+                           setting: str = "unregularized-2x800", teacher_name: str = N_("CNN teacher")) -> CalibrationRun:
     """Guo et al. (2017) temperature scaling on Hinton's unregularized 2x800 net, trained here.
 
     Trains ``SETTINGS[setting]``'s student on the hard labels alone (no dropout, no
@@ -272,20 +292,23 @@ def calibration_experiment(dataset, teacher, extra: dict[str, torch.Tensor] | No
     teacher_val, teacher_test = predict_logits(teacher, dataset.val.X), predict_logits(teacher, dataset.test.X)
     T_fit = calibration.fit_temperature(big_val, dataset.val.y)
     T_teacher = calibration.fit_temperature(teacher_val, dataset.val.y)
-    rows = {"2x800 on labels, T = 1": (big_test, 1.0), "2x800 on labels, fitted T": (big_test, T_fit),
-            f"{teacher_name}, T = 1": (teacher_test, 1.0), f"{teacher_name}, fitted T": (teacher_test, T_teacher)}
-    rows.update({name: (z, 1.0) for name, z in (extra or {}).items()})
+    model, teacher_shown = _(CalibrationRun.name), _(teacher_name)
+    rows = {_("{name}, T = 1").format(name=model): (big_test, 1.0), _("{name}, fitted T").format(name=model): (big_test, T_fit),
+            _("{name}, T = 1").format(name=teacher_shown): (teacher_test, 1.0),
+            _("{name}, fitted T").format(name=teacher_shown): (teacher_test, T_teacher)}
+    rows.update({_(name): (z, 1.0) for name, z in (extra or {}).items()})
     report = calibration.calibration_report({name: z / T for name, (z, T) in rows.items()}, dataset.test.y)
-    report.insert(0, "T", [T for _, T in rows.values()])
-    return CalibrationRun(report, T_fit, T_teacher, big_test, dataset.test.y)
+    report.columns = [_(ACCURACY), _(CONFIDENCE), "NLL", _(ECE)]  # accuracy, mean confidence, NLL, ECE, as shown
+    report.insert(0, "T", [T for _z, T in rows.values()])
+    return CalibrationRun(report, T_fit, T_teacher, big_test, dataset.test.y, extra=tuple(extra or ()))
 
 
 def confidence_gaps(run: CalibrationRun) -> pd.DataFrame:
     """The 2x800's mean confidence minus accuracy (points) and ECE (%) on the test split, before and after scaling."""
     r = run.report.iloc[:2]
-    out = pd.DataFrame({"mean confidence − accuracy (points)": (r["mean confidence (%)"] - r["accuracy (%)"]).to_numpy(),
-                        "ECE (%)": r["ECE (%)"].to_numpy()},
-                       index=pd.Index(["T = 1", f"fitted T = {run.T_fit:.2f}"], name=run.name))
+    out = pd.DataFrame({_("mean confidence − accuracy (points)"): (r[_(CONFIDENCE)] - r[_(ACCURACY)]).to_numpy(),
+                        _(ECE): r[_(ECE)].to_numpy()},
+                       index=pd.Index(["T = 1", _("fitted T = {T:.2f}").format(T=run.T_fit)], name=_(run.name)))
     return out.round(2)
 
 
@@ -293,19 +316,50 @@ def calibration_verdicts(run: CalibrationRun) -> Verdicts:
     """Section 7's claims, read from :func:`calibration_experiment`'s report (2x800 before and after
     scaling, the teacher, then the extra rows at T = 1)."""
     r = run.report
+    acc, conf, ece = _(ACCURACY), _(CONFIDENCE), _(ECE)
     before, after = r.iloc[0], r.iloc[1]
-    gap_before, gap_after = (row["mean confidence (%)"] - row["accuracy (%)"] for row in (before, after))
+    gap_before, gap_after = (row[conf] - row[acc] for row in (before, after))
     claims = {
-        f"The 2x800 trained on labels is over-confident: the T fitted on validation is above 1 (T = {run.T_fit:.2f}).": run.T_fit > 1,
-        "Scaling leaves its test accuracy exactly where it was.": before["accuracy (%)"] == after["accuracy (%)"],
-        "Scaling lowers its test NLL.": after["NLL"] < before["NLL"],
-        "Scaling lowers its ECE.": after["ECE (%)"] < before["ECE (%)"],
-        "Before scaling its mean confidence is more than 1 point above its accuracy; after, it is below: the T "
-        "fitted on validation overshoots on the test split.": gap_before > 1 and gap_after < 0,
-        f"The CNN teacher is close to calibrated already: its fitted T ({run.T_teacher:.2f}) is within 0.3 of 1.":
-            abs(run.T_teacher - 1) < 0.3,
+        _("The 2x800 trained on labels is over-confident: the T fitted on validation is above 1 (T = {T:.2f}).").format(
+            T=run.T_fit): run.T_fit > 1,
+        _("Scaling leaves its test accuracy exactly where it was."): before[acc] == after[acc],
+        _("Scaling lowers its test NLL."): after["NLL"] < before["NLL"],
+        _("Scaling lowers its ECE."): after[ece] < before[ece],
+        _("Before scaling its mean confidence is more than 1 point above its accuracy; after, it is below: the T "
+          "fitted on validation overshoots on the test split."): gap_before > 1 and gap_after < 0,
+        _("The CNN teacher is close to calibrated already: its fitted T ({T:.2f}) is within 0.3 of 1.").format(
+            T=run.T_teacher): abs(run.T_teacher - 1) < 0.3,
     }
-    for name, row in r.iloc[4:].iterrows():
-        claims[f"The {name.rsplit(', T =', 1)[0]} is over-confident too: at T = 1 its mean confidence is above its "
-               "accuracy."] = row["mean confidence (%)"] > row["accuracy (%)"]
+    for name, (_label, row) in zip(run.extra, r.iloc[4:].iterrows()):
+        claims[_("The {model} is over-confident too: at T = 1 its mean confidence is above its accuracy.").format(
+            model=_(name.rsplit(", T =", 1)[0]))] = row[conf] > row[acc]
     return Verdicts(claims)
+
+
+# ------------------------------------------------------------------ what the notebook's cells print
+def setup_report(dataset, teachers: dict[str, torch.Tensor]) -> str:
+    """Section 1's lines: the split sizes, and each teacher's test accuracy (``teachers``: name to test logits)."""
+    lines = [_("images: {train:,} training, {val:,} validation, {test:,} test").format(
+        train=len(dataset.train), val=len(dataset.val), test=len(dataset.test))]
+    for name, z in teachers.items():
+        lines.append(_("teacher {name}: {acc:.1f}% on the test images").format(
+            name=name, acc=100 * (z.argmax(1) == dataset.test.y).float().mean()))
+    return "\n".join(lines)
+
+
+def pair_accuracies(student_logits: torch.Tensor, alone_logits: torch.Tensor, labels: torch.Tensor, T: float) -> dict[str, float]:
+    """Test accuracy (%) of the student distilled at ``T`` and of its twin trained on the labels alone, by label shown."""
+    return {name: 100 * (z.argmax(1) == labels).float().mean().item()
+            for name, z in ((_("distilled at T = {T:g}").format(T=T), student_logits), (_("on labels alone"), alone_logits))}
+
+
+def division_report(p: torch.Tensor, renormalized: torch.Tensor, logits: torch.Tensor, T: float) -> str:
+    """Section 7's three lines: probabilities divided by T are no distribution, renormalized they are ``p`` again,
+    and only ``softmax(logits / T)`` changes the entropy (bits)."""
+    return "\n".join([
+        _("sum of p / T: {total:.3f}  (not a distribution)").format(total=(p / T).sum()),
+        _("renormalized p / T equals p up to float error: {same}").format(
+            same=torch.allclose(renormalized, p, rtol=1e-5, atol=1e-7)),
+        _("entropy: p {p:.3f} bits, renormalized p / T {renormalized:.3f} bits, softmax(z / T) {softened:.3f} bits").format(
+            p=entropy(p), renormalized=entropy(renormalized), softened=entropy(F.softmax(logits / T, -1))),
+    ])

@@ -17,12 +17,20 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..i18n import N_, _
 from ..plots import DISTILLED, TEACHER
 from ..temperature import check_temperature, entropy, soft_targets, top2_ratio
 from ..verdicts import Verdicts
 from ..widgets import Explorer, grid_slider, new_figure, slider_layout
 
 MODEL_COLORS = {"teacher": TEACHER, "student": DISTILLED}
+#: The models' names as the figures and readouts show them.
+MODEL_LABELS = {"teacher": N_("teacher"), "student": N_("student")}
+
+
+def model_label(model: str) -> str:
+    """``model`` ("teacher", "student" or any other name) as the reader sees it, in the current language."""
+    return _(MODEL_LABELS[model]) if model in MODEL_LABELS else model
 
 #: The explorer opens on the image whose teacher ranks a runner-up this far below its top class at T = 1
 #: (top-1/top-2 probability ratio). At about 10, the runner-up's bar is a tenth of the winner's at T = 1,
@@ -59,11 +67,15 @@ def pick_images(teacher_logits: torch.Tensor, labels: torch.Tensor, n_ambiguous:
     out: dict[str, int] = {}
     if torch.isfinite(distance).any():
         i = int(distance.argmin())
-        out[f"#{i}: a {int(labels[i])} with a runner-up ({int(z[i].topk(2).indices[1])})"] = i
-    out[f"#{conf}: a {int(labels[conf])} the teacher is sure of"] = conf
+        out[_("#{i}: a {label} with a runner-up ({runner_up})").format(
+            i=i, label=int(labels[i]), runner_up=int(z[i].topk(2).indices[1]))] = i
+    out[_("#{i}: a {label} the teacher is sure of").format(i=conf, label=int(labels[conf]))] = conf
     for i in ambiguous:
-        verdict = "right" if bool(right[i]) else f"says {int(pred[i])}"
-        out[f"#{i}: an ambiguous {int(labels[i])} (teacher {verdict})"] = i
+        if bool(right[i]):
+            name = _("#{i}: an ambiguous {label} (teacher right)").format(i=i, label=int(labels[i]))
+        else:
+            name = _("#{i}: an ambiguous {label} (teacher says {said})").format(i=i, label=int(labels[i]), said=int(pred[i]))
+        out[name] = i
     return out
 
 
@@ -71,11 +83,11 @@ def picks_table(picks: dict[str, int], teacher_logits: torch.Tensor, labels: tor
     """One row per picked test image: its label, the teacher's class, entropy (bits) and top-1/top-2 at T = 1."""
     index = list(picks.values())
     p = soft_targets(teacher_logits[index], 1.0)
-    return pd.DataFrame({"label": [int(labels[i]) for i in index],
-                         "teacher says": p.argmax(1).tolist(),
-                         "entropy at T=1 (bits)": entropy(p).numpy().round(2),
-                         "top-1/top-2 at T=1": [f"{r:.3g}" for r in top2_ratio(p).tolist()]},
-                        index=pd.Index(index, name="test image"))
+    return pd.DataFrame({_("label"): [int(labels[i]) for i in index],
+                         _("teacher says"): p.argmax(1).tolist(),
+                         _("entropy at T=1 (bits)"): entropy(p).numpy().round(2),
+                         _("top-1/top-2 at T=1"): [f"{r:.3g}" for r in top2_ratio(p).tolist()]},
+                        index=pd.Index(index, name=_("test image")))
 
 
 def explorer_inputs(picks: dict[str, int], logits_by_model: dict[str, torch.Tensor], images: torch.Tensor | None = None) -> dict:
@@ -101,10 +113,10 @@ def temperature_panel(ax, models=("teacher", "student"), image_ax=None, n_classe
     bars = {}
     for k, m in enumerate(models):
         offset = (k - (len(models) - 1) / 2) * width
-        bars[m] = ax.bar(x + offset, np.zeros(n_classes), width, color=MODEL_COLORS.get(m, f"C{k}"), label=m)
+        bars[m] = ax.bar(x + offset, np.zeros(n_classes), width, color=MODEL_COLORS.get(m, f"C{k}"), label=model_label(m))
     ax.set_xticks(x, [str(c) for c in x])
-    ax.set_xlabel("class (digit)")
-    ax.set_ylabel("probability")
+    ax.set_xlabel(_("class (digit)"))
+    ax.set_ylabel(_("probability"))
     ax.set_ylim(0, 1.05 + 0.12 * len(models))  # headroom above 1 for the texts: no bar can hide them
     ax.set_yticks(np.linspace(0, 1, 6))
     ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=len(models), fontsize=10)
@@ -130,10 +142,10 @@ def update_temperature_panel(artists: dict, state: dict, image: bool = True, rea
         for bar, h in zip(container.patches, state["probs"][m]):
             bar.set_height(float(h))
         if readouts:
-            artists["texts"][m].set_text(f"{m}: entropy {state['entropy'][m]:.2f} bits, "
-                                         f"top-1/top-2 = {_ratio_text(state['ratio'][m])}")
+            artists["texts"][m].set_text(_("{model}: entropy {bits:.2f} bits, top-1/top-2 = {ratio}").format(
+                model=model_label(m), bits=state["entropy"][m], ratio=_ratio_text(state["ratio"][m])))
     if readouts:
-        artists["title"].set_text(f"softmax(z / T) at T = {state['T']:.2f}")
+        artists["title"].set_text(_("softmax(z / T) at T = {T:.2f}").format(T=state["T"]))
     if image and artists["image"] is not None and state.get("image") is not None:
         artists["image"].set_data(state["image"])
 
@@ -170,7 +182,7 @@ class TemperatureExplorer(Explorer):
             # Two-significant-figure temperatures (0.1, 0.11 … 8, 8.1 … 50): a value set from code is
             # one the slider shows, so the page never sends a rounded copy back.
             "T": grid_slider(T, T_min, T_max, description="T", continuous_update=True, layout=slider_layout()),
-            "key": w.Dropdown(options=list(logits_by_image), description="image", layout=w.Layout(width="420px")),
+            "key": w.Dropdown(options=list(logits_by_image), description=_("image"), layout=w.Layout(width="420px")),
         }
         fig = new_figure(figsize)
         if self.has_image:
@@ -218,7 +230,8 @@ class TemperatureExplorer(Explorer):
 def readout_html(state: dict) -> str:
     """One line of page text: T, then each model's entropy (bits) and top-1/top-2 ratio."""
     parts = [f"<b>T = {state['T']:.2f}</b>"] + [
-        f"{m}: entropy {state['entropy'][m]:.2f} bits, top-1/top-2 {_ratio_text(state['ratio'][m])}"
+        _("{model}: entropy {bits:.2f} bits, top-1/top-2 {ratio}").format(
+            model=model_label(m), bits=state["entropy"][m], ratio=_ratio_text(state["ratio"][m]))
         for m in state["entropy"]]
     return " &nbsp;·&nbsp; ".join(parts)
 
@@ -244,10 +257,11 @@ def shape_table(explorer: TemperatureExplorer, confident: str, ambiguous: str, t
     """The teacher's entropy (bits) on the confident and the ambiguous image per T, and the ambiguous image's
     top-1/top-2 ratio: the explorer's numbers at fixed temperatures (:meth:`TemperatureExplorer.state_at`)."""
     index = pd.Index(list(temperatures), name="T")
-    table = pd.DataFrame({f"entropy, {name} (bits)": [explorer.state_at(T, key)["entropy"]["teacher"] for T in index]
-                          for name, key in (("confident image", confident), ("ambiguous image", ambiguous))}, index=index)
+    table = pd.DataFrame({name: [explorer.state_at(T, key)["entropy"]["teacher"] for T in index]
+                          for name, key in ((_("entropy, confident image (bits)"), confident),
+                                            (_("entropy, ambiguous image (bits)"), ambiguous))}, index=index)
     table = table.round(3)
-    table["top-1/top-2, ambiguous"] = [f"{explorer.state_at(T, ambiguous)['ratio']['teacher']:.3g}" for T in index]
+    table[_("top-1/top-2, ambiguous")] = [f"{explorer.state_at(T, ambiguous)['ratio']['teacher']:.3g}" for T in index]
     return table
 
 
@@ -259,20 +273,22 @@ def shape_verdicts(explorer: TemperatureExplorer, confident: str, ambiguous: str
     classes = sorted({s["argmax"]["teacher"] for s in states["ambiguous"]})
     uniform = math.log2(len(states["ambiguous"][0]["probs"]["teacher"]))
     return Verdicts({
-        "The teacher's entropy grows with T on both images: the higher T, the flatter the distribution.":
+        _("The teacher's entropy grows with T on both images: the higher T, the flatter the distribution."):
             all(pd.Series(b).is_monotonic_increasing for b in bits.values()),
-        f"At T = {Ts[0]:g} the confident image is one-hot to within 0.01 bits.": bits["confident"][0] < 0.01,
-        f"At T = {Ts[-1]:g} the ambiguous image carries more than 95% of the uniform distribution's "
-        f"{uniform:.2f} bits.": bits["ambiguous"][-1] > 0.95 * uniform,
-        f"The teacher's class for the ambiguous image is the same ({', '.join(map(str, classes))}) at all {len(Ts)} "
-        "temperatures: dividing by T keeps the order of the logits.": len(classes) == 1,
+        _("At T = {T:g} the confident image is one-hot to within 0.01 bits.").format(T=Ts[0]): bits["confident"][0] < 0.01,
+        _("At T = {T:g} the ambiguous image carries more than 95% of the uniform distribution's "
+          "{bits:.2f} bits.").format(T=Ts[-1], bits=uniform): bits["ambiguous"][-1] > 0.95 * uniform,
+        _("The teacher's class for the ambiguous image is the same ({classes}) at all {n} "
+          "temperatures: dividing by T keeps the order of the logits.").format(
+            classes=", ".join(map(str, classes)), n=len(Ts)): len(classes) == 1,
     })
 
 
 def on_screen_table(seen: dict[float, dict]) -> pd.DataFrame:
     """Entropy (bits) of each model as the explorer showed it, per T: ``seen`` maps T to ``explorer.state``."""
     models = list(next(iter(seen.values()))["entropy"])
-    return pd.DataFrame({f"{m} entropy on screen (bits)": [s["entropy"][m] for s in seen.values()] for m in models},
+    return pd.DataFrame({_("{model} entropy on screen (bits)").format(model=model_label(m)): [s["entropy"][m] for s in seen.values()]
+                         for m in models},
                         index=pd.Index(list(seen), name="T")).round(2)
 
 
@@ -290,16 +306,17 @@ def tour_verdicts(explorer: TemperatureExplorer, seen: dict[float, dict], frames
     entropies = [s["entropy"]["teacher"] for s in states]
     state, opening = explorer.state, explorer.controls["key"].options[0]
     return Verdicts({
-        f"On the image it was switched to, the explorer showed each T it was set to ({', '.join(f'{T:g}' for T in seen)}), and teacher "
-        "and student kept the same top class.":
+        _("On the image it was switched to, the explorer showed each T it was set to ({temperatures}), and teacher "
+          "and student kept the same top class.").format(temperatures=", ".join(f"{T:g}" for T in seen)):
             all(s["T"] == T and s["key"] == states[0]["key"] for T, s in seen.items())
             and all(len(set(s["argmax"].values())) == 1 for s in states),
-        "Its bars are softmax(z / T) of the teacher's logits.":
+        _("Its bars are softmax(z / T) of the teacher's logits."):
             all(np.allclose(s["probs"]["teacher"], soft_targets(z, T).numpy()) for T, s in seen.items()),
-        "The teacher's entropy on screen grows with T.": entropies == sorted(entropies),
-        f"On the image it opens on, T = {', '.join(f'{T:g}' for T in frames)} draw {len(frames)} different frames.":
+        _("The teacher's entropy on screen grows with T."): entropies == sorted(entropies),
+        _("On the image it opens on, T = {temperatures} draw {n} different frames.").format(
+            temperatures=", ".join(f"{T:g}" for T in frames), n=len(frames)):
             len(set(frames.values())) == len(frames),
-        "Every move redrew the figure.": explorer.view.renders > renders_before,
-        f"The explorer is back at T = {state['T']:g} on the image it opens on, where its cell set it.":
+        _("Every move redrew the figure."): explorer.view.renders > renders_before,
+        _("The explorer is back at T = {T:g} on the image it opens on, where its cell set it.").format(T=state["T"]):
             state["T"] == explorer.controls["T"].value == back_to and state["key"] == opening,
     })

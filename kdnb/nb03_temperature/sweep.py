@@ -16,6 +16,7 @@ import pandas as pd
 
 from .. import models as kmodels
 from .. import seeds
+from ..i18n import _
 from ..recipe import SETTINGS, summarize
 from ..seeds import Spread
 from ..teachers import TEACHERS
@@ -54,17 +55,19 @@ def sweep_card(runs: pd.DataFrame) -> pd.Series:
     teacher = TEACHERS[first["teacher"]]
     t_model = teacher["model"]
     return pd.Series({
-        "teacher": f"{first['teacher']}: {kmodels.describe(dict(t_model, dropout=0))} with dropout "
-                   f"{t_model.get('dropout', 0):g}, trained on the same training images with random shifts of up to "
-                   f"{teacher['train']['augment']} px",
-        "students (Hinton's two shapes)": ", ".join(f"{name}: {kmodels.describe(s['student'])}" for name, s in SWEEP.items()),
-        "training images (labels and transfer set)": f"{int(runs['labels'].iloc[0]):,}",
-        "temperatures T": ", ".join(f"{T:g}" for T in sorted(runs["T"].unique())),
-        "alpha (weight of the soft term)": ", ".join(f"{a:g}" for a in sorted(runs["alpha"].unique())),
-        "epochs, batch, learning rate": f"{first['epochs']}, {first['batch_size']}, {first['lr']:g}",
-        "seeds per (student, T)": f"{runs.groupby(['setting', 'T']).size().min()}",
-        "baseline": "the same student on the labels alone, from the same initial weights",
-    }, name="temperature sweep")
+        _("teacher"): _("{teacher}: {model} with dropout {dropout:g}, trained on the same training images with random "
+                        "shifts of up to {shift} px").format(teacher=first["teacher"],
+                                                            model=kmodels.describe(dict(t_model, dropout=0)),
+                                                            dropout=t_model.get("dropout", 0),
+                                                            shift=teacher["train"]["augment"]),
+        _("students (Hinton's two shapes)"): ", ".join(f"{name}: {kmodels.describe(s['student'])}" for name, s in SWEEP.items()),
+        _("training images (labels and transfer set)"): f"{int(runs['labels'].iloc[0]):,}",
+        _("temperatures T"): ", ".join(f"{T:g}" for T in sorted(runs["T"].unique())),
+        _("alpha (weight of the soft term)"): ", ".join(f"{a:g}" for a in sorted(runs["alpha"].unique())),
+        _("epochs, batch, learning rate"): f"{first['epochs']}, {first['batch_size']}, {first['lr']:g}",
+        _("seeds per (student, T)"): f"{runs.groupby(['setting', 'T']).size().min()}",
+        _("baseline"): _("the same student on the labels alone, from the same initial weights"),
+    }, name=_("temperature sweep"))
 
 
 def _by_student(table: pd.DataFrame) -> dict[str, pd.DataFrame]:
@@ -86,17 +89,17 @@ def sweep_reading(summary: pd.DataFrame, chosen: pd.Series) -> pd.DataFrame:
     for name, part in _by_student(summary).items():
         t = chosen[name]
         out[name] = {
-            "label-only, test mean (%)": round(part["alone_mean"].iloc[0], 1),
-            "distilled, best test mean (%)": round(part["kd_mean"].max(), 1),
-            "distilled, T of the best test mean": _ties(part["kd_mean"]),
-            "distilled, lowest test mean (%)": round(part["kd_mean"].min(), 1),
-            "distilled, T of the lowest test mean": _ties(part["kd_mean"], "min"),
-            "distilled test means, max − min (points)": round(float(np.ptp(part["kd_mean"])), 2),
-            "distilled, best validation mean (%)": round(part["kd_val"].max(), 1),
-            "distilled, T of the best validation mean": _ties(part["kd_val"]),
-            "distilled validation means, max − min (points)": round(float(np.ptp(part["kd_val"])), 2),
-            "T chosen on validation (ties: the lowest)": f"{t:g}",
-            "test mean at the T chosen (%)": round(part.loc[t, "kd_mean"], 1),
+            _("label-only, test mean (%)"): round(part["alone_mean"].iloc[0], 1),
+            _("distilled, best test mean (%)"): round(part["kd_mean"].max(), 1),
+            _("distilled, T of the best test mean"): _ties(part["kd_mean"]),
+            _("distilled, lowest test mean (%)"): round(part["kd_mean"].min(), 1),
+            _("distilled, T of the lowest test mean"): _ties(part["kd_mean"], "min"),
+            _("distilled test means, max − min (points)"): round(float(np.ptp(part["kd_mean"])), 2),
+            _("distilled, best validation mean (%)"): round(part["kd_val"].max(), 1),
+            _("distilled, T of the best validation mean"): _ties(part["kd_val"]),
+            _("distilled validation means, max − min (points)"): round(float(np.ptp(part["kd_val"])), 2),
+            _("T chosen on validation (ties: the lowest)"): f"{t:g}",
+            _("test mean at the T chosen (%)"): round(part.loc[t, "kd_mean"], 1),
         }
     return pd.DataFrame(out)
 
@@ -115,23 +118,25 @@ def sweep_verdicts(summary: pd.DataFrame, chosen: pd.Series, small: str = "2x30"
     clear = [T for T in s.index if _kd(s, T).apart(Spread.from_row(s.loc[T], "alone"))]
     best_two = s.loc[[4, 8], "kd_mean"].min()
     return Verdicts({
-        f"{large}: distillation beats the label-only twin at every T, with the seed ranges apart.":
+        _("{large}: distillation beats the label-only twin at every T, with the seed ranges apart.").format(large=large):
             all(_kd(w, T).beats(Spread.from_row(w.loc[T], "alone")) for T in Ts),
-        f"{large}: the distilled accuracy is flat in T: no two temperatures' seed ranges are apart "
-        f"(from T = {Ts[0]:g} to {Ts[-1]:g} every range shares a value).":
+        _("{large}: the distilled accuracy is flat in T: no two temperatures' seed ranges are apart "
+          "(from T = {lo:g} to {hi:g} every range shares a value).").format(large=large, lo=Ts[0], hi=Ts[-1]):
             not any(a.apart(b) for i, a in enumerate(wide) for b in wide[i + 1:]),
-        f"{small}: the gain is beyond the seed noise only from T = 4 up (at T = {', '.join(f'{T:g}' for T in clear)}).":
-            clear == [4, 8, 20],
-        f"{small}: the best distilled mean is at T = 4 or 8 (at T = {s['kd_mean'].idxmax():g}).": s["kd_mean"].idxmax() in (4, 8),
-        f"{small}: T = 1 and 2 lie below T = 4's whole seed range.": _kd(s, 4).beats(_kd(s, 1)) and _kd(s, 4).beats(_kd(s, 2)),
-        f"{small}: T = 20 is lower on average than T = 4 and 8 (by {best_two - s.loc[20, 'kd_mean']:.2f} points) ...":
-            s.loc[20, "kd_mean"] < best_two,
-        f"{small}: ... but its seed range overlaps T = 4's.": not _kd(s, 20).apart(_kd(s, 4)),
-        f"{large}: the validation split ranks T = 1 last.": w["kd_val"].idxmin() == 1,
-        f"{small}: on validation, its means at every T lie within half a point "
-        f"({np.ptp(s['kd_val']):.2f} points).": np.ptp(s["kd_val"]) < 0.5,
-        f"{small}: the T chosen on validation (T = {chosen[small]:g}) is weak on test: its mean lies below every "
-        "seed of T = 4.": s.loc[chosen[small], "kd_mean"] < _kd(s, 4).lo,
+        _("{small}: the gain is beyond the seed noise only from T = 4 up (at T = {temperatures}).").format(
+            small=small, temperatures=", ".join(f"{T:g}" for T in clear)): clear == [4, 8, 20],
+        _("{small}: the best distilled mean is at T = 4 or 8 (at T = {T:g}).").format(small=small, T=s["kd_mean"].idxmax()):
+            s["kd_mean"].idxmax() in (4, 8),
+        _("{small}: T = 1 and 2 lie below T = 4's whole seed range.").format(small=small):
+            _kd(s, 4).beats(_kd(s, 1)) and _kd(s, 4).beats(_kd(s, 2)),
+        _("{small}: T = 20 is lower on average than T = 4 and 8 (by {points:.2f} points) ...").format(
+            small=small, points=best_two - s.loc[20, "kd_mean"]): s.loc[20, "kd_mean"] < best_two,
+        _("{small}: ... but its seed range overlaps T = 4's.").format(small=small): not _kd(s, 20).apart(_kd(s, 4)),
+        _("{large}: the validation split ranks T = 1 last.").format(large=large): w["kd_val"].idxmin() == 1,
+        _("{small}: on validation, its means at every T lie within half a point ({points:.2f} points).").format(
+            small=small, points=np.ptp(s["kd_val"])): np.ptp(s["kd_val"]) < 0.5,
+        _("{small}: the T chosen on validation (T = {T:g}) is weak on test: its mean lies below every "
+          "seed of T = 4.").format(small=small, T=chosen[small]): s.loc[chosen[small], "kd_mean"] < _kd(s, 4).lo,
     })
 
 
@@ -156,18 +161,18 @@ def gap_reading(table: pd.DataFrame, low: float = 1.0, mid: float = 8.0) -> pd.D
     for name, part in _by_student(table).items():
         gap, agree = part["kd_gap_mean"], part["kd_agree_mean"]
         out[name] = {
-            f"distilled, gap at T = {low:g} (points)": round(gap.loc[low], 1),
-            "distilled, smallest gap (points)": round(gap.min(), 1),
-            "distilled, T of the smallest gap": _ties(gap, "min"),
-            "label-only gap (points)": round(part["alone_gap_mean"].iloc[0], 1),
-            "distilled gap means, max − min (points)": round(float(np.ptp(gap)), 2),
-            f"distilled, agreement at T = {low:g} (%)": round(agree.loc[low], 1),
-            "distilled, best agreement (%)": round(agree.max(), 1),
-            "distilled, T of the best agreement": _ties(agree),
-            "label-only agreement (%)": round(part["alone_agree_mean"].iloc[0], 1),
-            f"training accuracy, T = {low:g} → {mid:g} (points)":
+            _("distilled, gap at T = {T:g} (points)").format(T=low): round(gap.loc[low], 1),
+            _("distilled, smallest gap (points)"): round(gap.min(), 1),
+            _("distilled, T of the smallest gap"): _ties(gap, "min"),
+            _("label-only gap (points)"): round(part["alone_gap_mean"].iloc[0], 1),
+            _("distilled gap means, max − min (points)"): round(float(np.ptp(gap)), 2),
+            _("distilled, agreement at T = {T:g} (%)").format(T=low): round(agree.loc[low], 1),
+            _("distilled, best agreement (%)"): round(agree.max(), 1),
+            _("distilled, T of the best agreement"): _ties(agree),
+            _("label-only agreement (%)"): round(part["alone_agree_mean"].iloc[0], 1),
+            _("training accuracy, T = {low:g} → {mid:g} (points)").format(low=low, mid=mid):
                 round(part.loc[mid, "kd_train_mean"] - part.loc[low, "kd_train_mean"], 1),
-            f"test accuracy, T = {low:g} → {mid:g} (points)":
+            _("test accuracy, T = {low:g} → {mid:g} (points)").format(low=low, mid=mid):
                 round(part.loc[mid, "kd_test_mean"] - part.loc[low, "kd_test_mean"], 1),
         }
     return pd.DataFrame(out)
@@ -181,26 +186,28 @@ def gap_verdicts(table: pd.DataFrame, summary: pd.DataFrame, small: str = "2x30"
     test = _by_student(summary)[small]
     claims = {}
     for name, part in by.items():
-        claims[f"{name}: distillation narrows the train–test gap at every T."] = bool(
+        claims[_("{student}: distillation narrows the train–test gap at every T.").format(student=name)] = bool(
             (part["kd_gap_mean"] < part["alone_gap_mean"]).all())
-        claims[f"{name}: the lowest T, {part.index.min():g}, gives the least agreement with the teacher."] = \
+        claims[_("{student}: the lowest T, {T:g}, gives the least agreement with the teacher.").format(
+            student=name, T=part.index.min())] = \
             part["kd_agree_mean"].idxmin() == part.index.min()
     train_drop = s.loc[1, "kd_train_mean"] - s.loc[8, "kd_train_mean"]
     test_rise = s.loc[8, "kd_test_mean"] - s.loc[1, "kd_test_mean"]
     claims.update({
-        f"{small}: the gap falls steadily from T = 1 to 8, and T = 1's seed range lies above T = 8's.":
+        _("{small}: the gap falls steadily from T = 1 to 8, and T = 1's seed range lies above T = 8's.").format(small=small):
             s.loc[[1, 2, 4, 8], "kd_gap_mean"].is_monotonic_decreasing and _kd(s, 1, "kd_gap").beats(_kd(s, 8, "kd_gap")),
-        f"{small}: from T = 1 to 8 the gap closes mostly from the training side: training accuracy falls by more "
-        "than test accuracy rises.": train_drop > test_rise > 0,
-        f"{small}: from T = 20 down to T = 8 the student agrees more with the teacher on average, with overlapping "
-        "seed ranges.": s.loc[8, "kd_agree_mean"] > s.loc[20, "kd_agree_mean"]
+        _("{small}: from T = 1 to 8 the gap closes mostly from the training side: training accuracy falls by more "
+          "than test accuracy rises.").format(small=small): train_drop > test_rise > 0,
+        _("{small}: from T = 20 down to T = 8 the student agrees more with the teacher on average, with overlapping "
+          "seed ranges.").format(small=small): s.loc[8, "kd_agree_mean"] > s.loc[20, "kd_agree_mean"]
         and not _kd(s, 8, "kd_agree").apart(_kd(s, 20, "kd_agree")),
-        f"{small}: from T = 20 down to T = 8 it also scores higher on test on average, with overlapping seed ranges.":
+        _("{small}: from T = 20 down to T = 8 it also scores higher on test on average, with overlapping seed "
+          "ranges.").format(small=small):
             _kd(test, 8).mean > _kd(test, 20).mean and not _kd(test, 8).apart(_kd(test, 20)),
-        f"{large}: every T from 2 up agrees with the teacher more than T = 1 across all seeds.":
+        _("{large}: every T from 2 up agrees with the teacher more than T = 1 across all seeds.").format(large=large):
             all(_kd(w, T, "kd_agree").beats(_kd(w, 1, "kd_agree")) for T in w.index if T >= 2),
-        f"{large}: T barely moves the gap (its means lie within 1 point of each other), and T = 1 is no better: "
-        "its gap is the largest.": np.ptp(w["kd_gap_mean"]) < 1 and w["kd_gap_mean"].idxmax() == 1,
+        _("{large}: T barely moves the gap (its means lie within 1 point of each other), and T = 1 is no better: "
+          "its gap is the largest.").format(large=large): np.ptp(w["kd_gap_mean"]) < 1 and w["kd_gap_mean"].idxmax() == 1,
     })
     return Verdicts(claims)
 
@@ -208,8 +215,8 @@ def gap_verdicts(table: pd.DataFrame, summary: pd.DataFrame, small: str = "2x30"
 def live_vs_stored(live: dict, stored: pd.Series, columns=("alone_test", "kd_test", "kd_train", "kd_agree")) -> pd.DataFrame:
     """One run of the sweep repeated live beside its stored row: each column in %, and whether the two are
     equal to four decimals of the fraction."""
-    return pd.DataFrame({"live (%)": [round(100 * live[c], 1) for c in columns],
-                         "stored (%)": [round(100 * stored[c], 1) for c in columns],
-                         "difference (points)": [round(100 * (live[c] - stored[c]), 2) + 0.0 for c in columns],
-                         "identical": [round(live[c], 4) == round(stored[c], 4) for c in columns]},
-                        index=pd.Index(list(columns), name="column"))
+    return pd.DataFrame({_("live (%)"): [round(100 * live[c], 1) for c in columns],
+                         _("stored (%)"): [round(100 * stored[c], 1) for c in columns],
+                         _("difference (points)"): [round(100 * (live[c] - stored[c]), 2) + 0.0 for c in columns],
+                         _("identical"): [round(live[c], 4) == round(stored[c], 4) for c in columns]},
+                        index=pd.Index(list(columns), name=_("column")))

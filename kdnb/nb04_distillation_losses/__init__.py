@@ -18,6 +18,8 @@ What the notebook's cells call is listed in ``__all__`` and imported here from t
   twin, the fair-teacher controls, where KD's few-label gain comes from), and section 6's claims as verdicts.
 * ``tables.py``: the makers of ``nb04_weights`` with ``nb04_weight_trials``, ``nb04_comparison`` and
   ``nb04_fair_teacher`` (``python -m kdnb.results make nb04_comparison``).
+* ``shown.py``: the tables' labels in the reader's language (:func:`shown`, at the point of display) and the readouts
+  the cells print (``report_*``).
 * ``checks.py``: the checkers of Check yourself 2.1 (``kd_loss``), 3.1 (CE - KL from the teacher alone) and 6.1
   (the attention map), and the machinery every checker shares; ``bugs.py``: the checkers of the four
   "spot the bug" snippets of section 7.
@@ -37,9 +39,14 @@ from .pitfalls import (Indexed, batchnorm_verdicts, kldiv_verdicts, pitfall_batc
                        pitfall_sequence_batchmean, pitfall_shuffled_cache, pitfall_three_args, pitfall_train_mode, sequence_verdicts)
 from .readings import (comparison_shown, comparison_table, comparison_verdicts, fair_shown, fair_table, fair_verdicts, gain_split,
                        method_effects, split_shown, split_verdicts, weight_trials_table)
+from .shown import (report_accuracies, report_edge, report_entropy, report_flip, report_gap, report_live, report_sequence,
+                    report_subset, report_three_args, shown)
 
 __all__ = [
     "formatted",
+    # the readouts the cells print, in the reader's language
+    "report_accuracies", "report_entropy", "report_gap", "report_flip", "report_three_args", "report_sequence",
+    "report_edge", "report_live", "report_subset",
     # sections 2-4: the loss, its spellings, the seeds' formulas
     "term_gradients", "three_losses", "three_losses_verdicts", "audit_formulas", "audit_shown", "audit_verdicts",
     "confident_mistake", "flipped_sign_run", "plot_flipped_sign", "push_explorer", "push_state", "plot_push", "PUSH_TEMPERATURES",
@@ -58,6 +65,6 @@ __all__ = [
 
 def formatted(table: pd.DataFrame, spec: str = ".3g") -> pd.DataFrame:
     """A copy of ``table`` for reading: every float column as text in the format ``spec`` (``".2g"``: two significant
-    figures); other columns (counts, yes/no) as they are."""
-    return table.assign(**{c: table[c].map(lambda v: format(v, spec)) for c in table.columns
-                           if pd.api.types.is_float_dtype(table[c])})
+    figures); other columns (counts, yes/no) as they are; its labels in the reader's language (:func:`.shown.shown`)."""
+    return shown(table.assign(**{c: table[c].map(lambda v: format(v, spec)) for c in table.columns
+                                 if pd.api.types.is_float_dtype(table[c])}))

@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import losses, plots
+from ..i18n import N_, _
 from .comparison import METHODS
 from .formulas import _grad, _log_one_minus_softmax
 
@@ -18,13 +19,14 @@ from .formulas import _grad, _log_one_minus_softmax
 def plot_flipped_sign(run: pd.DataFrame, axes=None, figsize=(11, 3.6)):
     """KL to the teacher and agreement with it, step by step, for the right and the flipped sign."""
     fig, axes = plots.subplots(axes, figsize=figsize, nrows=1, ncols=2)
-    colours = {"KL(p || q): right sign": plots.DISTILLED, "seed's soft loss: sign flipped": plots.HARD}
+    colours = {N_("KL(p || q): right sign"): plots.DISTILLED, "seed's soft loss: sign flipped": plots.HARD}
     for name, g in run.groupby("loss", sort=False):
-        axes[0].plot(g["step"], g["KL to teacher (T = 1)"], marker="o", ms=3, color=colours.get(name), label=name)
-        axes[1].plot(g["step"], 100 * g["agrees with teacher"], marker="o", ms=3, color=colours.get(name), label=name)
-    axes[0].set(xlabel="training step", ylabel="KL(teacher || student), nats", title="distance to the teacher (test images)")
+        axes[0].plot(g["step"], g["KL to teacher (T = 1)"], marker="o", ms=3, color=colours.get(name), label=_(name))
+        axes[1].plot(g["step"], 100 * g["agrees with teacher"], marker="o", ms=3, color=colours.get(name), label=_(name))
+    axes[0].set(xlabel=_("training step"), ylabel=_("KL(teacher || student), nats"), title=_("distance to the teacher (test images)"))
     axes[0].set_yscale("log")
-    axes[1].set(xlabel="training step", ylabel="same top class as teacher (%)", title="agreement with the teacher", ylim=(0, 100))
+    axes[1].set(xlabel=_("training step"), ylabel=_("same top class as teacher (%)"), title=_("agreement with the teacher"),
+                ylim=(0, 100))
     axes[0].legend(loc="best")
     fig.tight_layout()
     return fig
@@ -40,10 +42,10 @@ def _push_losses() -> dict[str, callable]:
         return (F.log_softmax(zz, 1) - _log_one_minus_softmax(zz)).sum()
 
     return {
-        "T² KL(p_T || q_T): right": lambda z, v, T: losses.soft_loss(z, v, T),
-        "seed's soft loss: sign flipped": lambda z, v, T: -losses.soft_loss(z, v, T),
-        "T² sum (p_T - q_T)²": sq,
-        "seed's 'adversarial' loss": adv,
+        N_("T² KL(p_T || q_T): right"): lambda z, v, T: losses.soft_loss(z, v, T),
+        N_("seed's soft loss: sign flipped"): lambda z, v, T: -losses.soft_loss(z, v, T),
+        N_("T² sum (p_T - q_T)²"): sq,
+        N_("seed's 'adversarial' loss"): adv,
     }
 
 
@@ -54,7 +56,7 @@ PUSH_TEMPERATURES = (1, 1.5, 2, 3, 4, 6, 8, 12, 20)
 def push_state(student_logits: torch.Tensor, teacher_logits: torch.Tensor, loss: str, T: float) -> dict:
     """For one example: the softened teacher and student, and the push ``-dL/dz`` on each student logit."""
     fn = _push_losses()[loss]
-    _, g = _grad(lambda z: fn(z, teacher_logits, T), student_logits)
+    _value, g = _grad(lambda z: fn(z, teacher_logits, T), student_logits)
     return {"loss": loss, "T": float(T), "p": F.softmax(teacher_logits / T, -1).numpy(), "q": F.softmax(student_logits / T, -1).numpy(),
             "push": (-g).numpy(), "toward_teacher": float(torch.dot(-g, F.softmax(teacher_logits / T, -1) - F.softmax(student_logits / T, -1)))}
 
@@ -67,14 +69,14 @@ def _draw_push(axes, state, limit):
     C = len(state["p"])
     x = torch.arange(C).numpy()
     ax0, ax1 = axes
-    b_p = ax0.bar(x - 0.2, state["p"], 0.4, color=plots.TEACHER, label="teacher p_T")
-    b_q = ax0.bar(x + 0.2, state["q"], 0.4, color=plots.ALONE, label="student q_T")
-    ax0.set(xticks=x, xlabel="class", ylabel="probability", ylim=(0, 1.05), title="softened outputs")
+    b_p = ax0.bar(x - 0.2, state["p"], 0.4, color=plots.TEACHER, label=_("teacher p_T"))
+    b_q = ax0.bar(x + 0.2, state["q"], 0.4, color=plots.ALONE, label=_("student q_T"))
+    ax0.set(xticks=x, xlabel=_("class"), ylabel=_("probability"), ylim=(0, 1.05), title=_("softened outputs"))
     ax0.legend(loc="upper right")
     colours = [plots.DISTILLED if v >= 0 else plots.HARD for v in state["push"]]
     b_g = ax1.bar(x, state["push"], 0.6, color=colours)
     ax1.axhline(0, color="black", lw=0.8)
-    ax1.set(xticks=x, xlabel="class", ylabel="-dL/dz (up: raise that logit)", ylim=(-limit, limit))
+    ax1.set(xticks=x, xlabel=_("class"), ylabel=_("-dL/dz (up: raise that logit)"), ylim=(-limit, limit))
     title = ax1.set_title(" ", fontsize=12)  # the push's verdict, updated with the bars
     return {"p": b_p, "q": b_q, "push": b_g, "title": title}
 
@@ -87,8 +89,11 @@ def _update_push(artists, state):
     for bar, h in zip(artists["push"], state["push"]):
         bar.set_height(h)
         bar.set_color(plots.DISTILLED if h >= 0 else plots.HARD)
-    verdict = "toward the teacher" if state["toward_teacher"] > 0 else "away from the teacher"
-    artists["title"].set_text(f"{state['loss']}, T = {state['T']:g}:\npushes the student {verdict}")
+    if state["toward_teacher"] > 0:
+        verdict = _("{loss}, T = {T:g}:\npushes the student toward the teacher")
+    else:
+        verdict = _("{loss}, T = {T:g}:\npushes the student away from the teacher")
+    artists["title"].set_text(verdict.format(loss=_(state["loss"]), T=state["T"]))
 
 
 def plot_push(student_logits, teacher_logits, loss: str, T: float, axes=None, figsize=(11, 3.6)):
@@ -113,7 +118,8 @@ def push_explorer(student_logits: torch.Tensor, teacher_logits: torch.Tensor, lo
     limits = {name: _push_limits(student_logits, teacher_logits, name) for name in _push_losses()}
     artists = _draw_push(axes, push_state(student_logits, teacher_logits, loss, T), limits[loss])
     fig.tight_layout()
-    controls = {"loss": w.Dropdown(options=list(_push_losses()), value=loss, description="loss", layout=w.Layout(width="360px")),
+    controls = {"loss": w.Dropdown(options=[(_(name), name) for name in _push_losses()], value=loss, description=_("loss"),
+                                   layout=w.Layout(width="360px")),
                 "T": w.SelectionSlider(options=list(PUSH_TEMPERATURES), value=T, description="T", continuous_update=True,
                                        layout=slider_layout())}
 
@@ -136,7 +142,7 @@ def plot_comparison(df: pd.DataFrame, axes=None, figsize=(12, 4.2)):
     fig, axes = plots.subplots(axes, figsize=figsize, nrows=1, ncols=len(regimes), squeeze=False)
     axes = list(axes.ravel())
     methods = list(dict.fromkeys(m for m in METHODS if m in set(df["method"])))
-    colour = {"baseline": plots.ALONE, "logits": plots.DISTILLED, "features": plots.SMOOTHED, "relations": plots.TEACHER}
+    colour = {"baseline": plots.ALONE, N_("logits"): plots.DISTILLED, N_("features"): plots.SMOOTHED, N_("relations"): plots.TEACHER}
     for ax, regime in zip(axes, regimes):
         sub = df[df["regime"] == regime]
         base = 100 * sub[sub["method"] == "hard labels"]["test_acc"].mean()
@@ -146,14 +152,14 @@ def plot_comparison(df: pd.DataFrame, axes=None, figsize=(12, 4.2)):
             ax.barh(i, acc.mean() - base, left=base, color=c, alpha=0.35, height=0.6)
             ax.plot(acc, [i] * len(acc), "o", color=c, ms=5)
         ax.axvline(base, color=plots.ALONE, lw=1, ls="--")
-        ax.set_yticks(range(len(methods)), methods if ax is axes[0] else [""] * len(methods))
+        ax.set_yticks(range(len(methods)), [_(m) for m in methods] if ax is axes[0] else [""] * len(methods))
         ax.invert_yaxis()
-        ax.set(xlabel="test accuracy (%)", title=f"student sees {regime}")
+        ax.set(xlabel=_("test accuracy (%)"), title=_("student sees {regime}").format(regime=_(regime)))
     from matplotlib.patches import Patch
 
-    handles = [Patch(color=c, alpha=0.5, label=f) for f, c in colour.items() if f != "baseline"]
+    handles = [Patch(color=c, alpha=0.5, label=_(f)) for f, c in colour.items() if f != "baseline"]
     fig.legend(handles=handles, loc="lower center", ncol=len(handles) + 1, fontsize=10, frameon=False,
-               title="bars: mean gain over the hard-label mean (dashed line); dots: one per seed", title_fontsize=10)
+               title=_("bars: mean gain over the hard-label mean (dashed line); dots: one per seed"), title_fontsize=10)
     fig.tight_layout(rect=(0, 0.13, 1, 1))
     return fig
 

@@ -14,7 +14,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import losses
+from ..i18n import N_, _
 from ..verdicts import Verdicts
+from .shown import shown as in_language
 
 def _grad(fn, z: torch.Tensor) -> tuple[float, torch.Tensor]:
     z = z.detach().clone().requires_grad_(True)
@@ -54,8 +56,8 @@ def three_losses_verdicts(three: pd.DataFrame) -> Verdicts:
     """What section 3 claims of :func:`three_losses`'s table: one gradient, and values apart by the teacher's entropy."""
     soft_ce_gap = three["value - KL"].iloc[0]
     return Verdicts({
-        "The three spellings give the student the same gradient.": three["same gradient as KL"].all(),
-        "Cross-entropy with the soft targets exceeds the KL by the teacher's entropy H(p_T) (within 0.001).":
+        _("The three spellings give the student the same gradient."): three["same gradient as KL"].all(),
+        _("Cross-entropy with the soft targets exceeds the KL by the teacher's entropy H(p_T) (within 0.001)."):
             abs(soft_ce_gap - three.attrs["teacher_entropy"]) < 1e-3,
     })
 
@@ -67,8 +69,8 @@ def term_gradients(student_logits: torch.Tensor, teacher_logits: torch.Tensor, l
     ``(1 - alpha)`` multiplies the hard term and ``alpha`` the soft one, so the share of the push that comes
     from the teacher grows with alpha.
     """
-    _, g_hard = _grad(lambda z: losses.hard_loss(z, labels), student_logits)
-    _, g_soft = _grad(lambda z: losses.soft_loss(z, teacher_logits, T), student_logits)
+    _value, g_hard = _grad(lambda z: losses.hard_loss(z, labels), student_logits)
+    _value, g_soft = _grad(lambda z: losses.soft_loss(z, teacher_logits, T), student_logits)
     rows = []
     for a in alphas:
         h, s = (1 - a) * g_hard.norm().item(), a * g_soft.norm().item()
@@ -128,8 +130,8 @@ def confident_mistake(margins=(0.0, 2.0, 5.0, 10.0), C: int = 10) -> pd.DataFram
     for m in margins:
         z = torch.zeros(1, C)
         z[0, 0] = m
-        _, g_ce = _grad(lambda zz: F.cross_entropy(zz, y), z)
-        _, g_se = _grad(lambda zz: ((F.one_hot(y, C).float() - F.softmax(zz, 1)) ** 2).sum(), z)
+        _value, g_ce = _grad(lambda zz: F.cross_entropy(zz, y), z)
+        _value, g_se = _grad(lambda zz: ((F.one_hot(y, C).float() - F.softmax(zz, 1)) ** 2).sum(), z)
         rows.append({"wrong class ahead by (logits)": m, "p of the true class": F.softmax(z, 1)[0, 1].item(),
                      "cross-entropy gradient norm": g_ce.norm().item(), "squared-error gradient norm": g_se.norm().item()})
     return pd.DataFrame(rows).set_index("wrong class ahead by (logits)")
@@ -145,11 +147,11 @@ def audit_formulas(student_logits: torch.Tensor, teacher_logits: torch.Tensor, o
     """
     rows = []
     for name, fn in seed_formulas().items():
-        _, g1 = _grad(lambda z: fn(z, teacher_logits, labels), student_logits)
-        _, g2 = _grad(lambda z: fn(z, other_teacher, labels), student_logits)
+        _value, g1 = _grad(lambda z: fn(z, teacher_logits, labels), student_logits)
+        _value, g2 = _grad(lambda z: fn(z, other_teacher, labels), student_logits)
         z = student_logits.detach().clone().requires_grad_(True)
         opt = torch.optim.Adam([z], lr=lr)
-        for _ in range(steps):
+        for _i in range(steps):
             opt.zero_grad()
             fn(z, teacher_logits, labels).backward()
             opt.step()
@@ -167,7 +169,7 @@ def audit_shown(audit: pd.DataFrame) -> pd.DataFrame:
     """:func:`audit_formulas`'s table for reading: losses and KLs to 2 significant figures, agreement in whole percent."""
     shown = {c: audit[c].map(lambda v: f"{v:.2g}") for c in ("loss after descent", "KL to teacher before", "KL to teacher after")}
     shown["agrees with teacher after (%)"] = (100 * audit["agrees with teacher after"]).round(0)
-    return audit.assign(**shown).drop(columns="agrees with teacher after")
+    return in_language(audit.assign(**shown).drop(columns="agrees with teacher after"))
 
 
 def audit_verdicts(audit: pd.DataFrame) -> Verdicts:
@@ -177,14 +179,14 @@ def audit_verdicts(audit: pd.DataFrame) -> Verdicts:
     unbounded = audit["loss after descent"] <= -1
     sees = audit["uses the teacher"]
     return Verdicts({
-        "Descending KL(p || q) brings the student to the teacher (KL below 0.01 after descent).": after[kl] < 0.01,
-        "The sign-flipped soft loss and the 'adversarial' loss have no floor: descent takes both below -1.":
+        _("Descending KL(p || q) brings the student to the teacher (KL below 0.01 after descent)."): after[kl] < 0.01,
+        _("The sign-flipped soft loss and the 'adversarial' loss have no floor: descent takes both below -1."):
             unbounded[flipped] and unbounded[adversarial],
-        "Descending the sign-flipped soft loss drives the student away: its KL to the teacher grows more than tenfold.":
+        _("Descending the sign-flipped soft loss drives the student away: its KL to the teacher grows more than tenfold."):
             after[flipped] > 10 * before[flipped],
-        "Squared error with the label, the 'adversarial' loss and the t-weighted loss never see the teacher.":
+        _("Squared error with the label, the 'adversarial' loss and the t-weighted loss never see the teacher."):
             not sees[[label_se, adversarial, t_weighted]].any(),
-        "The seeds' soft loss, squared error with the teacher and KL do see the teacher.": sees[[flipped, teacher_se, kl]].all(),
+        _("The seeds' soft loss, squared error with the teacher and KL do see the teacher."): sees[[flipped, teacher_se, kl]].all(),
     })
 
 
@@ -195,9 +197,9 @@ def flipped_sign_run(student: nn.Module, X: torch.Tensor, teacher_logits: torch.
 
     Both copies see the same batches of 128 training images, drawn with a generator seeded 0."""
     gen = torch.Generator().manual_seed(0)
-    batches = [torch.randint(0, len(X), (128,), generator=gen) for _ in range(steps)]
+    batches = [torch.randint(0, len(X), (128,), generator=gen) for _i in range(steps)]
     rows = []
-    for sign, name in ((1.0, "KL(p || q): right sign"), (-1.0, "seed's soft loss: sign flipped")):
+    for sign, name in ((1.0, N_("KL(p || q): right sign")), (-1.0, N_("seed's soft loss: sign flipped"))):
         model = copy.deepcopy(student).train()
         opt = torch.optim.Adam(model.parameters(), lr=lr)
         for step in range(steps + 1):

@@ -17,6 +17,7 @@ from torch import nn
 
 from .. import data as kdata
 from .. import losses, training
+from ..i18n import _
 from ..verdicts import Verdicts
 
 
@@ -48,9 +49,9 @@ def kldiv_verdicts(calls: pd.DataFrame) -> Verdicts:
     """What section 5.1 says of :func:`pitfall_kldiv`'s six calls."""
     ratio = calls["value / true KL"]
     return Verdicts({
-        "Two of the six calls compute the KL.": calls["right"].sum() == 2,
-        "The seed's call returns NaN.": math.isnan(ratio.iloc[0]),
-        "The default 'mean' returns the KL divided by the number of classes.": abs(ratio.iloc[1] - 1 / calls.attrs["classes"]) < 1e-4,
+        _("Two of the six calls compute the KL."): calls["right"].sum() == 2,
+        _("The seed's call returns NaN."): math.isnan(ratio.iloc[0]),
+        _("The default 'mean' returns the KL divided by the number of classes."): abs(ratio.iloc[1] - 1 / calls.attrs["classes"]) < 1e-4,
     })
 
 
@@ -62,7 +63,7 @@ def pitfall_train_mode(teacher: nn.Module, X: torch.Tensor, y: torch.Tensor, T: 
         for mode in ("train", "eval"):
             teacher.train(mode == "train")
             with torch.no_grad():
-                a, b = (F.softmax(teacher(X) / T, 1) for _ in range(2))
+                a, b = (F.softmax(teacher(X) / T, 1) for _i in range(2))
             rows.append({"mode": f"teacher.{mode}()", "largest change of a target between two calls": (a - b).abs().max().item(),
                          "accuracy (%)": 100 * (a.argmax(1) == y).float().mean().item()})
     finally:
@@ -141,9 +142,9 @@ def pitfall_shuffled_cache(teacher: nn.Module, X: torch.Tensor, y: torch.Tensor,
     teacher.eval()
     loader = torch.utils.data.DataLoader(Indexed(X, y), batch_size=batch_size, shuffle=True,
                                          generator=torch.Generator().manual_seed(seed))
-    by_batch = [teacher(xb) for xb, _, _ in loader]              # the seed's cache: one entry per batch, loader order
+    by_batch = [teacher(xb) for xb, _y, _i in loader]              # the seed's cache: one entry per batch, loader order
     by_example = torch.empty(len(y), by_batch[0].shape[1])
-    for xb, _, i in loader:                                       # the fix: store each row at its example's index
+    for xb, _y, i in loader:                                       # the fix: store each row at its example's index
         by_example[i] = teacher(xb)
     hits = {"cache in loader order, read by batch number": 0, "cache indexed by example": 0}
     for b, (xb, yb, i) in enumerate(loader):                      # epoch 2: a new shuffle
@@ -184,10 +185,10 @@ def sequence_verdicts(seq: pd.DataFrame) -> Verdicts:
     """What section 5.5 says of :func:`pitfall_sequence_batchmean`'s five calls (in its row order)."""
     ratio = seq["value / per-token KL"]
     return Verdicts({
-        "'batchmean' on (B, S, V) logits is S times the per-token KL.": abs(ratio.iloc[0] - seq.attrs["S"]) < 1e-3,
-        "With padding, the masked KL summed and divided by B is too large by the valid tokens per sequence.":
+        _("'batchmean' on (B, S, V) logits is S times the per-token KL."): abs(ratio.iloc[0] - seq.attrs["S"]) < 1e-3,
+        _("With padding, the masked KL summed and divided by B is too large by the valid tokens per sequence."):
             abs(ratio.iloc[3] - seq.attrs["valid_per_sequence"]) < 1e-3,
-        "Flattening to (B*S, V) first, soft_loss, and soft_loss with the mask each give the per-token KL.":
+        _("Flattening to (B*S, V) first, soft_loss, and soft_loss with the mask each give the per-token KL."):
             bool((abs(ratio.iloc[[1, 2, 4]] - 1) < 1e-5).all()),
     })
 
@@ -234,9 +235,9 @@ def batchnorm_verdicts(trap: pd.DataFrame) -> Verdicts:
     moved, kept = trap.iloc[0], trap.iloc[1]
     mean, counted, changed = "largest change of running_mean", "batches counted by BatchNorm", "images whose top class changed"
     return Verdicts({
-        "In train() mode under torch.no_grad(), BatchNorm counts the batches and its running mean moves.":
+        _("In train() mode under torch.no_grad(), BatchNorm counts the batches and its running mean moves."):
             moved[counted] > 0 and moved[mean] > 0,
-        "The eval-mode teacher then gives another top class on some images: it has changed.": moved[changed] > 0,
-        "In eval() mode the running statistics stay as they were, and no top class changes.":
+        _("The eval-mode teacher then gives another top class on some images: it has changed."): moved[changed] > 0,
+        _("In eval() mode the running statistics stay as they were, and no top class changes."):
             kept[mean] == 0 and kept[counted] == 0 and kept[changed] == 0,
     })

@@ -11,8 +11,10 @@ import pandas as pd
 
 from .. import seeds
 from ..seeds import Spread
+from ..i18n import N_, _
 from ..verdicts import Verdicts
 from .comparison import FAIR_TEACHER, METHODS, PSEUDO, REGIMES, TEACHER
+from .shown import shown
 
 _BY = ["regime", "method"]
 
@@ -65,32 +67,32 @@ def comparison_table(df: pd.DataFrame) -> pd.DataFrame:
 
 def comparison_shown(table: pd.DataFrame) -> pd.DataFrame:
     """:func:`comparison_table` for reading, one row per regime and method."""
-    return pd.DataFrame({
+    return shown(pd.DataFrame({
         "regime": table["regime"], "method": table["method"],
-        "test accuracy (%)": [Spread.from_row(r, "test").text(1) for _, r in table.iterrows()],
-        "gain over hard labels": [Spread.from_row(r, "gain").text(1, signed=True) for _, r in table.iterrows()],
-        "seeds better": [f"{r.seeds_better} of {r.seeds}" for r in table.itertuples()],
+        "test accuracy (%)": [Spread.from_row(r, "test").text(1) for _k, r in table.iterrows()],
+        "gain over hard labels": [Spread.from_row(r, "gain").text(1, signed=True) for _k, r in table.iterrows()],
+        "seeds better": [_("{k} of {n}").format(k=r.seeds_better, n=r.seeds) for r in table.itertuples()],
         "time / epoch vs hard": table["time_vs_hard"].map(lambda v: f"{v:.1f}x"),
         "extra_params": table["extra_params"],
         "weight w": table["weight"].map(lambda v: "" if pd.isna(v) else f"{v:g}"),
-    }).set_index(_BY)
+    }).set_index(_BY))
 
 
 def _effect(gain: Spread) -> str:
     if gain.lo > 0:
-        return "helps: better in every seed"
+        return N_("helps: better in every seed")
     if gain.hi < 0:
-        return "hurts: worse in every seed"
-    return "no clear effect: the seeds disagree"
+        return N_("hurts: worse in every seed")
+    return N_("no clear effect: the seeds disagree")
 
 
 def method_effects(table: pd.DataFrame) -> pd.DataFrame:
     """Per regime and method: does it beat the hard-label twin (same initial weights) in every seed, in none, or neither?"""
     rows = []
-    for _, r in table[table["method"] != "hard labels"].iterrows():
+    for _k, r in table[table["method"] != "hard labels"].iterrows():
         gain = Spread.from_row(r, "gain")
         rows.append({"regime": r["regime"], "method": r["method"], "mean gain (points)": f"{gain.mean:+.1f}", "verdict": _effect(gain)})
-    return pd.DataFrame(rows).set_index(_BY)
+    return shown(pd.DataFrame(rows).set_index(_BY), values=["verdict"])
 
 
 def comparison_verdicts(table: pd.DataFrame) -> Verdicts:
@@ -100,15 +102,15 @@ def comparison_verdicts(table: pd.DataFrame) -> Verdicts:
     few, full = "300 labels", "all labels"
     near_outputs = ("KD", "logit MSE", "cosine of hidden states", "RKD")
     return Verdicts({
-        "With 300 labels, KD, logit MSE, the cosine of hidden states and RKD each beat the hard-label twin in every seed, "
-        "by more than 2 points on average.": all(gain[few, m].lo > 0 and gain[few, m].mean > 2 for m in near_outputs),
-        "With 300 labels, FitNets hints and attention transfer gain less than 1.5 points on average.":
+        _("With 300 labels, KD, logit MSE, the cosine of hidden states and RKD each beat the hard-label twin in every seed, "
+          "by more than 2 points on average."): all(gain[few, m].lo > 0 and gain[few, m].mean > 2 for m in near_outputs),
+        _("With 300 labels, FitNets hints and attention transfer gain less than 1.5 points on average."):
             all(gain[few, m].mean < 1.5 for m in ("FitNets hints", "attention transfer")),
-        "With all labels, plain KD does not beat the hard-label twin in every seed.": not gain[full, "KD"].lo > 0,
-        "With all labels, RKD and FitNets hints beat the hard-label twin in every seed.":
+        _("With all labels, plain KD does not beat the hard-label twin in every seed."): not gain[full, "KD"].lo > 0,
+        _("With all labels, RKD and FitNets hints beat the hard-label twin in every seed."):
             gain[full, "RKD"].lo > 0 and gain[full, "FitNets hints"].lo > 0,
-        "With all labels, RKD gains more than FitNets hints.": gain[full, "RKD"].mean > gain[full, "FitNets hints"].mean,
-        "An RKD epoch costs more than twice a hard-label epoch, an attention-transfer epoch less than twice.":
+        _("With all labels, RKD gains more than FitNets hints."): gain[full, "RKD"].mean > gain[full, "FitNets hints"].mean,
+        _("An RKD epoch costs more than twice a hard-label epoch, an attention-transfer epoch less than twice."):
             time[full, "RKD"] > 2 > time[full, "attention transfer"],
     })
 
@@ -173,14 +175,14 @@ def fair_shown(controls: pd.DataFrame) -> pd.DataFrame:
         return "" if pd.isna(r.get(f"{name}_mean")) else Spread.from_row(r, name).text(1, signed=True)
 
     rows = list(controls.iterrows())
-    return pd.DataFrame({
+    return shown(pd.DataFrame({
         "teacher": controls["teacher"], "student's loss": controls["method"],
-        "test accuracy (%)": [Spread.from_row(r, "test").text(1) for _, r in rows],
-        "gain over hard labels": [signed(r, "gain") for _, r in rows],
+        "test accuracy (%)": [Spread.from_row(r, "test").text(1) for _k, r in rows],
+        "gain over hard labels": [signed(r, "gain") for _k, r in rows],
         "gain, by seed": controls["verdict"],
-        "minus the same teacher's hard pseudo-labels": [signed(r, "vs_pseudo") for _, r in rows],
+        "minus the same teacher's hard pseudo-labels": [signed(r, "vs_pseudo") for _k, r in rows],
         "vs pseudo-labels, by seed": controls.get("vs_pseudo", pd.Series("", index=controls.index)).fillna(""),
-    }).set_index(["teacher", "student's loss"])
+    }).set_index(["teacher", "student's loss"]), values=["gain, by seed", "vs pseudo-labels, by seed"])
 
 
 def fair_verdicts(controls: pd.DataFrame) -> Verdicts:
@@ -188,11 +190,11 @@ def fair_verdicts(controls: pd.DataFrame) -> Verdicts:
     c = controls.set_index(["teacher", "method"])
     reading = [m for m in METHODS if m != "hard labels" and (TEACHER, m) in c.index and (FAIR_TEACHER, m) in c.index]
     return Verdicts({
-        f"With {FAIR_TEACHER}, every loss that reads the teacher gains less than with {TEACHER}.":
+        _("With {fair}, every loss that reads the teacher gains less than with {teacher}.").format(fair=FAIR_TEACHER, teacher=TEACHER):
             bool(reading) and all(c.loc[(FAIR_TEACHER, m), "gain_mean"] < c.loc[(TEACHER, m), "gain_mean"] for m in reading),
-        f"No loss with {FAIR_TEACHER} beats that teacher's hard pseudo-labels in every seed.":
+        _("No loss with {fair} beats that teacher's hard pseudo-labels in every seed.").format(fair=FAIR_TEACHER):
             bool(reading) and not any(c.loc[(FAIR_TEACHER, m), "vs_pseudo"] == "better in every seed" for m in reading),
-        f"The hard pseudo-labels of {FAIR_TEACHER} beat the hard-label student in every seed.":
+        _("The hard pseudo-labels of {fair} beat the hard-label student in every seed.").format(fair=FAIR_TEACHER):
             c.loc[(FAIR_TEACHER, PSEUDO), "verdict"] == "better in every seed",
     })
 
@@ -209,25 +211,32 @@ def gain_split(runs: pd.DataFrame, fair: pd.DataFrame, method: str = "KD") -> pd
     hard = acc[("none", "hard labels")]
     m_all, m_fair = acc[(TEACHER, method)], acc[(FAIR_TEACHER, method)]
     pl_all, pl_fair = acc[(TEACHER, PSEUDO)], acc[(FAIR_TEACHER, PSEUDO)]
-    parts = {
-        f"total: {method} with {TEACHER} - hard labels": m_all - hard,
-        f"labels handed back: {method} with {TEACHER} - {method} with {FAIR_TEACHER}": m_all - m_fair,
-        f"hard pseudo-labels of {FAIR_TEACHER} - hard labels": pl_fair - hard,
-        f"softness: {method} with {FAIR_TEACHER} - its hard pseudo-labels": m_fair - pl_fair,
-        f"(for comparison) hard pseudo-labels of {TEACHER} - hard labels": pl_all - hard,
-        f"(for comparison) softness: {method} with {TEACHER} - its hard pseudo-labels": m_all - pl_all,
-    }
-    rows = []
-    for part, diffs in parts.items():
+    parts = [  # (the label, with {m}ethod, {t}eacher and {f}air teacher to fill in; the per-seed differences)
+        (N_("total: {m} with {t} - hard labels"), m_all - hard),
+        (N_("labels handed back: {m} with {t} - {m} with {f}"), m_all - m_fair),
+        (N_("hard pseudo-labels of {f} - hard labels"), pl_fair - hard),
+        (N_("softness: {m} with {f} - its hard pseudo-labels"), m_fair - pl_fair),
+        (N_("(for comparison) hard pseudo-labels of {t} - hard labels"), pl_all - hard),
+        (N_("(for comparison) softness: {m} with {t} - its hard pseudo-labels"), m_all - pl_all),
+    ]
+    rows, shown_parts = [], []
+    for part, diffs in parts:
         s = Spread.of(diffs)
-        rows.append({"part": part, "mean": s.mean, "min": s.lo, "max": s.hi, "seeds": s.n, "verdict": sign_verdict(diffs)})
-    return pd.DataFrame(rows).set_index("part")
+        rows.append({"part": part.format(m=method, t=TEACHER, f=FAIR_TEACHER), "mean": s.mean, "min": s.lo, "max": s.hi,
+                     "seeds": s.n, "verdict": sign_verdict(diffs)})
+        shown_parts.append(_(part).format(m=method, t=TEACHER, f=FAIR_TEACHER))
+    table = pd.DataFrame(rows).set_index("part")
+    table.attrs["shown_parts"] = shown_parts  # the labels in the reader's language, for split_shown
+    return table
 
 
 def split_shown(split: pd.DataFrame) -> pd.DataFrame:
     """:func:`gain_split` for reading: each part in points, mean [min, max] over seeds, and its words."""
-    points = [Spread(r["mean"], r["min"], r["max"], int(r["seeds"])).text(1, signed=True) for _, r in split.iterrows()]
-    return pd.DataFrame({"points": points, "verdict": split["verdict"]}, index=split.index)
+    points = [Spread(r["mean"], r["min"], r["max"], int(r["seeds"])).text(1, signed=True) for _k, r in split.iterrows()]
+    table = pd.DataFrame({"points": points, "verdict": split["verdict"]}, index=split.index)
+    table = shown(table, values=["verdict"])
+    table.index = pd.Index(split.attrs.get("shown_parts", list(table.index)), name=table.index.name)
+    return table
 
 
 def split_verdicts(split: pd.DataFrame) -> Verdicts:
@@ -235,12 +244,13 @@ def split_verdicts(split: pd.DataFrame) -> Verdicts:
     total, handed_back, pseudo, softness = split["mean"].iloc[:4]
     words = split["verdict"]
     return Verdicts({
-        "The total is the sum of its three parts.": abs(total - (handed_back + pseudo + softness)) < 1e-9,
-        f"The all-label teacher's student beats {FAIR_TEACHER}'s in every seed: labels handed back.":
+        _("The total is the sum of its three parts."): abs(total - (handed_back + pseudo + softness)) < 1e-9,
+        _("The all-label teacher's student beats {fair}'s in every seed: labels handed back.").format(fair=FAIR_TEACHER):
             words.iloc[1] == "better in every seed",
-        f"The hard pseudo-labels of {FAIR_TEACHER} beat the hard-label student in every seed.": words.iloc[2] == "better in every seed",
-        f"The soft targets of {FAIR_TEACHER} do worse than its hard pseudo-labels in some seeds and better in none.":
+        _("The hard pseudo-labels of {fair} beat the hard-label student in every seed.").format(fair=FAIR_TEACHER): words.iloc[2] == "better in every seed",
+        _("The soft targets of {fair} do worse than its hard pseudo-labels in some seeds and better in none.").format(
+            fair=FAIR_TEACHER):
             words.iloc[3].startswith("worse in") and "better" not in words.iloc[3],
-        f"With {TEACHER}, the seeds disagree on what the softness adds.":
+        _("With {teacher}, the seeds disagree on what the softness adds.").format(teacher=TEACHER):
             words.iloc[5] not in ("better in every seed", "worse in every seed"),
     })

@@ -33,6 +33,8 @@ pseudo-labels, soft targets, and labels handed back by a teacher that saw them.
 
 ``seed_code.py`` (section 9) runs the seeds' own code (000-4, 001-5) beside a correct student.
 
+``shown.py`` shows tables and printed lines in the reader's language (:func:`say`).
+
 ``checks.py`` holds the exercises' checkers (Check yourself 4.1, 5.1 and 7.1); ``tables.py`` the
 makers of the precomputed tables ``nb05_*`` (``python -m kdnb.results make nb05_map`` …), which
 the notebook reads with :func:`kdnb.results.read`.
@@ -40,13 +42,15 @@ the notebook reads with :func:`kdnb.results.read`.
 
 from __future__ import annotations
 
-from .assistants import PATH_COLOURS, TINY_STUDENTS, assistant_readings, assistant_table, assistant_verdicts
+from .assistants import (TINY_STUDENTS, assistant_readings, assistant_sizes, assistant_table, assistant_verdicts,
+                         plot_assistants)
 from .checks import check_consistent_step, check_map_choice, check_mutual_loss
 from .common import accuracy_spans, plot_spread, same_weights, student_for
 from .consistency import consistency_cost, consistency_gaps, consistency_verdicts
 from .playground import (PLAYGROUND, Playground, TeacherLogits, playground_finals, playground_note, playground_run,
                          playground_verdicts, plot_playground)
 from .scarce import scarce_split, scarce_table, scarce_verdicts
+from .shown import say
 from .seed_code import seed_code_table, seed_code_verdicts, side_by_side
 from .steps import pipeline_steps
 from .strategies import (SELF_STUDENT, born_choice, born_fit, born_teacher_fit, born_verdicts, mutual_run, strategies_at_choice,
@@ -69,7 +73,7 @@ __all__ = [
     # 5 · patient and consistent teaching
     "consistency_gaps", "consistency_cost", "consistency_verdicts", "check_consistent_step",
     # 6 · teacher assistants
-    "TINY_STUDENTS", "PATH_COLOURS", "assistant_table", "assistant_readings", "assistant_verdicts",
+    "TINY_STUDENTS", "assistant_sizes", "plot_assistants", "assistant_table", "assistant_readings", "assistant_verdicts",
     # 7 · strategies
     "born_choice", "strategies_at_choice", "strategies_table", "strategy_readings", "strategies_verdicts", "born_teacher_fit",
     "born_fit", "born_verdicts", "mutual_run", "check_mutual_loss",
@@ -78,4 +82,5 @@ __all__ = [
     "text_teacher_verdicts",
     # 9 · the seeds' code
     "seed_code_table", "seed_code_verdicts", "side_by_side",
+    "say",
 ]

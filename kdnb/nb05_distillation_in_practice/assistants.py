@@ -8,10 +8,12 @@ import time
 import pandas as pd
 
 from .. import data as kdata
-from .. import plots, recipe, seeds, training
+from .. import models, plots, recipe, seeds, training
 from ..teachers import load_teacher
+from ..i18n import N_, _
 from ..verdicts import Verdicts
-from .common import RECIPE, SEEDS, accuracy_spans, distilled, quiet_run, student_for, trained_alone, with_labels
+from .common import RECIPE, SEEDS, accuracy_spans, distilled, plot_spread, quiet_run, student_for, trained_alone, with_labels
+from .shown import shown
 
 ASSISTANT_TEACHER = "mlp-mnist"
 #: Colours of the three paths in the figures.
@@ -21,9 +23,10 @@ TINY_STUDENTS = {"MLP 1x10": {"kind": "mlp", "hidden": [10]}, "MLP 1x30": {"kind
 #: T of each tiny student's distillation (from the teacher or from the assistant): the T that the
 #: workbook's temperature selection chose on validation for its tiny-student setting (1x30, notebook 00).
 TINY_T = recipe.SETTINGS["tiny-student"]["T"]
-ASSISTANT_REGIMES = {"all 3,500 labels": None, "300 labels": 300}
+ASSISTANT_REGIMES = {N_("all 3,500 labels"): None, N_("300 labels"): 300}
 #: The three ways each tiny student is trained.
-PATHS = ("teacher → student", "teacher → assistant → student", "hard labels only")
+PATHS = (N_("teacher → student"), N_("teacher → assistant → student"), N_("hard labels only"))
+ASSISTANT_LABELS = (N_("MLP 1x100 (the assistant)"), N_("teacher → assistant"))
 
 
 def assistant_runs(dataset: kdata.Dataset, seeds=SEEDS, regimes=tuple(ASSISTANT_REGIMES), progress: bool = True) -> pd.DataFrame:
@@ -77,7 +80,30 @@ def _paths(runs: pd.DataFrame, regime: str, student: str) -> dict:
 
 
 def _within(a, b) -> str:
-    return "outside the seed ranges" if a.apart(b) else "within the seed ranges"
+    return N_("outside the seed ranges") if a.apart(b) else N_("within the seed ranges")
+
+
+def assistant_sizes(teacher_params: int, assistant_params: int) -> None:
+    """Print the parameter counts of section 6's teacher, assistant and tiny students."""
+    sizes = {name: models.count_params(student_for(config, 0)) for name, config in TINY_STUDENTS.items()}
+    print(_("parameters: teacher mlp-mnist {teacher:,}, assistant 1x100 {assistant:,}, {tiny}").format(
+        teacher=teacher_params, assistant=assistant_params, tiny=", ".join(f"{name} {n:,}" for name, n in sizes.items())))
+
+
+def plot_assistants(runs: pd.DataFrame, axes=None, figsize=(9.6, 4.6)):
+    """Section 6's figure: one panel per regime (two axes), each tiny student's three paths, dots for seeds."""
+    new = axes is None
+    fig, axes = plots.subplots(axes, figsize, ncols=2)
+    for ax, (regime, part) in zip(axes, runs.groupby("regime", sort=False)):
+        part = part[part.student != "MLP 1x100 (the assistant)"]
+        plot_spread(part.assign(group=part.student + ": " + part.path), "group", ax=ax, colours=PATH_COLOURS,
+                    title=_("{regime} ({n} seeds)").format(regime=_(regime), n=part.seed.nunique()))
+        ax.set_xlabel("")                                 # one shared label below both panels
+    axes[1].set_yticklabels([])
+    fig.supxlabel(_("test accuracy (%): dots are seeds, bars the mean"), fontsize=11)
+    if new:
+        fig.tight_layout()
+    return fig
 
 
 def assistant_readings(runs: pd.DataFrame) -> pd.DataFrame:
@@ -90,11 +116,11 @@ def assistant_readings(runs: pd.DataFrame) -> pd.DataFrame:
         for student in TINY_STUDENTS:
             direct, via, hard = (_paths(runs, regime, student)[p] for p in PATHS)
             rows.append({"regime": regime, "student": student,
-                         "direct KD − hard labels (points)": round(direct - hard, 2), "direct vs hard labels": _within(direct, hard),
-                         "assistant path − direct (points)": round(via - direct, 2), "assistant vs direct": _within(via, direct),
-                         "assistant path's time (x direct)": round(seconds[f"{regime} · {student}: {PATHS[1]}"]
+                         N_("direct KD − hard labels (points)"): round(direct - hard, 2), N_("direct vs hard labels"): _within(direct, hard),
+                         N_("assistant path − direct (points)"): round(via - direct, 2), N_("assistant vs direct"): _within(via, direct),
+                         N_("assistant path's time (x direct)"): round(seconds[f"{regime} · {student}: {PATHS[1]}"]
                                                                    / seconds[f"{regime} · {student}: {PATHS[0]}"], 1)})
-    return pd.DataFrame(rows).set_index(["regime", "student"])
+    return shown(pd.DataFrame(rows).set_index(["regime", "student"]))
 
 
 def assistant_verdicts(runs: pd.DataFrame) -> Verdicts:
@@ -104,10 +130,10 @@ def assistant_verdicts(runs: pd.DataFrame) -> Verdicts:
     every = [(regime, student) for regime in runs.regime.drop_duplicates() for student in TINY_STUDENTS]
     paths = {key: _paths(runs, *key) for key in every}
     return Verdicts({
-        "for every tiny student and regime, the assistant path stays within the seed ranges of direct distillation":
+        _("for every tiny student and regime, the assistant path stays within the seed ranges of direct distillation"):
             all(not p[PATHS[1]].apart(p[PATHS[0]]) for p in paths.values()),
-        "with all 3,500 labels, neither tiny student gains from the teacher beyond the seed ranges":
+        _("with all 3,500 labels, neither tiny student gains from the teacher beyond the seed ranges"):
             all(not paths[("all 3,500 labels", s)][PATHS[0]].beats(paths[("all 3,500 labels", s)][PATHS[2]]) for s in TINY_STUDENTS),
-        "with 300 labels, direct distillation beats hard labels for both tiny students (ranges apart)":
+        _("with 300 labels, direct distillation beats hard labels for both tiny students (ranges apart)"):
             all(paths[("300 labels", s)][PATHS[0]].beats(paths[("300 labels", s)][PATHS[2]]) for s in TINY_STUDENTS),
     })

@@ -9,7 +9,9 @@ from torch import nn
 
 from .. import data as kdata
 from .. import models, plots, recipe, seeds, training
+from ..i18n import N_, _
 from ..teachers import read_manifest
+from .shown import shown, tr
 
 SEEDS = (0, 1, 2, 3, 4)
 #: The default recipe's T, alpha, epochs, learning rate and batch, used by sections 6, 7 and 9.
@@ -80,10 +82,15 @@ def same_weights(a: nn.Module, b: nn.Module) -> bool:
 def accuracy_spans(runs: pd.DataFrame, by: str, extra=("seconds",)) -> pd.DataFrame:
     """Test accuracy (%) per group as ``mean [min, max]`` over seeds (:func:`kdnb.seeds.span_table`),
     the seed count, and the mean of each ``extra`` column; groups in table order."""
-    out = seeds.span_table(runs, by, {"test": "test accuracy (%)"}).rename_axis(by)
+    out = seeds.span_table(runs, by, {"test": N_("test accuracy (%)")}).rename_axis(by)
     for col in extra:
         out[f"{col} (mean)"] = runs.groupby(by, sort=False)[col].mean().round(2)
-    return out
+    return shown(out)
+
+
+#: Labels of the tables above, translated when shown.
+TABLE_LABELS = (N_("seeds"), N_("seconds (mean)"), N_("method"), N_("variant"), N_("group"), N_("run"), N_("regime"),
+                N_("student"), N_("teacher"))
 
 
 def _colour(group: str, colours: dict | None) -> str:
@@ -106,12 +113,12 @@ def plot_spread(runs: pd.DataFrame, by: str, ax=None, figsize=(9, 4.2), colours=
         ax.barh(i, acc.mean(), color=colour, alpha=0.35)
         ax.plot(acc, [i] * len(acc), "o", color=colour, ms=5)
         ax.text(acc.max() + 0.05, i, f"{acc.mean():.1f}", va="center", fontsize=9)
-    ax.set_yticks(range(len(groups)), groups)
+    ax.set_yticks(range(len(groups)), [tr(g) for g in groups])
     ax.invert_yaxis()
     lo = 100 * runs.test.min()
     ax.set_xlim(lo - 1.0, 100 * runs.test.max() + 0.8)
-    ax.set_xlabel("test accuracy (%): dots are seeds, bars the mean")
+    ax.set_xlabel(_("test accuracy (%): dots are seeds, bars the mean"))
     if title:
-        ax.set_title(title)
+        ax.set_title(tr(title))
     ax.grid(axis="x", alpha=0.3)
     return fig

@@ -12,22 +12,24 @@ from torch import nn
 from .. import data as kdata
 from .. import recipe, seeds, training
 from ..teachers import load_teacher
+from ..i18n import N_, _
 from ..verdicts import Verdicts
 from .common import SEEDS, quiet_run, student_for
+from .shown import shown
 
 #: The variants compared. "teacher": None (hard labels only), "cached" (logits of the un-shifted
 #: images, computed once) or "same view" (the teacher runs on each shifted batch the student sees).
 CONSISTENCY_VARIANTS = {
-    "hard labels, no shifts": {"teacher": None, "augment": 0, "epochs": 60},
-    "hard labels, shifts": {"teacher": None, "augment": 2, "epochs": 60},
-    "KD, no shifts (cached)": {"teacher": "cached", "augment": 0, "epochs": 60},
-    "KD, shifts, teacher cached on un-shifted images": {"teacher": "cached", "augment": 2, "epochs": 60},
-    "KD, shifts, teacher sees the same view": {"teacher": "same view", "augment": 2, "epochs": 60},
-    "hard labels, no shifts, 4x longer": {"teacher": None, "augment": 0, "epochs": 240},
-    "KD, no shifts (cached), 4x longer": {"teacher": "cached", "augment": 0, "epochs": 240},
-    "hard labels, shifts, 4x longer": {"teacher": None, "augment": 2, "epochs": 240},
-    "KD, shifts, teacher cached, 4x longer": {"teacher": "cached", "augment": 2, "epochs": 240},
-    "KD, shifts, same view, 4x longer": {"teacher": "same view", "augment": 2, "epochs": 240},
+    N_("hard labels, no shifts"): {"teacher": None, "augment": 0, "epochs": 60},
+    N_("hard labels, shifts"): {"teacher": None, "augment": 2, "epochs": 60},
+    N_("KD, no shifts (cached)"): {"teacher": "cached", "augment": 0, "epochs": 60},
+    N_("KD, shifts, teacher cached on un-shifted images"): {"teacher": "cached", "augment": 2, "epochs": 60},
+    N_("KD, shifts, teacher sees the same view"): {"teacher": "same view", "augment": 2, "epochs": 60},
+    N_("hard labels, no shifts, 4x longer"): {"teacher": None, "augment": 0, "epochs": 240},
+    N_("KD, no shifts (cached), 4x longer"): {"teacher": "cached", "augment": 0, "epochs": 240},
+    N_("hard labels, shifts, 4x longer"): {"teacher": None, "augment": 2, "epochs": 240},
+    N_("KD, shifts, teacher cached, 4x longer"): {"teacher": "cached", "augment": 2, "epochs": 240},
+    N_("KD, shifts, same view, 4x longer"): {"teacher": "same view", "augment": 2, "epochs": 240},
 }
 #: The pairs whose seed-range gaps section 5 prints: (variant, the variant it is compared with).
 CONSISTENCY_GAPS = (("KD, shifts, same view, 4x longer", "KD, shifts, teacher cached, 4x longer"),
@@ -80,16 +82,16 @@ def consistency_verdicts(runs: pd.DataFrame) -> Verdicts:
     hard_long, cached_long, same_long = s["hard labels, shifts, 4x longer"], s["KD, shifts, teacher cached, 4x longer"], s["KD, shifts, same view, 4x longer"]
     short = [v for name, v in s.items() if "longer" not in name]
     return Verdicts({
-        "at 60 epochs, shifts help the hard-label student (ranges apart)": hard_shift.beats(hard),
-        "at 60 epochs, shifts do not help the distilled student, cached or not (means not above KD without shifts)":
+        _("at 60 epochs, shifts help the hard-label student (ranges apart)"): hard_shift.beats(hard),
+        _("at 60 epochs, shifts do not help the distilled student, cached or not (means not above KD without shifts)"):
             max(cached.mean, same.mean) <= kd.mean,
-        "at 60 epochs, the same view and the cached teacher are not told apart (ranges overlap)": not same.apart(cached),
-        "4x longer without shifts, the hard-label student does not change measurably (ranges overlap)": not hard_long_plain.apart(hard),
-        "4x longer without shifts helps the distilled student (ranges apart)": kd_long_plain.beats(kd),
-        "at 240 epochs, shifts with the same view beat no shifts for the distilled student (ranges apart)": same_long.beats(kd_long_plain),
-        "at 240 epochs, the same view beats the cached teacher (ranges apart)": same_long.beats(cached_long),
-        "4x longer with the same view beats every 60-epoch variant (ranges apart)": all(same_long.beats(v) for v in short),
-        "at 240 epochs, the hard-label student with shifts does as well as the same view (ranges overlap or better)":
+        _("at 60 epochs, the same view and the cached teacher are not told apart (ranges overlap)"): not same.apart(cached),
+        _("4x longer without shifts, the hard-label student does not change measurably (ranges overlap)"): not hard_long_plain.apart(hard),
+        _("4x longer without shifts helps the distilled student (ranges apart)"): kd_long_plain.beats(kd),
+        _("at 240 epochs, shifts with the same view beat no shifts for the distilled student (ranges apart)"): same_long.beats(kd_long_plain),
+        _("at 240 epochs, the same view beats the cached teacher (ranges apart)"): same_long.beats(cached_long),
+        _("4x longer with the same view beats every 60-epoch variant (ranges apart)"): all(same_long.beats(v) for v in short),
+        _("at 240 epochs, the hard-label student with shifts does as well as the same view (ranges overlap or better)"):
             hard_long.mean >= same_long.mean or not hard_long.apart(same_long),
     })
 
@@ -98,8 +100,8 @@ def consistency_gaps(runs: pd.DataFrame) -> pd.DataFrame:
     """How far apart the seed ranges of the pairs in :data:`CONSISTENCY_GAPS` are (points of test
     accuracy; > 0: apart by that much, <= 0: they overlap)."""
     s = seeds.spreads(runs, "variant", "test")
-    return pd.DataFrame([{"variant": a, "compared with": b, "gap between the seed ranges (points)": round(s[a].gap(s[b]), 2)}
-                         for a, b in CONSISTENCY_GAPS]).set_index("variant")
+    return shown(pd.DataFrame([{"variant": a, N_("compared with"): b, N_("gap between the seed ranges (points)"): round(s[a].gap(s[b]), 2)}
+                               for a, b in CONSISTENCY_GAPS]).set_index("variant"))
 
 
 def consistency_cost(runs: pd.DataFrame) -> float:

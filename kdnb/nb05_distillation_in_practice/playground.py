@@ -16,12 +16,14 @@ from torch import nn
 
 from .. import data as kdata
 from .. import plots, recipe, training
+from ..i18n import N_, _
 from ..losses import IGNORE_INDEX, check_alpha
 from ..teachers import load_teacher
 from ..temperature import check_temperature
 from ..verdicts import Verdicts
 from ..widgets import Explorer
 from .common import FAIR_TEACHER, SCARCE_LABEL_SEED, student_for, teacher_saw
+from .shown import shown, tr
 
 #: Students the playground offers (the dropdown), by display name.
 PLAYGROUND_STUDENTS = {
@@ -34,13 +36,16 @@ PLAYGROUND_STUDENTS = {
 PLAYGROUND_TEACHERS = ("cnn-mnist-300", "mlp-mnist", "cnn-mnist", "cnn-mnist-ls")
 #: How many training labels the student gets; the rest of the 3,500 images is an unlabelled transfer set.
 #: The 300 are always the subset of seed :data:`SCARCE_LABEL_SEED`, the one ``cnn-mnist-300`` was trained on.
-PLAYGROUND_LABELS = {"300 labels": 300, "all 3,500 labels": None}
+PLAYGROUND_LABELS = {N_("300 labels"): 300, N_("all 3,500 labels"): None}
 #: The default: the fair teacher, which saw exactly the student's 300 labels (section 3 explains why).
 PLAYGROUND = {"T": 4.0, "alpha": 0.9, "student": "MLP 1x100", "teacher": "cnn-mnist-300", "labels": "300 labels",
               "epochs": 30, "lr": 2e-3, "batch_size": 256, "seed": 0}
 #: The name of the playground's first student: distilled, unless alpha = 0 switches the teacher off.
-NO_TEACHER = "α = 0: no teacher (the twin's run)"
-TWIN = "hard labels only"
+NO_TEACHER = N_("α = 0: no teacher (the twin's run)")
+TWIN = N_("hard labels only")
+DISTILLED = N_("distilled")
+#: The columns of :func:`playground_finals`, translated when shown.
+FINAL_COLUMNS = (N_("distilled (%)"), N_("hard labels only (%)"), N_("α = 0: no teacher (the twin's run) (%)"))
 
 
 class TeacherLogits:
@@ -91,7 +96,7 @@ def check_playground(settings: dict) -> dict:
 
 def student_name(alpha: float) -> str:
     """What the playground calls its first student: "distilled", or :data:`NO_TEACHER` at alpha = 0."""
-    return "distilled" if alpha > 0 else NO_TEACHER
+    return DISTILLED if alpha > 0 else NO_TEACHER
 
 
 def playground_note(settings: dict) -> str:
@@ -100,18 +105,21 @@ def playground_note(settings: dict) -> str:
     teacher, labels, alpha = settings["teacher"], PLAYGROUND_LABELS[settings["labels"]], float(settings["alpha"])
     saw = teacher_saw(teacher)
     if alpha == 0:
-        return ("α = 0 switches the teacher off: the first student then trains exactly as its hard-label twin "
-                "(same initial weights, same labelled images, same batches), so the two curves coincide.")
+        return _("α = 0 switches the teacher off: the first student then trains exactly as its hard-label twin "
+                 "(same initial weights, same labelled images, same batches), so the two curves coincide.")
     if labels is None and saw is None:
-        return f"{teacher} and the student both saw all 3,500 labels: the gain is the teacher's soft targets alone."
+        return _("{teacher} and the student both saw all 3,500 labels: the gain is the teacher's soft targets alone.").format(teacher=teacher)
     if labels is None:
-        return f"{teacher} saw only {saw} of the 3,500 labels the student gets: a teacher weaker than the labels."
+        return _("{teacher} saw only {saw} of the 3,500 labels the student gets: a teacher weaker than the labels.").format(
+            teacher=teacher, saw=saw)
     if saw == labels:
-        return (f"Fair teacher: {teacher} was trained on exactly the student's {labels} labelled images. "
-                f"The other {3500 - labels:,} images reach the student only through its predictions.")
-    return (f"Caution: {teacher} was trained on all 3,500 labels, including the {3500 - labels:,} the student may not "
-            f"see, so its argmax hands those labels back; part of the gain is withheld labels returned. "
-            f"{FAIR_TEACHER} saw only the student's {labels}: choose it for a fair comparison.")
+        return _("Fair teacher: {teacher} was trained on exactly the student's {labels} labelled images. "
+                 "The other {rest:,} images reach the student only through its predictions.").format(
+            teacher=teacher, labels=labels, rest=3500 - labels)
+    return _("Caution: {teacher} was trained on all 3,500 labels, including the {rest:,} the student may not "
+             "see, so its argmax hands those labels back; part of the gain is withheld labels returned. "
+             "{fair} saw only the student's {labels}: choose it for a fair comparison.").format(
+        teacher=teacher, rest=3500 - labels, fair=FAIR_TEACHER, labels=labels)
 
 
 def playground_run(dataset: kdata.Dataset, teachers, callback=None, **settings) -> pd.DataFrame:
@@ -166,7 +174,7 @@ def playground_run(dataset: kdata.Dataset, teachers, callback=None, **settings) 
         twin_row = advance(twin_steps, "twin", twin_run.epochs, epoch)
         if epoch == epochs:  # let both loops finish (eval mode)
             for steps in (kd_steps, twin_steps):
-                for _ in steps:
+                for _row in steps:
                     pass
         for name, model, row in ((first, kd_model, kd_row), (TWIN, twin, twin_row)):
             test_acc, test_loss = _eval_row(model, dataset.test)
@@ -187,7 +195,7 @@ def playground_finals(runs: list[tuple[dict, pd.DataFrame]]) -> pd.DataFrame:
     for settings, hist in runs:
         last = _last_epoch(hist).test_acc
         rows[settings["teacher"]] = {f"{name} (%)": round(100 * last[name], 1) for name in last.index}
-    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("teacher")
+    return shown(pd.DataFrame.from_dict(rows, orient="index").rename_axis("teacher"))
 
 
 def playground_verdicts(runs: list[tuple[dict, pd.DataFrame]], off: pd.DataFrame) -> Verdicts:
@@ -200,29 +208,29 @@ def playground_verdicts(runs: list[tuple[dict, pd.DataFrame]], off: pd.DataFrame
     last = fair[0]
     curves = lambda name: off[off.model == name].drop(columns="model").reset_index(drop=True)
     return Verdicts({
-        f"with the fair teacher {FAIR_TEACHER}, the distilled student ends more than 2 points above its twin on the test images":
-            last.test_acc["distilled"] > last.test_acc[TWIN] + 0.02,
-        "... and with a lower test loss": last.test_loss["distilled"] < last.test_loss[TWIN],
-        "at α = 0 the first student's curves equal its twin's, epoch for epoch": len(off) > 0 and curves(NO_TEACHER).equals(curves(TWIN)),
+        _("with the fair teacher {fair}, the distilled student ends more than 2 points above its twin on the test images").format(
+            fair=FAIR_TEACHER): last.test_acc["distilled"] > last.test_acc[TWIN] + 0.02,
+        _("... and with a lower test loss"): last.test_loss["distilled"] < last.test_loss[TWIN],
+        _("at α = 0 the first student's curves equal its twin's, epoch for epoch"): len(off) > 0 and curves(NO_TEACHER).equals(curves(TWIN)),
     })
 
 
-_PANELS = (("train_acc", "accuracy on its training labels"), ("test_acc", "test accuracy"),
-           ("test_loss", "test loss (CE at T = 1)"))
+_PANELS = (("train_acc", N_("accuracy on its training labels")), ("test_acc", N_("test accuracy")),
+           ("test_loss", N_("test loss (CE at T = 1)")))
 #: The playground figure's margins (live and static): room for three titles and the suptitle.
 _MARGINS = {"left": 0.06, "right": 0.99, "bottom": 0.15, "top": 0.8, "wspace": 0.3}
 
 
 def _playground_axes(axes, epochs: int):
     for ax, (col, title) in zip(axes, _PANELS):
-        ax.set_title(title, fontsize=12)
-        ax.set_xlabel("epoch")
+        ax.set_title(_(title), fontsize=12)
+        ax.set_xlabel(_("epoch"))
         ax.set_xlim(0.5, epochs + 0.5)
         if col == "test_loss":
             ax.set_ylim(0.0, 1.0)
         else:
             ax.set_ylim(0.75, 1.0)
-            ax.yaxis.set_major_formatter(lambda v, _: f"{100 * v:.0f}%")
+            ax.yaxis.set_major_formatter(lambda v, _pos: f"{100 * v:.0f}%")
         ax.grid(alpha=0.3)
 
 
@@ -235,23 +243,23 @@ def _run_lines(axes, settings: dict):
     At alpha = 0 the first student is no distilled one, and its legend says so."""
     lines = {}
     first = student_name(float(settings["alpha"]))
-    for ax, (col, _) in zip(axes, _PANELS):
-        for role, name, colour, style in (("student", first, plots.DISTILLED if first == "distilled" else plots.ALONE, "-"),
+    for ax, (col, _title) in zip(axes, _PANELS):
+        for role, name, colour, style in (("student", first, plots.DISTILLED if first == DISTILLED else plots.ALONE, "-"),
                                           ("twin", TWIN, plots.ALONE, "--")):
-            (line,) = ax.plot([], [], style, color=colour, lw=2, label=name if col == "test_acc" else None)
+            (line,) = ax.plot([], [], style, color=colour, lw=2, label=_(name) if col == "test_acc" else None)
             lines[(role, col)] = line
     return lines
 
 
 def _extend(lines, row):
-    for col, _ in _PANELS:
+    for col, _title in _PANELS:
         line = lines[(_role(row["model"]), col)]
         xs, ys = list(line.get_xdata()), list(line.get_ydata())
         line.set_data(xs + [row["epoch"]], ys + [row[col]])
 
 
 def run_label(settings: dict) -> str:
-    return f"T={settings['T']:g}, α={settings['alpha']:g}, {settings['student']}, {settings['teacher']}, {settings['labels']}"
+    return f"T={settings['T']:g}, α={settings['alpha']:g}, {settings['student']}, {settings['teacher']}, {tr(settings['labels'])}"
 
 
 def plot_playground(histories: list[tuple[dict, pd.DataFrame]], axes=None, figsize=(10.8, 3.8)):
@@ -260,7 +268,7 @@ def plot_playground(histories: list[tuple[dict, pd.DataFrame]], axes=None, figsi
     fig, axes = plots.subplots(axes, figsize, ncols=3)
     if new:
         fig.subplots_adjust(**_MARGINS)
-    epochs = max(int(h.epoch.max()) for _, h in histories)
+    epochs = max(int(h.epoch.max()) for _s, h in histories)
     _playground_axes(axes, epochs)
     for i, (settings, hist) in enumerate(histories):
         lines = _run_lines(axes, settings)
@@ -274,7 +282,7 @@ def plot_playground(histories: list[tuple[dict, pd.DataFrame]], axes=None, figsi
 
 def _title(fig, axes, settings: dict, earlier: int) -> None:
     axes[1].legend(loc="lower right", fontsize=10)
-    faded = f"   ·   {earlier} earlier run{'s' if earlier != 1 else ''} faded" if earlier else ""
+    faded = ("   ·   " + (_("{n} earlier run faded") if earlier == 1 else _("{n} earlier runs faded")).format(n=earlier)) if earlier else ""
     fig.suptitle(f"{run_label(settings)}{faded}", fontsize=11)  # a second call replaces the text
 
 
@@ -312,13 +320,13 @@ class Playground(Explorer):
         controls = {
             "T": w.FloatSlider(value=s["T"], min=1.0, max=20.0, step=0.5, description="T", continuous_update=False, **long),
             "alpha": w.FloatSlider(value=s["alpha"], min=0.0, max=1.0, step=0.05, description="α", continuous_update=False, **long),
-            "labels": w.Dropdown(options=list(PLAYGROUND_LABELS), value=s["labels"], description="labels", **wide),
-            "student": w.Dropdown(options=list(PLAYGROUND_STUDENTS), value=s["student"], description="student", **wide),
-            "teacher": w.Dropdown(options=list(PLAYGROUND_TEACHERS), value=s["teacher"], description="teacher", **wide),
+            "labels": w.Dropdown(options=[(_(k), k) for k in PLAYGROUND_LABELS], value=s["labels"], description=_("labels"), **wide),
+            "student": w.Dropdown(options=list(PLAYGROUND_STUDENTS), value=s["student"], description=_("student"), **wide),
+            "teacher": w.Dropdown(options=list(PLAYGROUND_TEACHERS), value=s["teacher"], description=_("teacher"), **wide),
         }
         self.note = w.HTML(layout=w.Layout(width="95%"))
-        self.progress = w.IntProgress(value=0, min=0, max=self.epochs, description="epoch 0", layout=w.Layout(width="300px"))
-        self.status = w.HTML("Press <b>Train</b>: a distilled student and its hard-label twin train side by side.")
+        self.progress = w.IntProgress(value=0, min=0, max=self.epochs, description=_("epoch {n}").format(n=0), layout=w.Layout(width="300px"))
+        self.status = w.HTML(_("Press <b>Train</b>: a distilled student and its hard-label twin train side by side."))
         fig = new_figure(figsize)
         self.axes = fig.subplots(1, 3)
         fig.subplots_adjust(**_MARGINS)
@@ -333,6 +341,7 @@ class Playground(Explorer):
         super().__init__(fig, controls, self._show, lambda: [line for lines in self._lines for line in lines.values()],
                          header=w.VBox([self.note, w.HBox([self.progress, self.status])]), actions={"Train": self.train})
         self.buttons["Train"].icon = "play"
+        self.buttons["Train"].description = _("Train")
         self.buttons["Train"].layout.width = "140px"
 
     def _show(self, **values) -> dict:
@@ -357,7 +366,7 @@ class Playground(Explorer):
         with self._lock:
             if self.running:
                 self.presses_ignored += 1
-                self.status.value = "A run is in progress: wait for it to finish."
+                self.status.value = _("A run is in progress: wait for it to finish.")
                 return False
             settings = self.settings()
             self.buttons["Train"].disabled = True
@@ -381,23 +390,24 @@ class Playground(Explorer):
             _extend(self._lines[-1], row)
             if row["model"] == TWIN:  # both models have this epoch now
                 self.progress.value = row["epoch"]
-                self.progress.description = f"epoch {row['epoch']}"
+                self.progress.description = _("epoch {n}").format(n=row["epoch"])
                 self.view.render(full=True)
 
     def _run(self, settings: dict) -> None:
         try:
-            self.status.value = f"Training: {run_label(settings)} …"
-            self.progress.value, self.progress.description = 0, "epoch 0"
+            self.status.value = _("Training: {run} …").format(run=run_label(settings))
+            self.progress.value, self.progress.description = 0, _("epoch {n}").format(n=0)
             start = time.perf_counter()
             hist = playground_run(self.dataset, self.teacher_logits, callback=lambda row: self._on_row(settings, row), **settings)
             seconds = time.perf_counter() - start
             self.runs.append((settings, hist))
             last = _last_epoch(hist).test_acc
             first = student_name(settings["alpha"])
-            self.status.value = (f"Done in {seconds:.0f} s. Test accuracy: {first} <b>{100 * last[first]:.1f}%</b>, "
-                                 f"{TWIN} <b>{100 * last[TWIN]:.1f}%</b>.")
+            self.status.value = _("Done in {seconds:.0f} s. Test accuracy: {first} <b>{first_acc:.1f}%</b>, "
+                                  "{twin} <b>{twin_acc:.1f}%</b>.").format(seconds=seconds, first=_(first), first_acc=100 * last[first],
+                                                                           twin=_(TWIN), twin_acc=100 * last[TWIN])
         except BaseException as exc:  # shown to the reader, and kept for tests
             self.error = exc
-            self.status.value = f"<span style='color:#b00'>The run failed: {exc}</span>"
+            self.status.value = "<span style='color:#b00'>" + _("The run failed: {error}").format(error=exc) + "</span>"
         finally:
             self.buttons["Train"].disabled = False

@@ -13,17 +13,23 @@ from .. import recipe, seeds, training
 from ..losses import IGNORE_INDEX
 from ..seeds import Spread
 from ..teachers import load_teacher, read_manifest
+from ..i18n import N_, _
 from ..verdicts import Verdicts
 from .assistants import ASSISTANT, ASSISTANT_TEACHER, TINY_STUDENTS, TINY_T
 from .common import FAIR_TEACHER, RECIPE, SCARCE_LABEL_SEED, SCARCE_LABELS, SEEDS, distilled, quiet_run, student_for, teacher_saw, trained_alone
+from .shown import shown
 from .text import TEXT_RECIPE, TEXT_REGIMES, TEXT_TEMPERATURES, BagOfWords, TextData, docstring_corpus, text_teacher
 
 #: The rows of every scarce-label comparison, in order. "fair teacher": it saw only the student's
 #: labels; "teacher saw all labels": it saw every training label, so its argmax hands the withheld
 #: labels back. Hard pseudo-labels: the teacher's argmax as the label of each unlabelled image,
 #: then plain cross-entropy.
-SCARCE_METHODS = ("hard labels only", "hard pseudo-labels, fair teacher", "soft targets, fair teacher",
-                  "hard pseudo-labels, teacher saw all labels", "soft targets, teacher saw all labels")
+SCARCE_METHODS = (N_("hard labels only"), N_("hard pseudo-labels, fair teacher"), N_("soft targets, fair teacher"),
+                  N_("hard pseudo-labels, teacher saw all labels"), N_("soft targets, teacher saw all labels"))
+#: Labels of the tables below, translated when shown.
+TABLE_LABELS = (N_("soft targets via an assistant, fair teacher"), N_("soft targets via an assistant, teacher saw all labels"),
+                N_("teacher right on the unlabelled (%)"), N_("source"), N_("points"), N_("per seed min"), N_("per seed max"),
+                N_("verdict"), N_("paired"), N_("bag of words"), N_("gain"), N_("loss"), N_("up in every seed"), N_("down in every seed"), N_("mixed"))
 #: The image experiments: the playground's default student (section 3) and the tiny students of section 6.
 SCARCE_IMAGE = {
     "3 · playground": {"students": {"MLP 1x100": {"kind": "mlp", "hidden": [100]}}, "full_teacher": "mlp-mnist",
@@ -33,7 +39,7 @@ SCARCE_IMAGE = {
 }
 #: The students each experiment's prose reads.
 SCARCE_STUDENTS = {"3 · playground": ("MLP 1x100",), "6 · tiny students": tuple(TINY_STUDENTS), "8 · text": ("bag of words",)}
-WITHIN = "within the seed ranges"
+WITHIN = N_("within the seed ranges")
 
 
 def pseudo_labels(y: torch.Tensor, teacher_logits: torch.Tensor) -> torch.Tensor:
@@ -143,7 +149,7 @@ def scarce_chosen(runs: pd.DataFrame) -> pd.DataFrame:
     """The scarce-label runs with one T per (experiment, student, method): where soft targets were
     trained at several T (text), the T with the best mean validation accuracy (ties: the lower T)."""
     keep = []
-    for _, part in runs.groupby(["experiment", "student", "method"], sort=False):
+    for _key, part in runs.groupby(["experiment", "student", "method"], sort=False):
         Ts = part["T"].dropna().unique()
         if len(Ts) > 1:
             val = part.groupby("T").val.mean()
@@ -170,16 +176,16 @@ def scarce_table(runs: pd.DataFrame, experiment: str, student: str) -> pd.DataFr
     out.insert(0, "T", part.groupby("method", sort=False)["T"].first())
     right = part.groupby("method", sort=False)["pseudo_right"].mean()
     out["teacher right on the unlabelled (%)"] = (100 * right).round(1)
-    return out
+    return shown(out)
 
 
 #: The three sources of a scarce-label gain, each as (from method, to method).
 SCARCE_SOURCES = {
-    "the transfer set, labelled by a fair teacher's argmax (hard pseudo-labels)": ("hard labels only", "hard pseudo-labels, fair teacher"),
-    "soft instead of hard targets from the same fair teacher": ("hard pseudo-labels, fair teacher", "soft targets, fair teacher"),
-    "withheld labels handed back (teacher saw all labels, soft targets)": ("soft targets, fair teacher", "soft targets, teacher saw all labels"),
+    N_("the transfer set, labelled by a fair teacher's argmax (hard pseudo-labels)"): ("hard labels only", "hard pseudo-labels, fair teacher"),
+    N_("soft instead of hard targets from the same fair teacher"): ("hard pseudo-labels, fair teacher", "soft targets, fair teacher"),
+    N_("withheld labels handed back (teacher saw all labels, soft targets)"): ("soft targets, fair teacher", "soft targets, teacher saw all labels"),
 }
-SCARCE_TOTAL = ("total: teacher saw all labels, soft targets, against hard labels only",
+SCARCE_TOTAL = (N_("total: teacher saw all labels, soft targets, against hard labels only"),
                 ("hard labels only", "soft targets, teacher saw all labels"))
 
 
@@ -203,7 +209,7 @@ def scarce_split(runs: pd.DataFrame, experiment: str, student: str) -> pd.DataFr
         verdict = ("gain" if change.mean > 0 else "loss") if s[a].apart(s[b]) else WITHIN
         rows.append({"source": source, "points": round(change.mean, 2), "per seed min": round(change.lo, 2),
                      "per seed max": round(change.hi, 2), "verdict": verdict, "paired": _paired(diff)})
-    return pd.DataFrame(rows).set_index("source")
+    return shown(pd.DataFrame(rows).set_index("source"))
 
 
 def scarce_verdicts(runs: pd.DataFrame, experiment: str) -> Verdicts:
@@ -220,18 +226,27 @@ def scarce_verdicts(runs: pd.DataFrame, experiment: str) -> Verdicts:
     for student in SCARCE_STUDENTS[experiment]:
         split = scarce_split(runs, experiment, student)
         verdict, paired, points = (split[c].tolist() for c in ("verdict", "paired", "points"))
-        claims[f"{student}: the transfer set labelled by the fair teacher's argmax gains over hard labels only (ranges apart)"] = verdict[0] == "gain"
-        claims[f"{student}: soft targets instead of those hard pseudo-labels add nothing ({WITHIN})"] = verdict[1] == WITHIN
+        who = _(student)
+        claims[_("{student}: the transfer set labelled by the fair teacher's argmax gains over hard labels only (ranges apart)").format(
+            student=who)] = verdict[0] == "gain"
+        claims[_("{student}: soft targets instead of those hard pseudo-labels add nothing (within the seed ranges)").format(
+            student=who)] = verdict[1] == WITHIN
         if experiment != "6 · tiny students":
-            claims[f"{student}: soft targets score below the hard pseudo-labels in every paired seed"] = paired[1] == "down in every seed"
+            claims[_("{student}: soft targets score below the hard pseudo-labels in every paired seed").format(
+                student=who)] = paired[1] == "down in every seed"
         if experiment == "8 · text":
-            claims[f"{student}: the withheld labels a teacher that saw all labels hands back are a gain (ranges apart)"] = verdict[2] == "gain"
-            claims[f"{student}: they are worth more than the fair teacher's hard and soft steps together"] = points[2] > points[0] + points[1]
+            claims[_("{student}: the withheld labels a teacher that saw all labels hands back are a gain (ranges apart)").format(
+                student=who)] = verdict[2] == "gain"
+            claims[_("{student}: they are worth more than the fair teacher's hard and soft steps together").format(
+                student=who)] = points[2] > points[0] + points[1]
         else:
-            claims[f"{student}: a teacher that saw all labels adds nothing measurable over the fair one ({WITHIN})"] = verdict[2] == WITHIN
-        claims[f"{student}: in total, a teacher that saw all labels gains over hard labels only (ranges apart)"] = verdict[3] == "gain"
+            claims[_("{student}: a teacher that saw all labels adds nothing measurable over the fair one (within the seed ranges)").format(
+                student=who)] = verdict[2] == WITHIN
+        claims[_("{student}: in total, a teacher that saw all labels gains over hard labels only (ranges apart)").format(
+            student=who)] = verdict[3] == "gain"
         if experiment == "6 · tiny students":
             s = scarce_spreads(runs, experiment, student)
-            claims[f"{student}: the assistant path stays {WITHIN} of direct distillation, with either teacher"] = all(
+            claims[_("{student}: the assistant path stays within the seed ranges of direct distillation, with either teacher").format(
+                student=who)] = all(
                 not s[f"soft targets via an assistant, {who}"].apart(s[f"soft targets, {who}"]) for who in ("fair teacher", "teacher saw all labels"))
     return Verdicts(claims)

@@ -14,15 +14,16 @@ from torch import nn
 from .. import data as kdata
 from .. import recipe, seeds, training
 from ..teachers import load_teacher
+from ..i18n import N_, _
 from ..verdicts import Verdicts
 from .common import RECIPE, SEEDS, Pair, accuracy_spans, distilled, quiet_run, same_weights, student_for
 from .strategies import SELF_STUDENT
 
 #: The rows of the table, in order.
-SEED_RUNS = ("hard labels only", "000-4 as written: teacher and student side by side on hard labels",
-             "001-5 as written: KLDivLoss(log q, log p), teacher never trained",
-             "001-5, loss fixed (T, T², batchmean, probabilities), teacher still untrained",
-             "correct: trained 2x1200 teacher, frozen, cached, kd_loss(T=4, α=0.9)")
+SEED_RUNS = (N_("hard labels only"), N_("000-4 as written: teacher and student side by side on hard labels"),
+             N_("001-5 as written: KLDivLoss(log q, log p), teacher never trained"),
+             N_("001-5, loss fixed (T, T², batchmean, probabilities), teacher still untrained"),
+             N_("correct: trained 2x1200 teacher, frozen, cached, kd_loss(T=4, α=0.9)"))
 
 
 def seed_001_5_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor) -> torch.Tensor:
@@ -70,7 +71,7 @@ def seed_code_runs(dataset: kdata.Dataset, seeds=SEEDS, epochs: int = 60, progre
         run = quiet_run(seed, epochs=epochs, lr=r["lr"], batch_size=r["batch_size"])
         twins = recipe.train_twins(init, dataset.train, trained_logits, run, T=4.0, alpha=0.9)
         rows.append({"run": SEED_RUNS[0], "seed": seed, "test": test(twins["alone"]), "final loss is NaN": False})
-        student, _ = side_by_side(dataset, seed, epochs=epochs, lr=r["lr"], batch_size=r["batch_size"])
+        student, _teacher = side_by_side(dataset, seed, epochs=epochs, lr=r["lr"], batch_size=r["batch_size"])
         rows.append({"run": SEED_RUNS[1], "seed": seed, "test": test(student), "final loss is NaN": False,
                      "same weights as hard labels only": same_weights(student, twins["alone"])})
         untrained = student_for({"kind": "mlp", "hidden": [500]}, 3000 + seed).eval()  # 001-5 never trains its teacher
@@ -87,7 +88,7 @@ def seed_code_runs(dataset: kdata.Dataset, seeds=SEEDS, epochs: int = 60, progre
 def seed_code_table(runs: pd.DataFrame) -> pd.DataFrame:
     """Test accuracy (%) per run, ``mean [min, max]`` over seeds, and in how many seeds the final loss was NaN."""
     out = accuracy_spans(runs, "run", extra=())
-    out["final loss NaN (seeds)"] = runs.groupby("run", sort=False)["final loss is NaN"].sum()
+    out[N_("final loss NaN (seeds)")] = runs.groupby("run", sort=False)["final loss is NaN"].sum()
     return out
 
 
@@ -97,8 +98,8 @@ def seed_code_verdicts(runs: pd.DataFrame) -> Verdicts:
     s = seeds.spreads(runs, "run", "test")
     flag = lambda run, col: runs.loc[runs.run == run, col].astype(bool)
     return Verdicts({
-        "000-4's student has exactly the weights of the hard-label student, in every seed": flag(SEED_RUNS[1], "same weights as hard labels only").all(),
-        "001-5 as written ends with a NaN loss, in every seed": flag(SEED_RUNS[2], "final loss is NaN").all(),
-        "with the loss fixed, the student of an untrained teacher stays near chance (below 15% in every seed)": s[SEED_RUNS[3]].hi < 15.0,
-        "the correct recipe, with a trained teacher, beats hard labels only (ranges apart)": s[SEED_RUNS[4]].beats(s[SEED_RUNS[0]]),
+        _("000-4's student has exactly the weights of the hard-label student, in every seed"): flag(SEED_RUNS[1], "same weights as hard labels only").all(),
+        _("001-5 as written ends with a NaN loss, in every seed"): flag(SEED_RUNS[2], "final loss is NaN").all(),
+        _("with the loss fixed, the student of an untrained teacher stays near chance (below 15% in every seed)"): s[SEED_RUNS[3]].hi < 15.0,
+        _("the correct recipe, with a trained teacher, beats hard labels only (ranges apart)"): s[SEED_RUNS[4]].beats(s[SEED_RUNS[0]]),
     })

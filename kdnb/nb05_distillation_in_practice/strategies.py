@@ -16,16 +16,21 @@ from .. import seeds, training
 from ..losses import hard_loss
 from ..seeds import Spread
 from ..teachers import load_teacher
+from ..i18n import N_, _
 from ..verdicts import Verdicts
 from .common import RECIPE, SEEDS, Pair, accuracy_spans, distilled, quiet_run, student_for, trained_alone
+from .shown import shown
 
 SELF_STUDENT = {"kind": "mlp", "hidden": [100]}
 #: The born-again student's (T, alpha) grid, chosen on validation (the default recipe's T = 4 and
 #: alpha = 0.9 were chosen for the 2x1200 teacher, not for a teacher of the student's own shape).
 BORN_TEMPERATURES = (1.0, 2.0, 4.0, 8.0)
 BORN_ALPHAS = (0.5, 0.9)
-HARD, BORN, MUTUAL, TEACHER = ("hard labels only", "self-distillation (born again)", "mutual learning (two peers)",
-                               "distilled from the 2x1200 teacher")
+HARD, BORN, MUTUAL, TEACHER = (N_("hard labels only"), N_("self-distillation (born again)"), N_("mutual learning (two peers)"),
+                               N_("distilled from the 2x1200 teacher"))
+#: Labels of the tables below, translated when shown.
+TABLE_LABELS = (N_("no change"), N_("better"), N_("worse"), N_("test − hard labels only (points)"), N_("reading"),
+                N_("val (%)"), N_("test (%)"), N_("train accuracy (%)"), N_("train CE"), N_("test − hard labels (points)"))
 
 
 def mutual_loss(logits: torch.Tensor, peer_logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -137,8 +142,8 @@ def strategy_readings(runs: pd.DataFrame) -> pd.DataFrame:
     """Each method at the born-again choice against hard labels only: the change in mean test accuracy
     (points) and the reading from the seed ranges ("better" or "worse" when apart, else "no change")."""
     s = seeds.spreads(strategies_at_choice(runs), "method", "test")
-    return pd.DataFrame([{"method": m, "test − hard labels only (points)": round(v - s[HARD], 2), "reading": _reading(v, s[HARD])}
-                         for m, v in s.items() if m != HARD]).set_index("method")
+    return shown(pd.DataFrame([{"method": m, "test − hard labels only (points)": round(v - s[HARD], 2), "reading": _reading(v, s[HARD])}
+                               for m, v in s.items() if m != HARD]).set_index("method"))
 
 
 def strategies_verdicts(runs: pd.DataFrame) -> Verdicts:
@@ -146,9 +151,9 @@ def strategies_verdicts(runs: pd.DataFrame) -> Verdicts:
     validation-chosen T and alpha) or a peer changes nothing measurable."""
     reading = strategy_readings(runs).reading
     return Verdicts({
-        "distilled from the 2x1200 teacher, the student beats hard labels only (ranges apart)": reading[TEACHER] == "better",
-        "mutual learning changes nothing measurable (ranges overlap)": reading[MUTUAL] == "no change",
-        "born again at its validation-chosen T and α changes nothing measurable (ranges overlap)": reading[BORN] == "no change",
+        _("distilled from the 2x1200 teacher, the student beats hard labels only (ranges apart)"): reading[TEACHER] == "better",
+        _("mutual learning changes nothing measurable (ranges overlap)"): reading[MUTUAL] == "no change",
+        _("born again at its validation-chosen T and α changes nothing measurable (ranges overlap)"): reading[BORN] == "no change",
     })
 
 
@@ -170,7 +175,7 @@ def born_fit(runs: pd.DataFrame) -> pd.DataFrame:
                      "train accuracy (%)": round(100 * part.train_acc.mean(), 2), "train CE": round(part.train_ce.mean(), 3),
                      "test − hard labels (points)": round(test - hard, 2) if method == BORN else float("nan"),
                      "reading": _reading(test, hard) if method == BORN else ""})
-    return pd.DataFrame(rows).set_index(["method", "T", "alpha"])
+    return shown(pd.DataFrame(rows).set_index(["method", "T", "alpha"]))
 
 
 def born_fits_less(runs: pd.DataFrame, T: float, alpha: float) -> bool:
@@ -188,9 +193,10 @@ def born_verdicts(runs: pd.DataFrame, default=(4.0, 0.9)) -> Verdicts:
     at_default = Spread.of(runs[(runs.method == BORN) & (runs["T"] == default[0]) & (runs.alpha == default[1])].test, scale=100)
     hard = Spread.of(runs[runs.method == HARD].test, scale=100)
     return Verdicts({
-        "the born-again teacher is right on more than 99% of its training images, in every seed": born_teacher_fit(runs).lo > 99.0,
-        "at every (T, α) of the grid, the born-again student fits its training labels less well than the hard-label student, in every seed":
+        _("the born-again teacher is right on more than 99% of its training images, in every seed"): born_teacher_fit(runs).lo > 99.0,
+        _("at every (T, α) of the grid, the born-again student fits its training labels less well than the hard-label student, in every seed"):
             all(born_fits_less(runs, T, a) for T in BORN_TEMPERATURES for a in BORN_ALPHAS),
-        f"born again at the default T = {default[0]:g}, α = {default[1]:g} tests worse than hard labels only (ranges apart)":
+        _("born again at the default T = {T:g}, α = {alpha:g} tests worse than hard labels only (ranges apart)").format(
+            T=default[0], alpha=default[1]):
             _reading(at_default, hard) == "worse",
     })

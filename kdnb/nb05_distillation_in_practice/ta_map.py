@@ -11,10 +11,16 @@ import torch
 
 from .. import data as kdata
 from .. import plots, recipe, seeds, training
+from ..i18n import N_, _
 from ..seeds import Spread
 from ..teachers import load_teacher
 from ..verdicts import Verdicts
 from .common import SEEDS, distilled, quiet_run, student_for
+from .shown import shown
+
+#: Labels of the tables below, translated when shown.
+TABLE_LABELS = (N_("worst"), N_("best"), N_("test accuracy (%)"), N_("best T (val)"), N_("noise (points)"),
+                N_("T within the noise (val)"), N_("best T (test, for reading)"))
 
 MAP_TEMPERATURES = (1.0, 2.0, 4.0, 8.0, 20.0)
 MAP_ALPHAS = (0.0, 0.25, 0.5, 0.75, 0.9, 1.0)
@@ -62,7 +68,7 @@ def map_extremes(runs: pd.DataFrame, column: str = "test") -> pd.DataFrame:
     for name, c in (("worst", table.iloc[0]), ("best", table.iloc[-1])):
         rows[name] = {"T": c["T"], "α": c["alpha"],
                       f"{column} accuracy (%)": Spread(c["mean"], c["min"], c["max"], int(c["seeds"])).text(), "seeds": int(c["seeds"])}
-    return pd.DataFrame.from_dict(rows, orient="index")
+    return shown(pd.DataFrame.from_dict(rows, orient="index"))
 
 
 def plot_map(runs: pd.DataFrame, ax=None, figsize=(8.5, 4.6), column: str = "test"):
@@ -81,11 +87,13 @@ def plot_map(runs: pd.DataFrame, ax=None, figsize=(8.5, 4.6), column: str = "tes
                     color="white" if light else "black")
     ax.set_xticks(range(mean.shape[1]), [f"{t:g}" for t in mean.columns])
     ax.set_yticks(range(mean.shape[0]), [f"{a:g}" for a in mean.index])
-    ax.set_xlabel("temperature T")
-    ax.set_ylabel("α (weight of the soft term)")
+    ax.set_xlabel(_("temperature T"))
+    ax.set_ylabel(_("α (weight of the soft term)"))
     n = int(table.seeds.max())
-    ax.set_title(f"{column} accuracy (%), mean over {n} seeds; ± half the seed range")
-    fig.colorbar(im, ax=ax, label="mean accuracy (%)")
+    title = {"test": N_("test accuracy (%), mean over {n} seeds; ± half the seed range"),
+             "val": N_("val accuracy (%), mean over {n} seeds; ± half the seed range")}.get(column)
+    ax.set_title(_(title).format(n=n) if title else f"{column} accuracy (%), mean over {n} seeds; ± half the seed range")
+    fig.colorbar(im, ax=ax, label=_("mean accuracy (%)"))
     return fig
 
 
@@ -97,9 +105,9 @@ def map_verdicts(runs: pd.DataFrame) -> Verdicts:
     at = lambda cond: soft[cond(soft.index.get_level_values("T"))]
     hot = at(lambda T: T >= 4)
     return Verdicts({
-        "at T = 1 no α gains more than half a point over labels alone": (at(lambda T: T == 1) - hard).abs().max() < 0.5,
-        "every cell with T >= 4 and α > 0 beats labels alone by more than a point": (hot - hard).min() > 1.0,
-        "the cells with T >= 4 and α > 0 lie within one point of each other": hot.max() - hot.min() < 1.0,
+        _("at T = 1 no α gains more than half a point over labels alone"): (at(lambda T: T == 1) - hard).abs().max() < 0.5,
+        _("every cell with T >= 4 and α > 0 beats labels alone by more than a point"): (hot - hard).min() > 1.0,
+        _("the cells with T >= 4 and α > 0 lie within one point of each other"): hot.max() - hot.min() < 1.0,
     })
 
 
@@ -140,7 +148,7 @@ def sweep_best_T(sweep: pd.DataFrame) -> pd.DataFrame:
         tied = [float(T) for T in val.index if val.loc[T, "kd_val_mean"] >= best - noise - 1e-9]
         rows.append({"student": setting, "seeds": int(part.seed.nunique()), "best T (val)": float(val.kd_val_mean.idxmax()),
                      "noise (points)": round(noise, 2), "T within the noise (val)": tied, "best T (test, for reading)": float(test.idxmax())})
-    return pd.DataFrame(rows).set_index("student")
+    return shown(pd.DataFrame(rows).set_index("student"))
 
 
 def sweep_verdicts(sweep: pd.DataFrame, teacher_right: float) -> Verdicts:
@@ -150,8 +158,8 @@ def sweep_verdicts(sweep: pd.DataFrame, teacher_right: float) -> Verdicts:
     best = sweep_best_T(sweep)
     every_T = sorted(float(T) for T in sweep["T"].unique())
     return Verdicts({
-        "mlp-mnist is right on more than 98% of its training images": teacher_right > 0.98,
-        "the 2x30 student's sweep cannot tell any T apart (every T within its seed noise)":
+        _("mlp-mnist is right on more than 98% of its training images"): teacher_right > 0.98,
+        _("the 2x30 student's sweep cannot tell any T apart (every T within its seed noise)"):
             best.loc["2x30", "T within the noise (val)"] == every_T,
-        "the 2x300 student's plateau starts at T = 4": min(best.loc["2x300", "T within the noise (val)"]) == 4.0,
+        _("the 2x300 student's plateau starts at T = 4"): min(best.loc["2x300", "T within the noise (val)"]) == 4.0,
     })

@@ -20,8 +20,10 @@ from torch import nn
 from .. import data as kdata
 from .. import models, recipe, training
 from ..losses import IGNORE_INDEX
+from ..i18n import N_, _
 from ..verdicts import Verdicts
 from .common import SEEDS, distilled, quiet_run, trained_alone, with_labels
+from .shown import shown
 
 #: The text task: which library wrote this docstring? Five pinned dependencies of the workbook.
 TEXT_LIBRARIES = ("numpy", "torch", "pandas", "matplotlib", "sklearn")
@@ -35,7 +37,7 @@ TEXT_SPLIT = (1500, 250, 750)
 TEXT_STUDENT_WORDS = 2000
 TEXT_STUDENT_DIM = 8
 TEXT_TEACHER_FEATURES = 8000
-TEXT_REGIMES = {"all 1,500 labels": None, "150 labels": 150}
+TEXT_REGIMES = {N_("all 1,500 labels"): None, N_("150 labels"): 150}
 TEXT_RECIPE = {"alpha": 0.9, "epochs": 40, "lr": 1e-2, "batch_size": 64}
 
 
@@ -229,18 +231,18 @@ def text_summary(runs: pd.DataFrame) -> pd.DataFrame:
     chosen = recipe.select_T(runs, by="regime")
     at = pd.concat([runs[(runs.regime == r) & (runs["T"] == chosen[r])] for r in chosen.index])
     out = recipe.summarize(at, by="regime")
-    out.insert(0, "T (chosen on val)", chosen)
-    return out
+    out.insert(0, N_("T (chosen on val)"), chosen)
+    return shown(out)
 
 
 def text_sizes(data: TextData) -> pd.DataFrame:
     teacher = nn.Linear(len(data.features), len(TEXT_LIBRARIES))
-    return pd.DataFrame([
-        {"model": "teacher: logistic regression on TF-IDF of words and word pairs", "inputs": f"{len(data.features):,} features",
-         "parameters": models.count_params(teacher)},
-        {"model": f"student: mean of {TEXT_STUDENT_DIM}-d word embeddings, then linear", "inputs": f"{len(data.words):,} words",
-         "parameters": models.count_params(BagOfWords(len(data.words)))},
-    ]).set_index("model")
+    return shown(pd.DataFrame([
+        {"model": _("teacher: logistic regression on TF-IDF of words and word pairs"),
+         N_("inputs"): _("{n:,} features").format(n=len(data.features)), N_("parameters"): models.count_params(teacher)},
+        {"model": _("student: mean of {dim}-d word embeddings, then linear").format(dim=TEXT_STUDENT_DIM),
+         "inputs": _("{n:,} words").format(n=len(data.words)), "parameters": models.count_params(BagOfWords(len(data.words)))},
+    ]).set_index(N_("model")))
 
 
 def soft_confusion(teacher_logits: torch.Tensor, labels: torch.Tensor, T: float = 4.0) -> pd.DataFrame:
@@ -258,6 +260,6 @@ def text_teacher_verdicts(train_logits: torch.Tensor, labels: torch.Tensor, T: f
     confusion = soft_confusion(train_logits, labels, T).to_numpy()
     off = confusion[~torch.eye(len(TEXT_LIBRARIES), dtype=torch.bool).numpy()]
     return Verdicts({
-        "the text teacher is right on more than 97% of its own training docstrings": right > 0.97,
-        f"at T = {T:g} its mean soft label puts less than 0.1 on any other library": float(off.max()) < 0.1,
+        _("the text teacher is right on more than 97% of its own training docstrings"): right > 0.97,
+        _("at T = {T:g} its mean soft label puts less than 0.1 on any other library").format(T=T): float(off.max()) < 0.1,
     })

@@ -35,6 +35,8 @@ the code lives beside it, one file per part of the notebook.
   (``rebuild_verdicts``, ``compression_verdicts``, ``compression_speed_verdicts``).
 * ``checks.py``, **the exercises**: :func:`check_row_mask` (3.1), :func:`check_cubic_schedule`
   (4.1), :func:`check_phone_choice` and :func:`phone_rows` (8.1).
+* ``shown.py``, **the reader's language**: :class:`Shown` tables keep English labels for code and
+  show them translated (:mod:`kdnb.i18n`); :func:`said` and the ``*_line`` helpers print the cells' sentences.
 * ``tables.py``, **the precomputed tables** ``nb06_curve``, ``nb06_retrain``, ``nb06_recovery``,
   ``nb06_compression``, ``nb06_latency`` and ``nb06_backends`` (needs ``torchao``), made by
   ``python -m kdnb.results make NAME`` into ``data/results/``.
@@ -52,6 +54,7 @@ from .recovery import (fair_teacher_train, plot_recovery, recovery_summary, reco
                        recovery_verdicts)
 from .retraining import (BASE, FINE_TUNE, ROUNDS, best_method, dense_teacher, plot_retraining, prune_and_train,
                          retrain_comparison, retrain_summary, retrain_verdicts, round_epochs)
+from .shown import curve_readout, int8_line, prune_facts, said, shown, teacher_line
 from .size_and_speed import (backend_comparison, backend_verdicts, disk_table, disk_verdicts, int8_verdicts,
                              latency_table, pruned_variants, pruning_speed_verdicts, quantize_int8, saved_bytes)
 
@@ -74,4 +77,6 @@ __all__ = [
     "distillation_gap", "compression_verdicts", "compression_speed_verdicts",
     # the exercises
     "check_row_mask", "check_cubic_schedule", "check_phone_choice", "phone_rows",
+    # what the cells print and show, in the reader's language
+    "shown", "said", "teacher_line", "prune_facts", "curve_readout", "int8_line",
 ]

@@ -10,6 +10,8 @@ from torch import nn
 from torch.nn.utils import prune
 
 from ..exercises import Verdict, as_number, check, close
+from ..i18n import _
+from .shown import tr
 
 
 def _row_mask_cases() -> list[tuple[torch.Tensor, float]]:
@@ -61,14 +63,14 @@ def _as_mask(got, shape) -> tuple[torch.Tensor | None, str | None]:
     if isinstance(got, np.ndarray):
         got = torch.from_numpy(got)
     if not isinstance(got, torch.Tensor):
-        return None, f"return a tensor (a mask), got {type(got).__name__}"
+        return None, _("return a tensor (a mask), got {kind}").format(kind=type(got).__name__)
     if tuple(got.shape) != tuple(shape):
         if tuple(got.shape) == (shape[0],):
-            return None, "that is one flag per row: expand it to the weight's shape, e.g. keep[:, None].expand_as(weight)"
-        return None, f"the mask must have the weight's shape {tuple(shape)}, got {tuple(got.shape)}"
+            return None, _("that is one flag per row: expand it to the weight's shape, e.g. keep[:, None].expand_as(weight)")
+        return None, _("the mask must have the weight's shape {shape}, got {got}").format(shape=tuple(shape), got=tuple(got.shape))
     if got.dtype != torch.bool:
         if got.is_complex() or not bool(((got == 0) | (got == 1)).all()):
-            return None, "a mask holds only True/False (or 1/0): True where a weight stays"
+            return None, _("a mask holds only True/False (or 1/0): True where a weight stays")
         got = got != 0
     return got, None
 
@@ -87,39 +89,43 @@ def check_row_mask(row_mask) -> Verdict:
             given = w.clone()
             got, problem = _as_mask(fn(given, amount), w.shape)
             if not torch.equal(given, w):
-                return "your function changed the weight it was given (an in-place operation): compute the norms on it, don't modify it"
+                return _("your function changed the weight it was given (an in-place operation): compute the norms on it, "
+                         "don't modify it")
             if problem:
                 return problem
             right = _library_row_mask(w, amount)
             if torch.equal(got, right):
                 continue
             rows, k = w.shape[0], int(round(amount * w.shape[0]))
-            where = f"on a {rows}x{w.shape[1]} weight with amount={amount:.3g}"
+            where = _("on a {rows}x{cols} weight with amount={amount:.3g}").format(rows=rows, cols=w.shape[1], amount=amount)
             if torch.equal(got, _library_row_mask(w, amount, n=1)):
-                return f"{where}: you ranked the rows by their L1 norm (sum of |w|); the question asks for L2 (sqrt of the sum of squares)"
+                return _("{where}: you ranked the rows by their L1 norm (sum of |w|); the question asks for L2 (sqrt of the sum "
+                         "of squares)").format(where=where)
             if torch.equal(got, _library_row_mask(w, amount, n=float("inf"))):
-                return (f"{where}: you ranked the rows by their largest |w| (the L∞ norm); the question asks for L2, "
-                        "which counts every weight of the row")
+                return _("{where}: you ranked the rows by their largest |w| (the L∞ norm); the question asks for L2, "
+                         "which counts every weight of the row").format(where=where)
             if torch.equal(got, ~right):
-                return f"{where}: you kept the rows to remove: the mask is True where a weight stays, so the smallest rows get False"
+                return _("{where}: you kept the rows to remove: the mask is True where a weight stays, so the smallest rows "
+                         "get False").format(where=where)
             if torch.equal(got, _library_row_mask(w, amount, largest_out=True)):
-                return f"{where}: you removed the rows with the largest L2 norm; pruning removes the smallest"
+                return _("{where}: you removed the rows with the largest L2 norm; pruning removes the smallest").format(where=where)
             col_keep = torch.ones(w.shape[1], dtype=torch.bool)
             col_keep[torch.topk(w.norm(p=2, dim=0), int(round(amount * w.shape[1])), largest=False).indices] = False
             if torch.equal(got, col_keep[None, :].expand_as(w)):
-                return f"{where}: you removed columns (inputs); a neuron is a row of the weight (dim=0)"
+                return _("{where}: you removed columns (inputs); a neuron is a row of the weight (dim=0)").format(where=where)
             if not bool(((~got).all(dim=1) | got.all(dim=1)).all()):
-                return f"{where}: some rows are only partly masked: structured pruning removes whole rows"
+                return _("{where}: some rows are only partly masked: structured pruning removes whole rows").format(where=where)
             off = int((~got).all(dim=1).sum())
             if off != k:
-                hint = " (int() rounds down; use round(), as prune does)" if off == int(amount * rows) else ""
-                return f"{where}: your mask removes {off} rows; round(amount * rows) = {k}{hint}"
-            return f"{where}: the right number of whole rows, but not the ones with the smallest L2 norm"
+                hint = _(" (int() rounds down; use round(), as prune does)") if off == int(amount * rows) else ""
+                return _("{where}: your mask removes {off} rows; round(amount * rows) = {k}{hint}").format(
+                    where=where, off=off, k=k, hint=hint)
+            return _("{where}: the right number of whole rows, but not the ones with the smallest L2 norm").format(where=where)
         return None
 
-    return check("Check yourself 3.1", row_mask, diagnose,
-                 todo="write row_mask(weight, amount): a boolean mask of weight's shape, False on the rows to remove",
-                 praise="the same mask as prune.ln_structured(layer, 'weight', amount, n=2, dim=0) on every test weight")
+    return check(_("Check yourself 3.1"), row_mask, diagnose,
+                 todo=_("write row_mask(weight, amount): a boolean mask of weight's shape, False on the rows to remove"),
+                 praise=_("the same mask as prune.ln_structured(layer, 'weight', amount, n=2, dim=0) on every test weight"))
 
 
 def _schedule_cases() -> list[tuple[float, int, list[int]]]:
@@ -151,35 +157,38 @@ def check_cubic_schedule(zhu_gupta) -> Verdict:
             for t in steps:
                 value = as_number(fn(t, s_f, n))
                 if value is None:
-                    return f"return a number (the target sparsity after step {t}), got {type(fn(t, s_f, n)).__name__}"
+                    return _("return a number (the target sparsity after step {t}), got {kind}").format(
+                        t=t, kind=type(fn(t, s_f, n)).__name__)
                 got.append(value)
             right = [cubic(t, s_f, n) for t in steps]
             if all(close(a, b) for a, b in zip(got, right)):
                 continue
-            where = f"with s_final={s_f}, n={n}"
+            where = _("with s_final={s_f}, n={n}").format(s_f=s_f, n=n)
             if case and _fits_first(fn, cubic):
-                return f"right for s_final=0.9, n=100 but not {where}: use the arguments s_final and n, not fixed numbers"
+                return _("right for s_final=0.9, n=100 but not {where}: use the arguments s_final and n, not fixed "
+                         "numbers").format(where=where)
             if not close(got[0], 0):
-                return f"{where}: at step 0 nothing is pruned yet (s_i = 0); yours gives {got[0]:.3g}"
+                return _("{where}: at step 0 nothing is pruned yet (s_i = 0); yours gives {got:.3g}").format(where=where, got=got[0])
             at_n = got[steps.index(n)]
             if not close(at_n, s_f):
                 if close(at_n, 100 * s_f):
-                    return f"{where}: a sparsity is a fraction like s_final, not a percentage"
-                return f"{where}: at step n the sparsity reaches s_final = {s_f}; yours gives {at_n:.3g}"
+                    return _("{where}: a sparsity is a fraction like s_final, not a percentage").format(where=where)
+                return _("{where}: at step n the sparsity reaches s_final = {s_f}; yours gives {got:.3g}").format(
+                    where=where, s_f=s_f, got=at_n)
             if any(not close(g_, s_f) for t, g_ in zip(steps, got) if t > n):
-                return f"{where}: after step n the sparsity stays at s_final: clamp t to n"
+                return _("{where}: after step n the sparsity stays at s_final: clamp t to n").format(where=where)
             inside = [(t, g_, r) for t, g_, r in zip(steps, got, right) if 0 < t < n]
-            if inside and all(close(g_, s_f * t / n) for t, g_, _ in inside):
-                return "that is a straight line; Zhu & Gupta prune fast early and slowly near the end (a cubic)"
+            if inside and all(close(g_, s_f * t / n) for t, g_, _r in inside):
+                return _("that is a straight line; Zhu & Gupta prune fast early and slowly near the end (a cubic)")
             if inside and all(g_ < r for _, g_, r in inside):
-                return ("your schedule prunes more slowly early on than Zhu & Gupta's; theirs cuts fast first: "
-                        "s_f * (1 - (1 - t/n)**3)")
-            return f"{where}: close, but not s_f * (1 - (1 - t/n)**3) at every step; check the formula"
+                return _("your schedule prunes more slowly early on than Zhu & Gupta's; theirs cuts fast first: "
+                         "s_f * (1 - (1 - t/n)**3)")
+            return _("{where}: close, but not s_f * (1 - (1 - t/n)**3) at every step; check the formula").format(where=where)
         return None
 
-    return check("Check yourself 4.1", zhu_gupta, diagnose,
-                 todo="write zhu_gupta(t, s_final, n): the target sparsity after step t",
-                 praise="fast while many weights are redundant, slow as the network gets thin, then held")
+    return check(_("Check yourself 4.1"), zhu_gupta, diagnose,
+                 todo=_("write zhu_gupta(t, s_final, n): the target sparsity after step t"),
+                 praise=_("fast while many weights are redundant, slow as the network gets thin, then held"))
 
 
 def _fits_first(fn, cubic) -> bool:
@@ -208,22 +217,24 @@ def check_phone_choice(choice, table: pd.DataFrame, max_loss: float = PHONE_BUDG
     ref = table["accuracy (%)"].iloc[0]
     answer = phone_rows(table, max_loss)["fewest bytes"]
     names = {str(n).strip().lower(): n for n in table.index}
+    names.update({str(tr(n)).strip().lower(): n for n in table.index})  # the row's name as the table shows it
 
     def diagnose(name):
         if not isinstance(name, str):
-            return f"set phone_row to a row's name (a string), got {type(name).__name__}"
+            return _("set phone_row to a row's name (a string), got {kind}").format(kind=type(name).__name__)
         name = names.get(name.strip().lower())
         if name is None:
-            return f"{choice!r} is not a row of the table; copy a name from its index"
+            return _("{choice} is not a row of the table; copy a name from its index").format(choice=repr(choice))
         if name == answer:
             return None
         lost = ref - table.loc[name, "accuracy (%)"]
         if lost > max_loss:
-            return f"that row loses {lost:.1f} points against the teacher, more than the {max_loss:g} allowed"
+            return _("that row loses {lost:.1f} points against the teacher, more than the {max_loss:g} allowed").format(
+                lost=lost, max_loss=max_loss)
         if table.loc[name, "non-zero"] < table.loc[answer, "non-zero"] and table.loc[name, "bytes on disk"] > table.loc[answer, "bytes on disk"]:
-            return ("fewest non-zero weights is not fewest bytes: after prune.remove the zeros are still stored, "
-                    "so compare the 'bytes on disk' column")
-        return "within the accuracy budget, but another row within it takes fewer bytes on disk"
+            return _("fewest non-zero weights is not fewest bytes: after prune.remove the zeros are still stored, "
+                     "so compare the 'bytes on disk' column")
+        return _("within the accuracy budget, but another row within it takes fewer bytes on disk")
 
-    return check("Check yourself 8.1", choice, diagnose, todo="set phone_row to the name of one row of the table",
-                 praise="the smallest file within the accuracy budget")
+    return check(_("Check yourself 8.1"), choice, diagnose, todo=_("set phone_row to the name of one row of the table"),
+                 praise=_("the smallest file within the accuracy budget"))

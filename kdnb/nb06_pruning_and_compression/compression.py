@@ -15,6 +15,7 @@ from torch import nn
 
 from .. import data as kdata
 from .. import seeds
+from ..i18n import N_, _
 from ..recipe import train_pair
 from ..seeds import Spread
 from ..teachers import load_teacher
@@ -22,21 +23,22 @@ from ..training import Run, accuracy, distill, fit, predict_logits, seed_everyth
 from ..verdicts import Verdicts
 from .pruning import adjust_dropout, clone, dropout_rates, finalize, nonzero_params, prune_neurons, slim, weight_count, zeros
 from .retraining import BASE, FINE_TUNE, METHODS, SEEDS, best_method, dense_teacher, prune_and_train
+from .shown import Shown
 from .size_and_speed import latency_table, quantize_int8, saved_bytes, zipped_bytes
 
 ROWS = {
-    "teacher": "teacher (MLP 2x1200)",
-    "alone": "student alone (MLP 1x100)",
-    "distilled": "student distilled (MLP 1x100)",
-    "unstructured": "teacher, 90% of weights pruned",
-    "structured": "teacher, 75% of neurons pruned (2x300)",
-    "int8": "teacher, int8",
-    "all three": "student distilled, pruned to 1x50, int8",
+    "teacher": N_("teacher (MLP 2x1200)"),
+    "alone": N_("student alone (MLP 1x100)"),
+    "distilled": N_("student distilled (MLP 1x100)"),
+    "unstructured": N_("teacher, 90% of weights pruned"),
+    "structured": N_("teacher, 75% of neurons pruned (2x300)"),
+    "int8": N_("teacher, int8"),
+    "all three": N_("student distilled, pruned to 1x50, int8"),
 }
 #: The compression rows' settings: how much each pruning removes.
 COMPRESSION = {"unstructured": 0.9, "structured": 0.75, "student_neurons": 0.5}
 #: Fine-tuning of the slimmed student on cached soft targets: the default recipe's batch, a sixth of its epochs.
-STUDENT_TUNE = Run(epochs=10, lr=1e-3, batch_size=256, progress=False, desc="student, pruned, fine-tune")
+STUDENT_TUNE = Run(epochs=10, lr=1e-3, batch_size=256, progress=False, desc=N_("student, pruned, fine-tune"))
 
 
 def compression_models(seed: int = 0, dataset: kdata.Dataset | None = None, method: str = METHODS[3],
@@ -73,10 +75,10 @@ def compression_models(seed: int = 0, dataset: kdata.Dataset | None = None, meth
     structured = slim(prune_neurons(clone(dense), COMPRESSION["structured"]))
     adjust_dropout(structured, dropout_rates(dense), dense)
     seed_everything(seed, threads=None)
-    fit(structured, ds.train, None, Run.of(fine_tune, seed=seed, progress=progress, desc="structured, fine-tune"))
+    fit(structured, ds.train, None, Run.of(fine_tune, seed=seed, progress=progress, desc=_("structured, fine-tune")))
     small = slim(prune_neurons(clone(distilled), COMPRESSION["student_neurons"]))
     seed_everything(seed, threads=None)
-    distill(small, ds.train, None, Run.of(student_tune, seed=seed, progress=progress), teacher=logits, T=spec["T"],
+    distill(small, ds.train, None, Run.of(student_tune, seed=seed, progress=progress, desc=_(student_tune.desc)), teacher=logits, T=spec["T"],
             alpha=spec["alpha"])
     out = {"teacher": dense.eval(), "alone": alone.eval(), "distilled": distilled.eval(), "unstructured": unstructured,
            "structured": structured.eval(), "int8": quantize_int8(dense), "all three": quantize_int8(small.eval())}
@@ -120,7 +122,7 @@ def compression_table(runs: pd.DataFrame, live: dict[str, nn.Module], timing: bo
         for b in (1, 256):
             out[f"ms, batch {b}"] = times[f"latency, batch {b} (ms)"].to_numpy()
             out[f"speed-up, batch {b}"] = times[f"speed-up, batch {b}"].to_numpy()
-    return out.rename_axis("model")
+    return Shown(out.rename_axis("model"))
 
 
 def latency_runs(dataset: kdata.Dataset | None = None, progress: bool = True) -> pd.DataFrame:
@@ -140,15 +142,16 @@ def latency_runs(dataset: kdata.Dataset | None = None, progress: bool = True) ->
 def rebuilt_accuracy(live: dict[str, nn.Module], runs: pd.DataFrame, split: kdata.Split) -> pd.DataFrame:
     """Each ``live`` model's accuracy on ``split`` against its seed-0 row of ``runs`` (the table), in %."""
     table = runs[runs.seed == 0].set_index("model").test
-    return pd.DataFrame({"built here (%)": [100 * accuracy(m, split) for m in live.values()],
-                         "table, seed 0 (%)": [100 * table[name] for name in live]},
-                        index=pd.Index(list(live), name="model"))
+    return Shown({"built here (%)": [100 * accuracy(m, split) for m in live.values()],
+                  "table, seed 0 (%)": [100 * table[name] for name in live]},
+                 index=pd.Index(list(live), name="model"))
 
 
 def rebuild_verdicts(rebuilt: pd.DataFrame, points: float = 1.0) -> Verdicts:
     """The one claim :func:`rebuilt_accuracy` is shown for: the models built here are the table's."""
     gap = (rebuilt["built here (%)"] - rebuilt["table, seed 0 (%)"]).abs()
-    return Verdicts({f"every seed-0 model built here is within {points:g} point of its accuracy in the table": bool((gap <= points).all())})
+    claim = _("every seed-0 model built here is within {points:g} point of its accuracy in the table").format(points=points)
+    return Verdicts({claim: bool((gap <= points).all())})
 
 
 def compression_summary(comp: pd.DataFrame, runs: pd.DataFrame, latency: pd.DataFrame) -> pd.DataFrame:
@@ -157,7 +160,7 @@ def compression_summary(comp: pd.DataFrame, runs: pd.DataFrame, latency: pd.Data
     ``nb06_latency`` (``latency``), rounded to what a reader compares."""
     acc = seeds.span_table(runs, "model", {"test": "test accuracy, % [min, max]"}).reindex(comp.index)
     times = latency.set_index("model").reindex(comp.index)
-    return pd.DataFrame({
+    return Shown({
         "test accuracy, % [min, max]": acc["test accuracy, % [min, max]"],
         "parameters": comp["parameters"].map("{:,}".format),
         "non-zero": comp["non-zero"].map(lambda n: f"{n / 1e6:.3g} M" if n >= 1e6 else f"{n / 1e3:.3g} k"),
@@ -187,9 +190,9 @@ def compression_verdicts(runs: pd.DataFrame, comp: pd.DataFrame) -> Verdicts:
     pruned = [mean[ROWS[k]].mean for k in ("unstructured", "structured")]
     students = [s.mean for name, s in mean.items() if name.startswith("student")]
     return Verdicts({
-        "the distilled 1x100 beats the same 1x100 trained alone, seed ranges apart": distilled.beats(alone),
-        "every pruned teacher is ahead of every student on the mean": min(pruned) > max(students),
-        "only one row has its own architecture trained alone beside it": sum(n.startswith("student alone") for n in comp.index) == 1,
+        _("the distilled 1x100 beats the same 1x100 trained alone, seed ranges apart"): distilled.beats(alone),
+        _("every pruned teacher is ahead of every student on the mean"): min(pruned) > max(students),
+        _("only one row has its own architecture trained alone beside it"): sum(n.startswith("student alone") for n in comp.index) == 1,
     })
 
 
@@ -197,14 +200,14 @@ def compression_speed_verdicts(timed: pd.DataFrame) -> Verdicts:
     """Section 8's claims about speed and zipped size, read off :func:`compression_table` with timing."""
     R, s1, s256 = ROWS, timed["speed-up, batch 1"], timed["speed-up, batch 256"]
     return Verdicts({
-        "90% unstructured is under 3x faster at both batch sizes (10x fewer non-zeros: zeros are not skipped)":
+        _("90% unstructured is under 3x faster at both batch sizes (10x fewer non-zeros: zeros are not skipped)"):
             s256[R["unstructured"]] < 3 and s1[R["unstructured"]] < 3,
-        "the structured 2x300 is more than 2x faster at batch 256": s256[R["structured"]] > 2,
-        "the distilled student, and it pruned and in int8, are each more than 5x faster at batch 256":
+        _("the structured 2x300 is more than 2x faster at batch 256"): s256[R["structured"]] > 2,
+        _("the distilled student, and it pruned and in int8, are each more than 5x faster at batch 256"):
             s256[R["all three"]] > 5 and s256[R["distilled"]] > 5,
-        "the int8 teacher is faster than float32 at batch 256 (over 1.1x)": s256[R["int8"]] > 1.1,
-        "at batch 1 the int8 student is slower than the float 1x100 (int8's fixed cost)":
+        _("the int8 teacher is faster than float32 at batch 256 (over 1.1x)"): s256[R["int8"]] > 1.1,
+        _("at batch 1 the int8 student is slower than the float 1x100 (int8's fixed cost)"):
             timed.loc[R["all three"], "ms, batch 1"] > timed.loc[R["distilled"], "ms, batch 1"],
-        "zipped, the 90% unstructured model is under half the teacher's zipped bytes":
+        _("zipped, the 90% unstructured model is under half the teacher's zipped bytes"):
             timed.loc[R["unstructured"], "zipped bytes"] < 0.5 * timed.loc[R["teacher"], "zipped bytes"],
     })

@@ -15,6 +15,7 @@ from torch import nn
 from torch.nn.utils import prune
 
 from .. import data as kdata
+from ..i18n import _
 from ..plots import DISTILLED, HARD, SMOOTHED, TEACHER, subplots
 from ..training import accuracy
 from ..widgets import Explorer, new_figure
@@ -108,12 +109,12 @@ class PruningPanels:
         """Draw the three panels once on ``axes`` (three Axes); return the artists that move."""
         ax_acc, ax_hist, ax_layer = axes
         c = self.curve
-        ax_acc.plot(100 * c.sparsity, 100 * c.global_test, color=TEACHER, lw=2, label="global (all layers ranked together)")
+        ax_acc.plot(100 * c.sparsity, 100 * c.global_test, color=TEACHER, lw=2, label=_("global (all layers ranked together)"))
         if "layerwise_test" in c:
             ax_acc.plot(100 * c.sparsity, 100 * c.layerwise_test, color=SMOOTHED, lw=1.5, ls="--",
-                        label="layer by layer (same sparsity in each)")
-        ax_acc.set(xlabel="sparsity: weights set to zero (%)", ylabel="test accuracy (%)", ylim=(0, 100), xlim=(0, 100))
-        ax_acc.set_title("accuracy, pruned once, no retraining", loc="left")
+                        label=_("layer by layer (same sparsity in each)"))
+        ax_acc.set(xlabel=_("sparsity: weights set to zero (%)"), ylabel=_("test accuracy (%)"), ylim=(0, 100), xlim=(0, 100))
+        ax_acc.set_title(_("accuracy, pruned once, no retraining"), loc="left")
         ax_acc.legend(loc="lower left", fontsize=10)
         marker, = ax_acc.plot([], [], "o", color=DISTILLED, ms=10, zorder=5)
         vline = ax_acc.axvline(0, color=DISTILLED, lw=1, ls=":")
@@ -123,23 +124,23 @@ class PruningPanels:
         ax_hist.set_yscale("log")
         floor = 0.8
         ax_hist.stairs(np.maximum(self.counts, floor), self.edges, baseline=floor, fill=True, color="#dddddd",
-                       label="pruned")
+                       label=_("pruned"))
         kept = ax_hist.stairs(np.maximum(self.counts, floor), self.edges, baseline=floor, fill=True, color=TEACHER,
-                              label="kept")
+                              label=_("kept"), gid="kept")
         ax_hist.set_ylim(floor, 100 * max(self.counts.max(), 1))  # headroom above the peak for the text and legend
         ax_hist.xaxis.set_major_locator(plt.MaxNLocator(5))
-        ax_hist.set(xlabel="weight value", ylabel="weights per bin (log scale)")
-        ax_hist.set_title("the weights that survive", loc="left")
+        ax_hist.set(xlabel=_("weight value"), ylabel=_("weights per bin (log scale)"))
+        ax_hist.set_title(_("the weights that survive"), loc="left")
         ax_hist.legend(loc="upper right", fontsize=10, handlelength=1.2)
         hist_text = ax_hist.text(0.02, 0.97, "", transform=ax_hist.transAxes, fontsize=10.5, va="top")
         x = np.arange(len(self.layers))
         layer_bars = ax_layer.bar(x, np.zeros(len(x)), color=HARD, width=0.6)
         ax_layer.set_xticks(x, [name.replace("→", "→\n") for name in self.layers])
-        ax_layer.set(xlabel="Linear layer (inputs→outputs)", ylabel="sparsity (%)", ylim=(0, 125))
+        ax_layer.set(xlabel=_("Linear layer (inputs→outputs)"), ylabel=_("sparsity (%)"), ylim=(0, 125))
         ax_layer.xaxis.label.set_fontsize(11)
         ax_layer.set_yticks(range(0, 101, 20))
-        ax_layer.set_title("each layer's share pruned", loc="left")
-        target = ax_layer.axhline(0, color=DISTILLED, lw=1.5, ls="--", label="overall")
+        ax_layer.set_title(_("each layer's share pruned"), loc="left")
+        target = ax_layer.axhline(0, color=DISTILLED, lw=1.5, ls="--", label=_("overall"))
         ax_layer.legend(loc="upper left", fontsize=10)
         layer_text = [ax_layer.text(i, 0, "", ha="center", va="bottom", fontsize=11) for i in x]
         return {"marker": marker, "vline": vline, "label": label, "kept": kept, "hist_text": hist_text,
@@ -151,9 +152,9 @@ class PruningPanels:
         s, acc = state["percent"], 100 * state["test_acc"]
         artists["marker"].set_data([s], [acc])
         artists["vline"].set_xdata([s, s])
-        artists["label"].set_text(f"{s:.0f}% pruned\ntest accuracy {acc:.1f}%")
+        artists["label"].set_text(_("{s:.0f}% pruned\ntest accuracy {acc:.1f}%").format(s=s, acc=acc))
         artists["kept"].set_data(np.maximum(state["surviving"], 0.8))
-        artists["hist_text"].set_text(f"kept {state['kept']:,}\nzeroed: |w| ≤ {state['threshold']:.3g}")
+        artists["hist_text"].set_text(_("kept {kept:,}\nzeroed: |w| ≤ {threshold:.3g}").format(kept=state["kept"], threshold=state["threshold"]))
         for bar, txt, v in zip(artists["layer_bars"].patches, artists["layer_text"], state["layer_sparsity"]):
             bar.set_height(v)
             inside = v > 15  # inside the bar, clear of the dashed overall line
@@ -189,7 +190,7 @@ class PruningExplorer(Explorer):
         fig = new_figure(figsize)
         self.artists = self.panels.draw(fig.subplots(1, 3, gridspec_kw=_WIDTHS))
         _fit_layout(fig)
-        slider = w.IntSlider(value=int(percent), min=0, max=int(PERCENT_RANGE[1]), step=1, description="sparsity %",
+        slider = w.IntSlider(value=int(percent), min=0, max=int(PERCENT_RANGE[1]), step=1, description=_("sparsity %"),
                              continuous_update=True, layout=w.Layout(width="520px"))
         super().__init__(fig, {"sparsity": slider}, self._show, lambda: self.panels.dynamic(self.artists))
 

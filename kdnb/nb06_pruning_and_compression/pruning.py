@@ -11,7 +11,9 @@ import torch
 from torch import nn
 from torch.nn.utils import prune
 
+from ..i18n import _
 from ..verdicts import Verdicts
+from .shown import Shown
 
 
 def linear_layers(model: nn.Module) -> list[tuple[str, nn.Linear]]:
@@ -28,7 +30,7 @@ def clone(model):
     """
     if isinstance(model, nn.Module):
         for m in model.modules():
-            for name in [k[:-5] for k, _ in m.named_buffers(recurse=False) if k.endswith("_mask")]:
+            for name in [k[:-5] for k, _b in m.named_buffers(recurse=False) if k.endswith("_mask")]:
                 setattr(m, name, getattr(m, name).detach())
     return copy.deepcopy(model)
 
@@ -81,7 +83,7 @@ def prune_neurons(model: nn.Module, fraction: float, n: float = 2) -> nn.Module:
     layer's neurons (rows of its weight) with the smallest L``n`` norm. The output layer keeps
     its 10 classes. Returns ``model``, changed in place; :func:`slim` then makes it smaller."""
     fraction = check_fraction(fraction, "fraction of neurons")
-    for m, _ in prunable(model)[:-1]:
+    for m, _name in prunable(model)[:-1]:
         prune.ln_structured(m, "weight", amount=fraction, n=n, dim=0)
     return model
 
@@ -129,7 +131,7 @@ def anatomy(layer: nn.Module) -> pd.DataFrame:
         rows.append({"name": "weight", "kind": "plain attribute: weight_orig * weight_mask", "shape": tuple(layer.weight.shape)})
     for hook in layer._forward_pre_hooks.values():
         rows.append({"name": type(hook).__name__, "kind": "forward pre-hook (recomputes weight)", "shape": ""})
-    return pd.DataFrame(rows).set_index("name")
+    return Shown(pd.DataFrame(rows).set_index("name"))
 
 
 def sparsity_table(model: nn.Module) -> pd.DataFrame:
@@ -143,7 +145,7 @@ def sparsity_table(model: nn.Module) -> pd.DataFrame:
     out = pd.DataFrame(rows).T
     zero, total = zeros(model)
     out.loc["all Linear weights"] = {"weights": total, "zero": zero, "sparsity (%)": 100 * zero / total}
-    return out.astype({"weights": int, "zero": int})
+    return Shown(out.astype({"weights": int, "zero": int}))
 
 
 def _weights_and_biases(model: nn.Module):
@@ -214,16 +216,16 @@ def mask_comparison(layer: nn.Linear, amount: float = 0.5) -> pd.DataFrame:
     out = {name: {"pruned by L1": int((~a).sum()), "pruned by L2": int((~b).sum()),
                   "weights where the masks differ": int((a != b).sum()), "identical masks": bool(torch.equal(a, b))}
            for name, (a, b) in pairs.items()}
-    return pd.DataFrame(out).T
+    return Shown(pd.DataFrame(out).T)
 
 
 def mask_verdicts(masks: pd.DataFrame) -> Verdicts:
     """Section 3's two claims, read off :func:`mask_comparison`'s table."""
     single, rows = masks.loc["single weights (unstructured)"], masks.loc["whole neurons (rows, ln_structured)"]
     return Verdicts({
-        "for single weights, L1 and L2 pruning give the same mask": bool(single["identical masks"])
+        _("for single weights, L1 and L2 pruning give the same mask"): bool(single["identical masks"])
         and single["weights where the masks differ"] == 0,
-        "for whole neurons (rows), the L1 and L2 masks differ": not bool(rows["identical masks"])
+        _("for whole neurons (rows), the L1 and L2 masks differ"): not bool(rows["identical masks"])
         and rows["weights where the masks differ"] > 0,
     })
 

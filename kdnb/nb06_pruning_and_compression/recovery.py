@@ -18,6 +18,7 @@ from torch import nn
 
 from .. import data as kdata
 from .. import models, seeds
+from ..i18n import N_, _
 from ..losses import IGNORE_INDEX
 from ..plots import ALONE, DISTILLED, HARD, SMOOTHED, TEACHER, subplots
 from ..recipe import DEFAULT, labelled_subset
@@ -27,13 +28,15 @@ from ..training import Run, accuracy, distill, fit, predict_logits, seed_everyth
 from ..verdicts import Verdicts
 from .pruning import adjust_dropout, clone, dropout_rates, linear_layers, prune_neurons, slim
 from .retraining import BASE, FINE_TUNE, SEEDS, dense_teacher
+from .shown import Shown
 
 #: Recovery of a pruned network: the share of the 2x1200's hidden neurons removed (2x300, 2x120,
 #: 2x60 remain). Each label regime names how many training images keep their label and what the
 #: teacher (the dense network the student is cut from) was trained on: all 3,500 labels, or only the
 #: student's labels (the fair control: it cannot hand back labels it never saw).
 RECOVERY_FRACTIONS = (0.75, 0.9, 0.95)
-ALL_LABELS, SCARCE, SCARCE_FAIR = "all 3,500 labels", "300 labels, teacher saw all 3,500", "300 labels, teacher saw only those 300"
+ALL_LABELS, SCARCE, SCARCE_FAIR = (N_("all 3,500 labels"), N_("300 labels, teacher saw all 3,500"),
+                                   N_("300 labels, teacher saw only those 300"))
 RECOVERY_REGIMES = {ALL_LABELS: {"labels": None, "teacher": "all"},
                     SCARCE: {"labels": 300, "teacher": "all"},
                     SCARCE_FAIR: {"labels": 300, "teacher": "same"}}
@@ -41,7 +44,7 @@ RECOVERY_REGIMES = {ALL_LABELS: {"labels": None, "teacher": "all"},
 #: labels plus the teacher's argmax for every unlabelled image (hard pseudo-labels); or kd_loss with
 #: the teacher's soft targets (T and alpha of the default recipe). With every label there is nothing
 #: to pseudo-label, so that regime has the first and the last only.
-FINE_TUNINGS = ("hard labels", "teacher's hard pseudo-labels", "teacher's soft targets")
+FINE_TUNINGS = (N_("hard labels"), N_("teacher's hard pseudo-labels"), N_("teacher's soft targets"))
 HARD_LABELS, PSEUDO_LABELS, SOFT_TARGETS = FINE_TUNINGS
 
 
@@ -152,9 +155,9 @@ def recovery_table(runs: pd.DataFrame) -> pd.DataFrame:
 def recovery_summary(runs: pd.DataFrame) -> pd.DataFrame:
     """The recovery table for reading: ``mean [min, max]`` per regime and width (rows) and fine-tuning (columns)."""
     text = seeds.span_table(runs, _KEYS, ["test"])["test"].rename_axis(_KEYS)
-    return (text.unstack("fine_tune", sort=False).reindex(columns=list(FINE_TUNINGS)).fillna("")
-            .rename(index=lambda h: f"2x{h}", level=1)
-            .rename_axis(columns=f"test accuracy, % ({runs.seed.nunique()} seeds, [min, max])"))
+    return Shown(text.unstack("fine_tune", sort=False).reindex(columns=list(FINE_TUNINGS)).fillna("")
+                 .rename(index=lambda h: f"2x{h}", level=1)
+                 .rename_axis(columns=_("test accuracy, % ({n} seeds, [min, max])").format(n=runs.seed.nunique())))
 
 
 def recovery_gains(runs: pd.DataFrame, against: str = HARD_LABELS, of: str = SOFT_TARGETS) -> pd.DataFrame:
@@ -201,7 +204,7 @@ def recovery_split(runs: pd.DataFrame) -> pd.DataFrame:
             row[f"{short}: total"] = span(soft - hard)
         row["the teacher's extra labels (soft targets)"] = span(t.loc[(SCARCE, h, SOFT_TARGETS)] - t.loc[(SCARCE_FAIR, h, SOFT_TARGETS)])
         rows.append(row)
-    return pd.DataFrame(rows).set_index("slim model").T.rename_axis("points, paired by seed: mean [min, max]")
+    return Shown(pd.DataFrame(rows).set_index("slim model").T.rename_axis("points, paired by seed: mean [min, max]"))
 
 
 def recovery_verdicts(runs: pd.DataFrame) -> Verdicts:
@@ -221,19 +224,19 @@ def recovery_verdicts(runs: pd.DataFrame) -> Verdicts:
     extra = [t.loc[(SCARCE, h, SOFT_TARGETS)] - t.loc[(SCARCE_FAIR, h, SOFT_TARGETS)] for h in runs.hidden.unique()]
     smaller = lambda a, b: bool((a["gain (points)"].to_numpy() < b["gain (points)"].to_numpy()).all())  # noqa: E731
     return Verdicts({
-        "all 3,500 labels: soft targets are worse than hard labels at every width, seed ranges apart":
+        _("all 3,500 labels: soft targets are worse than hard labels at every width, seed ranges apart"):
             every(soft_all, -1) and soft_all["seed ranges apart"].all(),
-        "300 labels, teacher saw all: its hard pseudo-labels beat the 300 hard labels at every width, seed ranges apart":
+        _("300 labels, teacher saw all: its hard pseudo-labels beat the 300 hard labels at every width, seed ranges apart"):
             every(pseudo_full, 1) and pseudo_full["seed ranges apart"].all(),
-        "... and soft targets are behind those pseudo-labels at every width (seed ranges apart at the two narrower)":
+        _("... and soft targets are behind those pseudo-labels at every width (seed ranges apart at the two narrower)"):
             every(soft_vs_pseudo_full, -1) and soft_vs_pseudo_full["seed ranges apart"].tolist() == [False, True, True],
-        "300 labels, teacher saw only those 300: soft targets ahead of hard labels on the mean at every width, ranges apart at none":
+        _("300 labels, teacher saw only those 300: soft targets ahead of hard labels on the mean at every width, ranges apart at none"):
             every(soft_fair, 1) and not soft_fair["seed ranges apart"].any(),
-        "... and its hard pseudo-labels ahead of its soft targets at the two narrower widths, seed ranges apart":
+        _("... and its hard pseudo-labels ahead of its soft targets at the two narrower widths, seed ranges apart"):
             pseudo_vs_soft_fair["seed ranges apart"].tolist() == [False, True, True] and every(pseudo_vs_soft_fair.iloc[1:], 1),
-        "soft targets from the teacher that saw all the labels beat those from the fair one in every seed at every width":
+        _("soft targets from the teacher that saw all the labels beat those from the fair one in every seed at every width"):
             all(bool((d > 0).all()) for d in extra),
-        "with the fair teacher, the gains of pseudo-labels and of soft targets over hard labels are both smaller (mean) at every width":
+        _("with the fair teacher, the gains of pseudo-labels and of soft targets over hard labels are both smaller (mean) at every width"):
             smaller(gains(PSEUDO_LABELS, HARD_LABELS, SCARCE_FAIR), pseudo_full)
             and smaller(soft_fair, gains(SOFT_TARGETS, HARD_LABELS, SCARCE)),
     })
@@ -249,7 +252,7 @@ def recovery_teachers(runs: pd.DataFrame) -> pd.DataFrame:
         out[regime] = {"teacher's test accuracy (%)": Spread.of(part.dense, 100).text(1),
                        "its argmax right on the unlabelled images (%)":
                            Spread.of(right, 100).text(1) if len(right) else "no unlabelled images"}
-    return pd.DataFrame(out).T
+    return Shown(pd.DataFrame(out).T)
 
 
 def plot_recovery(runs: pd.DataFrame, axes=None, figsize=(10.8, 4.8)):
@@ -267,24 +270,24 @@ def plot_recovery(runs: pd.DataFrame, axes=None, figsize=(10.8, 4.8)):
         pos = {h: i for i, h in enumerate(widths)}
         before = part.drop_duplicates("hidden").sort_values("hidden", ascending=False)
         ax.plot([pos[h] for h in before.hidden], before["pruned, no fine-tuning"], marker="o", color=HARD, ls=":",
-                label="cut out, no fine-tuning")
+                label=_("cut out, no fine-tuning"))
         for how in FINE_TUNINGS:
             p = part[part.fine_tune == how].sort_values("hidden", ascending=False)
             if p.empty:
                 continue
             x = [pos[h] for h in p.hidden]
-            ax.plot(x, p["mean"], marker="o", color=colours[how], lw=2, label=f"fine-tuned on {how}")
+            ax.plot(x, p["mean"], marker="o", color=colours[how], lw=2, label=_("fine-tuned on {how}").format(how=_(how)))
             ax.fill_between(x, p["min"], p["max"], color=colours[how], alpha=0.2, lw=0)
-        ax.axhline(before.dense.mean(), color=TEACHER, lw=1, ls="--", label="the dense 2x1200 it was cut from (the teacher)")
+        ax.axhline(before.dense.mean(), color=TEACHER, lw=1, ls="--", label=_("the dense 2x1200 it was cut from (the teacher)"))
         ax.set_xticks(range(len(widths)), [f"2x{h}" for h in widths])
-        ax.set_xlabel("hidden neurons kept (slim model)")
-        ax.set_title(regime.replace(", ", ",\n"), loc="left", fontsize=11)
-    axes[0].set_ylabel("test accuracy (%)")
+        ax.set_xlabel(_("hidden neurons kept (slim model)"))
+        ax.set_title(_(regime).replace(", ", ",\n").replace("，", "，\n"), loc="left", fontsize=11)
+    axes[0].set_ylabel(_("test accuracy (%)"))
     handles = {}
     for ax in axes:
         for hnd, lab in zip(*ax.get_legend_handles_labels()):
             handles.setdefault(lab, hnd)
-    fig.suptitle(f"Recovering a structurally pruned 2x1200: {runs.seed.nunique()} seeds (line: mean, band: worst to best)",
+    fig.suptitle(_("Recovering a structurally pruned 2x1200: {n} seeds (line: mean, band: worst to best)").format(n=runs.seed.nunique()),
                  x=0.01, ha="left")
     fig.tight_layout(rect=(0, 0.14, 1, 1))
     fig.legend(handles.values(), handles.keys(), loc="lower center", ncol=3, fontsize=10, frameon=False)

@@ -18,6 +18,7 @@ from torch import nn
 
 from .. import data as kdata
 from .. import models, seeds
+from ..i18n import N_, _
 from ..plots import ALONE, DISTILLED, HARD, SMOOTHED, TEACHER, subplots
 from ..recipe import DEFAULT
 from ..seeds import Spread
@@ -25,14 +26,15 @@ from ..teachers import TEACHERS, load_teacher, train_teacher
 from ..training import Run, accuracy, distill, fit, seed_everything
 from ..verdicts import Verdicts
 from .pruning import adjust_dropout, check_fraction, clone, dropout_rates, prune_global, zeros
+from .shown import Shown
 
 #: The model every pruning experiment starts from: the shipped 2x1200 MLP teacher.
 BASE = DEFAULT["teacher"]
 #: Target sparsities of the retraining comparison (fraction of the Linear weights set to zero).
 SPARSITIES = (0.5, 0.8, 0.9, 0.95, 0.98, 0.99)
 #: The retraining methods, in the order the figures show them.
-METHODS = ("one-shot, no retraining", "one-shot + fine-tune", "iterative (Han et al. 2015)",
-           "gradual (Zhu & Gupta 2017)")
+METHODS = (N_("one-shot, no retraining"), N_("one-shot + fine-tune"), N_("iterative (Han et al. 2015)"),
+           N_("gradual (Zhu & Gupta 2017)"))
 #: One fine-tuning budget for every method: the teacher's own recipe (Adam at its learning rate,
 #: cosine decay, random shifts of up to 2 px, its dropout lowered by Han et al.'s rule), 10 epochs
 #: instead of 40. The learning rate was chosen on validation accuracy between 3e-4 and 1e-3, seed 0.
@@ -58,7 +60,7 @@ def dense_teacher(seed: int = 0, dataset: kdata.Dataset | None = None, progress:
         model = models.build(TEACHERS[BASE]["model"])
         model.load_state_dict(_DENSE[seed])
     else:
-        model, _, _ = train_teacher(BASE, seed=seed, dataset=dataset, progress=progress)
+        model, _hist, _spec = train_teacher(BASE, seed=seed, dataset=dataset, progress=progress)
         _DENSE[seed] = {k: v.clone() for k, v in model.state_dict().items()}
     model = clone(model)
     for p in model.parameters():
@@ -132,7 +134,7 @@ def prune_and_train(model: nn.Module, train: kdata.Split, method: str, sparsity:
         prune_global(model, target(t))
         adjust_dropout(model, dropout)
 
-    run = Run.of(run, desc=f"{method} to {sparsity:.0%}", after_step=after_step)
+    run = Run.of(run, desc=_("{method} to {sparsity:.0%}").format(method=_(method), sparsity=sparsity), after_step=after_step)
     if teacher is None:
         history = fit(model, train, None, run)
     else:
@@ -184,8 +186,10 @@ def retrain_summary(runs: pd.DataFrame, split: str = "test") -> pd.DataFrame:
     """The retraining table for reading: ``mean [min, max]`` per method (rows) and sparsity (columns)."""
     part = runs[runs.method != "dense"]
     text = seeds.span_table(part, ["method", "sparsity"], [split])[split].rename_axis(["method", "sparsity"])
-    return (text.unstack("sparsity", sort=False).rename(columns=lambda s: f"{100 * s:g}%")
-            .rename_axis(columns=f"{split} accuracy, % ({part.seed.nunique()} seeds, [min, max])"))
+    n = part.seed.nunique()
+    name = (_("test accuracy, % ({n} seeds, [min, max])").format(n=n) if split == "test"
+            else f"{split} accuracy, % ({n} seeds, [min, max])")
+    return Shown(text.unstack("sparsity", sort=False).rename(columns=lambda s: f"{100 * s:g}%").rename_axis(columns=name))
 
 
 def _by_method(runs: pd.DataFrame) -> dict[tuple[str, float], Spread]:
@@ -206,13 +210,14 @@ def plot_retraining(runs: pd.DataFrame, ax=None, figsize=(11, 4.8)):
     for method in METHODS:
         part = table[table.method == method].sort_values("sparsity")
         x = part.sparsity.map(positions)
-        ax.plot(x, part["mean"], marker="o", color=METHOD_COLOURS[method], lw=2, label=method)
+        ax.plot(x, part["mean"], marker="o", color=METHOD_COLOURS[method], lw=2, label=_(method))
         ax.fill_between(x, part["min"], part["max"], color=METHOD_COLOURS[method], alpha=0.18, lw=0)
     dense = 100 * runs[runs.method == "dense"].test.mean()
-    ax.axhline(dense, color=HARD, ls=":", lw=1.5, label=f"dense 2x1200 ({dense:.1f}%)")
+    ax.axhline(dense, color=HARD, ls=":", lw=1.5, label=_("dense 2x1200 ({acc:.1f}%)").format(acc=dense))
     ax.set_xticks(list(positions.values()), [f"{100 * s:g}%" for s in positions])
-    ax.set(xlabel="sparsity (share of the Linear weights set to zero)", ylabel="test accuracy (%)")
-    ax.set_title(f"Pruning the 2x1200 MLP: mean of {runs.seed.nunique()} seeds (line), worst to best seed (band)", loc="left")
+    ax.set(xlabel=_("sparsity (share of the Linear weights set to zero)"), ylabel=_("test accuracy (%)"))
+    ax.set_title(_("Pruning the 2x1200 MLP: mean of {n} seeds (line), worst to best seed (band)").format(n=runs.seed.nunique()),
+                 loc="left")
     ax.legend(loc="lower left", fontsize=10)
     fig.tight_layout()
     return fig
@@ -238,7 +243,7 @@ def retrain_comparison(runs: pd.DataFrame, baseline: str = METHODS[1]) -> pd.Dat
             a = sp[(m, s)]
             rows.append({"sparsity": f"{100 * s:g}%", "method": m, "points against one-shot + fine-tune": a - b,
                          "verdict": compare_words(a, b)})
-    return pd.DataFrame(rows).set_index(["sparsity", "method"])
+    return Shown(pd.DataFrame(rows).set_index(["sparsity", "method"]))
 
 
 def retrain_verdicts(runs: pd.DataFrame) -> Verdicts:
@@ -250,18 +255,18 @@ def retrain_verdicts(runs: pd.DataFrame) -> Verdicts:
     verdict = lambda m: cmp.xs(m, level="method").verdict  # noqa: E731
     high = [f"{100 * s:g}%" for s in SPARSITIES if s >= 0.9]
     return Verdicts({
-        "at 80% sparsity, pruning once without retraining costs less than a point": dense - sp[(one, 0.8)].mean < 1.0,
-        "at 95%, pruning once without retraining costs more than 10 points": dense - sp[(one, 0.95)].mean > 10,
-        "at 90%, fine-tuning recovers: every seed beats every seed of one-shot without retraining":
+        _("at 80% sparsity, pruning once without retraining costs less than a point"): dense - sp[(one, 0.8)].mean < 1.0,
+        _("at 95%, pruning once without retraining costs more than 10 points"): dense - sp[(one, 0.95)].mean > 10,
+        _("at 90%, fine-tuning recovers: every seed beats every seed of one-shot without retraining"):
             sp[(ft, 0.9)].beats(sp[(one, 0.9)]),
-        "at 99%, every schedule that retrains beats no retraining, seed ranges apart":
+        _("at 99%, every schedule that retrains beats no retraining, seed ranges apart"):
             all(sp[(m, 0.99)].beats(sp[(one, 0.99)]) for m in (ft, it, gr)),
-        "five rounds of iterative pruning are behind one-shot + fine-tune on the mean at every sparsity from 90% up":
+        _("five rounds of iterative pruning are behind one-shot + fine-tune on the mean at every sparsity from 90% up"):
             verdict(it)[high].str.startswith("behind").all(),
-        "... and ahead of it at no sparsity, not even on the mean": not verdict(it).str.startswith("ahead").any(),
-        "gradual pruning is ahead of one-shot + fine-tune beyond the seed ranges at 98% only":
+        _("... and ahead of it at no sparsity, not even on the mean"): not verdict(it).str.startswith("ahead").any(),
+        _("gradual pruning is ahead of one-shot + fine-tune beyond the seed ranges at 98% only"):
             verdict(gr)[verdict(gr) == "ahead, seed ranges apart"].index.tolist() == ["98%"],
-        "... ahead on the mean at 95% and 99%, behind at 90% (seed ranges apart)":
+        _("... ahead on the mean at 95% and 99%, behind at 90% (seed ranges apart)"):
             verdict(gr)[["95%", "99%"]].str.startswith("ahead").all() and verdict(gr)["90%"] == "behind, seed ranges apart",
     })
 

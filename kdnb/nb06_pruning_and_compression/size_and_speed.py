@@ -17,11 +17,13 @@ import torch
 from torch import nn
 
 from .. import data as kdata
+from ..i18n import N_, _
 from ..teachers import load_teacher
 from ..training import accuracy, predict_logits
 from ..verdicts import Verdicts
 from .pruning import clone, finalize, prune_global
 from .retraining import BASE
+from .shown import Shown
 
 
 def _checkpoint(obj) -> bytes:
@@ -90,9 +92,10 @@ def quantize_int8(model: nn.Module) -> nn.Module:
 
 
 #: The rows of :func:`disk_table`, in order.
-DISK_ROWS = ("dense, float32", "pruned, masks in place (weight_orig + weight_mask)", "pruned, after prune.remove (zeros stored)",
-             "pruned, sparse CSR (non-zeros + int32 indices)", "pruned, zipped", "int8 (dynamic quantization), dense",
-             "pruned + int8 + zipped (Deep Compression's order)")
+DISK_ROWS = (N_("dense, float32"), N_("pruned, masks in place (weight_orig + weight_mask)"),
+             N_("pruned, after prune.remove (zeros stored)"), N_("pruned, sparse CSR (non-zeros + int32 indices)"),
+             N_("pruned, zipped"), N_("int8 (dynamic quantization), dense"),
+             N_("pruned + int8 + zipped (Deep Compression's order)"))
 
 
 def disk_table(model: nn.Module, sparsity: float = 0.9) -> pd.DataFrame:
@@ -106,19 +109,19 @@ def disk_table(model: nn.Module, sparsity: float = 0.9) -> pd.DataFrame:
              zipped_bytes(removed), saved_bytes(quantize_int8(dense)), zipped_bytes(quantize_int8(removed)))
     out = pd.DataFrame({"bytes": pd.Series(dict(zip(DISK_ROWS, sizes)))})
     out["times smaller than dense"] = out.bytes.iloc[0] / out.bytes
-    return out.rename_axis(f"the 2x1200 MLP, {100 * sparsity:g}% sparse where pruned")
+    return Shown(out.rename_axis(_("the 2x1200 MLP, {pct:g}% sparse where pruned").format(pct=100 * sparsity)))
 
 
 def disk_verdicts(disk: pd.DataFrame) -> Verdicts:
     """Section 5's claims about bytes, read off :func:`disk_table`."""
     ratio = disk["bytes"] / disk["bytes"].iloc[0]
-    dense, masked, removed, csr, zipped, int8, _ = DISK_ROWS
+    dense, masked, removed, csr, zipped, int8, _deep = DISK_ROWS
     return Verdicts({
-        "with the masks attached the checkpoint is stored twice (1.9 to 2.1 times the dense bytes)": 1.9 < ratio[masked] < 2.1,
-        "after prune.remove it is the dense size, within 1% (the zeros are stored)": abs(ratio[removed] - 1) < 0.01,
-        "a sparse layout and a compressor each make it smaller than a third of the dense bytes":
+        _("with the masks attached the checkpoint is stored twice (1.9 to 2.1 times the dense bytes)"): 1.9 < ratio[masked] < 2.1,
+        _("after prune.remove it is the dense size, within 1% (the zeros are stored)"): abs(ratio[removed] - 1) < 0.01,
+        _("a sparse layout and a compressor each make it smaller than a third of the dense bytes"):
             ratio[csr] < 1 / 3 and ratio[zipped] < 1 / 3,
-        "int8 makes it 3.5 to 4.1 times smaller without any zero": 3.5 < 1 / ratio[int8] < 4.1,
+        _("int8 makes it 3.5 to 4.1 times smaller without any zero"): 3.5 < 1 / ratio[int8] < 4.1,
     })
 
 
@@ -163,12 +166,12 @@ def latency_table(named_models: dict, in_shape=(1, 28, 28), batch_sizes=(1, 256)
     for b in batch_sizes:
         col = f"latency, batch {b} (ms)"
         table[f"speed-up, batch {b}"] = table[col].iloc[0] / table[col]
-    return table
+    return Shown(table)
 
 
 #: The models section 5 times, in order: the dense teacher, three forms of it 90% unstructured, and a slim one.
-PRUNED_VARIANTS = ("dense 2x1200", "90% unstructured, masks attached", "90% unstructured, after prune.remove",
-                   "90% unstructured, sparse CSR kernel", "75% of neurons removed, slim 2x300")
+PRUNED_VARIANTS = (N_("dense 2x1200"), N_("90% unstructured, masks attached"), N_("90% unstructured, after prune.remove"),
+                   N_("90% unstructured, sparse CSR kernel"), N_("75% of neurons removed, slim 2x300"))
 
 
 def pruned_variants(dense: nn.Module, slim_model: nn.Module, sparsity: float = 0.9) -> dict[str, nn.Module]:
@@ -181,13 +184,13 @@ def pruned_variants(dense: nn.Module, slim_model: nn.Module, sparsity: float = 0
 
 def pruning_speed_verdicts(speed: pd.DataFrame) -> Verdicts:
     """Section 5's claims about time, read off :func:`latency_table` of :func:`pruned_variants`."""
-    dense, masked, removed, _, slim_name = PRUNED_VARIANTS
+    dense, masked, removed, _csr, slim_name = PRUNED_VARIANTS
     s1, s256 = speed["speed-up, batch 1"], speed["speed-up, batch 256"]
     return Verdicts({
-        "90% zeros after prune.remove are nowhere near 10x faster at batch 256 (under 3x): the zeros are multiplied":
+        _("90% zeros after prune.remove are nowhere near 10x faster at batch 256 (under 3x): the zeros are multiplied"):
             s256[removed] < 3,
-        "the slim 2x300 (structured) is more than 2x faster at batch 256": s256[slim_name] > 2,
-        "with the masks attached a single image is slower than dense (the hook recomputes weight every call)": s1[masked] < 1,
+        _("the slim 2x300 (structured) is more than 2x faster at batch 256"): s256[slim_name] > 2,
+        _("with the masks attached a single image is slower than dense (the hook recomputes weight every call)"): s1[masked] < 1,
     })
 
 
@@ -198,8 +201,8 @@ def int8_verdicts(dense: nn.Module, int8: nn.Module, split: kdata.Split) -> Verd
     span = (reference.max() - reference.min()).item()
     agree = (quantized.argmax(1) == reference.argmax(1)).float().mean().item()
     return Verdicts({
-        "the largest change of any logit is under 1% of the logits' range": diff < 0.01 * span,
-        "int8 picks float32's top class on more than 99% of the test images": agree > 0.99,
+        _("the largest change of any logit is under 1% of the logits' range"): diff < 0.01 * span,
+        _("int8 picks float32's top class on more than 99% of the test images"): agree > 0.99,
     })
 
 
@@ -215,9 +218,9 @@ def backend_runs(rounds: int = 3) -> pd.DataFrame:
         raise SystemExit(f"this measurement needs torchao ({exc}); `pip install torchao`, run it, uninstall it") from exc
     ds = kdata.load_mnist_subset()
     teacher = load_teacher(BASE)
-    named = {"float32": teacher, "torch.ao quantize_dynamic (int8)": quantize_int8(teacher)}
-    for label, config in (("torchao int8 weight-only", Int8WeightOnlyConfig()),
-                          ("torchao int8 dynamic activations + int8 weights", Int8DynamicActivationInt8WeightConfig())):
+    named = {N_("float32"): teacher, N_("torch.ao quantize_dynamic (int8)"): quantize_int8(teacher)}
+    for label, config in ((N_("torchao int8 weight-only"), Int8WeightOnlyConfig()),
+                          (N_("torchao int8 dynamic activations + int8 weights"), Int8DynamicActivationInt8WeightConfig())):
         m = clone(teacher)
         quantize_(m, config)
         named[label] = m
@@ -242,7 +245,7 @@ def backend_comparison(table: pd.DataFrame, tolerance: float = 0.1) -> pd.DataFr
             word = "as fast" if abs(r - 1) <= tolerance else ("faster" if r > 1 else "slower")
             row[f"batch {b}"] = f"{word} ({r:.2g}x)"
         rows[name] = row
-    return pd.DataFrame(rows).T.rename_axis("against float32, one thread")
+    return Shown(pd.DataFrame(rows).T.rename_axis("against float32, one thread"))
 
 
 def backend_verdicts(table: pd.DataFrame) -> Verdicts:
@@ -253,12 +256,12 @@ def backend_verdicts(table: pd.DataFrame) -> Verdicts:
         "torchao int8 dynamic activations + int8 weights"
     size = t["bytes on disk"]
     return Verdicts({
-        "torchao's int8 layouts are as small on disk as quantize_dynamic's (within 2%)":
+        _("torchao's int8 layouts are as small on disk as quantize_dynamic's (within 2%)"):
             all(abs(size[m] / size[dynamic] - 1) < 0.02 for m in (weight_only, activations)),
-        "torchao's weight-only int8 is as fast as float32 at batch 256 and slower at batch 1":
+        _("torchao's weight-only int8 is as fast as float32 at batch 256 and slower at batch 1"):
             words.loc[weight_only, "batch 256"].startswith("as fast") and words.loc[weight_only, "batch 1"].startswith("slower"),
-        "torchao's dynamic int8 activations are slower than float32 at both batch sizes":
+        _("torchao's dynamic int8 activations are slower than float32 at both batch sizes"):
             words.loc[activations].str.startswith("slower").all(),
-        "quantize_dynamic is the one that is faster than float32 at batch 256":
+        _("quantize_dynamic is the one that is faster than float32 at batch 256"):
             words["batch 256"].str.startswith("faster").tolist() == [True, False, False],
     })

@@ -39,9 +39,10 @@ from .checks import (check_entropy_at_T, flashcards_verdicts, generator_verdicts
                      replay_verdicts, review_verdicts, trap_verdicts)
 from .mock import MockInterview, replay_interview
 from .quiz import Quiz, distinct_answers, draw_each, make_quiz, quiz_table
-from .traps import bank_summary, formula_sheet, most_asked, references, trap_gallery, trap_sources
+from .traps import (bank_counts, bank_summary, formula_sheet, most_asked, references, sheet_line, terms_table, trap_gallery,
+                    trap_sources, variants_table)
 
-__all__ = ["bank_summary", "Flashcards", "flashcards_verdicts", "card_html", "review_walkthrough", "review_verdicts",
+__all__ = ["bank_counts", "terms_table", "variants_table", "sheet_line", "bank_summary", "Flashcards", "flashcards_verdicts", "card_html", "review_walkthrough", "review_verdicts",
            "Quiz", "quiz_verdicts", "make_quiz", "quiz_table", "draw_each", "distinct_answers",
            "generator_verdicts", "check_entropy_at_T", "MockInterview", "interview_verdicts", "replay_interview",
            "replay_verdicts", "trap_sources", "trap_verdicts", "trap_gallery", "formula_sheet", "most_asked",

@@ -15,8 +15,9 @@ import pandas as pd
 
 from .. import bank
 from .._io import atomic_write_text
+from ..i18n import N_, _
 from ..widgets import button
-from .words import LANG_CHOICES, UI, inline, langs_of, link_html, say, ui_lang
+from .words import LANG_CHOICES, UI, inline, lang_options, langs_of, link_html, pick_lang, say, ui_lang
 
 
 def _tag(entry: bank.Entry, lang: str = "en") -> str:
@@ -29,6 +30,10 @@ def _tag(entry: bank.Entry, lang: str = "en") -> str:
 
 def _source(trap: bank.Trap, lang: str) -> str:
     return UI["common"][lang] if trap.source == "common" else trap.source
+
+
+#: The punctuation after a label: a full stop or colon in English, its full-width form in Chinese.
+_STOP, _COLON = {"en": ".", "zh": "："}, {"en": ":", "zh": "："}
 
 
 def card_html(entry: bank.Entry, lang: str = "both", revealed: bool = True, long: bool = True, prefix: str = "") -> str:
@@ -44,15 +49,16 @@ def card_html(entry: bank.Entry, lang: str = "both", revealed: bool = True, long
               for g in langs]
     if revealed:
         for g in langs:
-            parts.append(f"<p><b>{UI['answer'][g]}.</b> {inline(entry.short[g])}</p>")
+            parts.append(f"<p><b>{UI['answer'][g]}{_STOP[g]}</b> {inline(entry.short[g])}</p>")
         if entry.trap:
             for g in langs:
-                parts.append(f'<p style="border-left:4px solid #c0392b;padding-left:.5em"><b>{UI["trap"][g]}'
-                             f' ({html.escape(_source(entry.trap, g))}).</b> ✗ {inline(entry.trap.claim[g])}<br>'
-                             f'<b>{UI["truth"][g]}:</b> ✓ {inline(entry.trap.truth[g])}</p>')
+                source = html.escape(_source(entry.trap, g))
+                label = f"{UI['trap'][g]}（{source}）：" if g == "zh" else f"{UI['trap'][g]} ({source})."
+                parts.append(f'<p style="border-left:4px solid #c0392b;padding-left:.5em"><b>{label}</b> ✗ '
+                             f'{inline(entry.trap.claim[g])}<br><b>{UI["truth"][g]}{_COLON[g]}</b> ✓ {inline(entry.trap.truth[g])}</p>')
         if long:
             parts.append(f"<details><summary>{UI['more'][ui]}</summary>{bank.markdown_html(entry.long)}</details>")
-        parts.append(f"<p>{UI['see'][ui]}: {link_html(entry.link, prefix)}"
+        parts.append(f"<p>{UI['see'][ui]}{_COLON[ui]}{' ' if ui == 'en' else ''}{link_html(entry.link, prefix)}"
                      + (f" · {html.escape(entry.cite)}" if entry.cite else "") + "</p>")
     return '<div style="font-size:15px;line-height:1.45">' + "\n".join(parts) + "</div>"
 
@@ -73,9 +79,10 @@ class Flashcards:
     button, label and message is in Chinese.
     """
 
-    def __init__(self, entries=None, topic: str = "all", difficulty="all", lang: str = "both", seed: int = 0,
+    def __init__(self, entries=None, topic: str = "all", difficulty="all", lang: str | None = None, seed: int = 0,
                  gap: int = 3, path: str = "flashcards_progress.json"):
         self.entries = {e.id: e for e in (bank.load() if entries is None else entries)}
+        lang = pick_lang(lang, "both")
         if isinstance(gap, bool) or not isinstance(gap, int) or gap < 1:
             raise ValueError(f"gap is the number of cards before a missed card returns, a whole number of at least 1; "
                              f"got {gap!r}")
@@ -87,7 +94,7 @@ class Flashcards:
         levels = [("all levels · 全部难度", "all")] + [(f"{k} · {v[0]} · {v[1]}", k) for k, v in bank.DIFFICULTY.items()]
         self.topic = W.Dropdown(options=topics, value=topic, layout=W.Layout(width="360px"))
         self.difficulty = W.Dropdown(options=levels, value=difficulty, layout=W.Layout(width="240px"))
-        self.lang = W.ToggleButtons(options=list(LANG_CHOICES), value=lang, style={"button_width": "80px"})
+        self.lang = W.ToggleButtons(options=lang_options(), value=lang, style={"button_width": "80px"})
         self.card = W.HTMLMath(layout=W.Layout(min_height="160px", border="1px solid #ccc", padding="8px 14px"))
         self.status = W.HTML()
         self.message = W.HTML()
@@ -97,15 +104,15 @@ class Flashcards:
         self.path = W.Text(value=path, layout=W.Layout(width="420px"), style={"description_width": "initial"})
         self.save_button = W.Button(layout=W.Layout(width="80px"))
         self.load_button = W.Button(layout=W.Layout(width="80px"))
-        self.reveal_button.on_click(lambda _: self.reveal())
-        self.knew_button.on_click(lambda _: self.mark(True))
-        self.again_button.on_click(lambda _: self.mark(False))
-        self.save_button.on_click(lambda _: self._guard(lambda: self.save(self.path.value)))
-        self.load_button.on_click(lambda _: self._guard(lambda: self.load(self.path.value)))
+        self.reveal_button.on_click(lambda _b: self.reveal())
+        self.knew_button.on_click(lambda _b: self.mark(True))
+        self.again_button.on_click(lambda _b: self.mark(False))
+        self.save_button.on_click(lambda _b: self._guard(lambda: self.save(self.path.value)))
+        self.load_button.on_click(lambda _b: self._guard(lambda: self.load(self.path.value)))
         self._loading = False
         for w in (self.topic, self.difficulty):
-            w.observe(lambda _: None if self._loading else self.restart(), names="value")
-        self.lang.observe(lambda _: self.render(), names="value")
+            w.observe(lambda _b: None if self._loading else self.restart(), names="value")
+        self.lang.observe(lambda _b: self.render(), names="value")
         self.widget = W.VBox([W.HBox([self.topic, self.difficulty]), self.lang, self.card,
                               W.HBox([self.reveal_button, self.knew_button, self.again_button]), self.status,
                               W.HBox([self.path, self.save_button, self.load_button]), self.message])
@@ -195,7 +202,7 @@ class Flashcards:
 
         if state.get("version", 1) != 1:
             problems.append(f"version {state.get('version')!r} (this workbook reads version 1)")
-        topics, levels = [v for _, v in self.topic.options], [v for _, v in self.difficulty.options]
+        topics, levels = [v for _i, v in self.topic.options], [v for _i, v in self.difficulty.options]
         if state.get("topic") not in topics or state.get("difficulty") not in levels:
             problems.append(f"a topic or level this bank does not have ({state.get('topic')!r}, "
                             f"{state.get('difficulty')!r})")
@@ -304,6 +311,10 @@ class Walkthrough:
     round_trip: bool       # the loaded deck has the saved deck's queue and progress
     steps: pd.DataFrame    # one row per step: where the card is, the queue's length, the cards known
 
+    def followed(self) -> str:
+        """The line naming the card followed."""
+        return _("the card followed: {card}").format(card=self.card)
+
 
 def review_walkthrough(entries=None, topic: str = "temperature", seed: int = 0) -> Walkthrough:
     """Drive a deck with its methods, as the buttons do: the first card is missed once, then known twice.
@@ -319,10 +330,10 @@ def review_walkthrough(entries=None, topic: str = "temperature", seed: int = 0) 
         at = deck.queue.index(card) if card in deck.queue else None
         p = deck.progress()
         returns.append(at)
-        rows.append({"step": step, "the card comes back as": "left the queue" if at is None else f"card {at + 1}",
-                     "cards in the queue": p["left"], "cards known": p["known"]})
+        rows.append({_("step"): _(step), _("the card comes back as"): _("left the queue") if at is None
+                     else _("card {k}").format(k=at + 1), _("cards in the queue"): p["left"], _("cards known"): p["known"]})
 
-    for step, knew in (("missed", False), ("known once after the miss", True), ("known twice in a row", True)):
+    for step, knew in ((N_("missed"), False), (N_("known once after the miss"), True), (N_("known twice in a row"), True)):
         while demo.current.id != card:  # every other card is known at once
             demo.reveal()
             demo.mark(True)
@@ -332,6 +343,6 @@ def review_walkthrough(entries=None, topic: str = "temperature", seed: int = 0) 
     with tempfile.TemporaryDirectory() as folder:
         resumed = Flashcards(entries, seed=seed + 1)
         resumed.load(demo.save(Path(folder) / "my_progress.json"))
-    record("saved and loaded into a new deck", resumed)
+    record(N_("saved and loaded into a new deck"), resumed)
     same = resumed.queue == demo.queue and resumed.progress() == demo.progress()
     return Walkthrough(card, demo.gap, returns, same, pd.DataFrame(rows))

@@ -15,7 +15,7 @@ import pandas as pd
 from .. import bank
 from ..widgets import button
 from .cards import card_html
-from .words import link_html, say, ui_lang
+from .words import link_html, pick_lang, say, ui_lang
 
 #: The self-ratings and their points; the keys are also the buttons' words (see :data:`.words.UI`).
 SCORES = {"nailed it": 2, "partly": 1, "missed it": 0}
@@ -40,15 +40,15 @@ class MockInterview:
     buttons and messages are in Chinese when only Chinese is shown (``lang="中文"``).
     """
 
-    def __init__(self, entries=None, n: int = 6, seconds: int = 90, seed: int | None = None, lang: str = "English",
+    def __init__(self, entries=None, n: int = 6, seconds: int = 90, seed: int | None = None, lang: str | None = None,
                  clock: Callable[[], float] = time.monotonic):
         entries = bank.load() if entries is None else list(entries)
         if not 1 <= n <= len(entries):
             raise ValueError(f"n is between 1 and the {len(entries)} questions in the bank, got {n}")
         if seconds <= 0:
             raise ValueError(f"seconds is the time per question, a positive number; got {seconds}")
-        self.n, self.seconds, self.lang, self.clock = n, seconds, lang, clock
-        self.ui = ui_lang(lang)
+        self.n, self.seconds, self.lang, self.clock = n, seconds, pick_lang(lang, "English"), clock
+        self.ui = ui_lang(self.lang)
         self.rng = random.Random(seed)
         self.entries = entries
         self.asked: list[_Asked] = []
@@ -60,10 +60,10 @@ class MockInterview:
         self.show_button = button(say("show", self.ui), "info", layout=W.Layout(width="160px"))
         self.rate_buttons = [button(say(k, self.ui), _STYLES[v], layout=W.Layout(width="110px")) for k, v in SCORES.items()]
         self.report = W.HTML()
-        self.start_button.on_click(lambda _: self.start())
-        self.show_button.on_click(lambda _: self.reveal())
+        self.start_button.on_click(lambda _b: self.start())
+        self.show_button.on_click(lambda _b: self.reveal())
         for b, score in zip(self.rate_buttons, SCORES.values()):
-            b.on_click(lambda _, score=score: self.rate(score))
+            b.on_click(lambda _b, score=score: self.rate(score))
         self.widget = W.VBox([W.HBox([self.start_button, self.timer]), self.card,
                               W.HBox([self.show_button] + self.rate_buttons), self.report])
         self._task = None
@@ -174,6 +174,14 @@ class MockInterview:
         out["weak"] = out["score"] < WEAK_BELOW
         return out.sort_values(["score", "topic"]).reset_index(drop=True)
 
+    def summary_table(self) -> pd.DataFrame:
+        """:meth:`summary` as the reader sees it: without the sections, headers and topics in the interface language."""
+        table = self.summary().drop(columns="sections")
+        if self.ui == "zh":
+            names = dict(bank.TOPICS.values())
+            table["topic"] = table["topic"].map(names)
+        return table.rename(columns={c: say(f"col {c}", self.ui) for c in table.columns})
+
     def summary_html(self) -> str:
         table = self.summary()
         if table.empty:
@@ -181,7 +189,7 @@ class MockInterview:
         total = table["points"].sum() / (2 * table["questions"].sum())
         names = {en: (en, zh)[self.ui == "zh"] for en, zh in bank.TOPICS.values()}
         lines = [f"<p>{say('score', self.ui, total=total, n=int(table['questions'].sum()))}</p><ul>"]
-        for _, r in table.iterrows():
+        for _i, r in table.iterrows():
             links = ", ".join(dict.fromkeys(link_html(s) for s in r["sections"]))
             mark = say("weak", self.ui, links=links) if r["weak"] else say("solid", self.ui)
             lines.append(f"<li><b>{html.escape(names[r['topic']])}</b>: {r['score']:.0%} · {mark}</li>")

@@ -16,10 +16,11 @@ from torch.nn.utils import prune
 
 from .. import bank
 from ..exercises import as_number
+from ..i18n import N_, _, language
 from ..losses import hard_loss, kd_loss, soft_loss
 from ..temperature import entropy, soft_targets
 from ..widgets import button
-from .words import langs_of, link_html, say, ui_lang
+from .words import langs_of, link_html, pick_lang, say, ui_lang
 
 
 @dataclass
@@ -71,7 +72,7 @@ def _number(value) -> float | None:
 
 
 def _logits(rng: random.Random, n: int = 5) -> torch.Tensor:
-    return torch.tensor([[round(rng.uniform(-3, 5), 1) for _ in range(n)]])
+    return torch.tensor([[round(rng.uniform(-3, 5), 1) for _i in range(n)]])
 
 
 def _fmt(z: torch.Tensor) -> str:
@@ -245,7 +246,7 @@ def q_ce_minus_kl(rng):
     ce = -(p * log_q).sum().item()
     kl = F.kl_div(log_q, p, reduction="batchmean").item()
     h_p, h_q = entropy(p, base=math.e).item(), entropy(log_q.exp(), base=math.e).item()
-    values = {"H(p), the teacher's entropy": h_p, "H(q), the student's entropy": h_q, "KL(p ‖ q)": kl,
+    values = {N_("H(p), the teacher's entropy"): h_p, N_("H(q), the student's entropy"): h_q, "KL(p ‖ q)": kl,
               "CE(p, q)": ce, "log C": math.log(z.shape[-1])}
     asks = {"CE(p, q) − KL(p ‖ q)": ce - kl, "CE(p, q) − H(p)": ce - h_p, "H(p) + KL(p ‖ q)": h_p + kl}
     ask = rng.choice(sorted(asks))
@@ -291,10 +292,20 @@ def make_quiz(n: int = 10, seed: int = 0) -> list[QuizItem]:
     return [g(rng) for g in gens[:n]]
 
 
-def quiz_table(items: list[QuizItem], lang: str = "en") -> pd.DataFrame:
-    """The static twin of the quiz: each question, its kind and its computed answer."""
-    return pd.DataFrame([{"question": it.prompt[lang], "kind": it.kind, "answer": it.shown_answer(),
-                          "see": it.link.label} for it in items])
+_KINDS = {"number": N_("number"), "choice": N_("choice")}
+
+
+def _shown(item: QuizItem) -> str:
+    """The computed answer as the reader sees it (a worded option in the edition's language)."""
+    return _(item.shown_answer()) if item.options else item.shown_answer()
+
+
+def quiz_table(items: list[QuizItem], lang: str | None = None) -> pd.DataFrame:
+    """The static twin of the quiz: each question, its kind and its computed answer (``lang``: "en" or "zh";
+    by default the edition's language)."""
+    lang = lang or ("zh" if language() == "zh" else "en")
+    return pd.DataFrame([{_("question"): it.prompt[lang], _("kind"): _(_KINDS[it.kind]), _("answer"): _shown(it),
+                          _("see"): it.link.label} for it in items])
 
 
 def draw_each(seeds: int = 12) -> dict[str, list[QuizItem]]:
@@ -306,7 +317,8 @@ def distinct_answers(drawn: dict[str, list[QuizItem]]) -> pd.DataFrame:
     """How many different answers each generator gave over its draws (as shown to three significant figures)."""
     counts = {name: len({it.shown_answer() for it in items}) for name, items in drawn.items()}
     draws = {len(items) for items in drawn.values()}
-    label = f"different answers over {draws.pop()} draws" if len(draws) == 1 else "different answers"
+    label = (_("different answers over {n} draws").format(n=draws.pop()) if len(draws) == 1
+             else _("different answers"))
     return pd.DataFrame([counts], index=[label])
 
 
@@ -316,9 +328,9 @@ class Quiz:
     The interface words are in Chinese when only Chinese is shown (``lang="中文"``), in English otherwise.
     """
 
-    def __init__(self, n: int = 8, seed: int = 0, lang: str = "both"):
-        self.items, self.lang = make_quiz(n, seed), lang
-        self.ui = ui_lang(lang)
+    def __init__(self, n: int = 8, seed: int = 0, lang: str | None = None):
+        self.items, self.lang = make_quiz(n, seed), pick_lang(lang, "both")
+        self.ui = ui_lang(self.lang)
         self.index, self.results = 0, []
         self.prompt = W.HTML()
         self.choice = W.RadioButtons(layout=W.Layout(width="auto"))
@@ -329,8 +341,8 @@ class Quiz:
         self.feedback = W.HTML()
         self.score = W.HTML()
         self.input_box = W.Box()
-        self.check_button.on_click(lambda _: self.answer(self._value()))
-        self.next_button.on_click(lambda _: self.next())
+        self.check_button.on_click(lambda _b: self.answer(self._value()))
+        self.next_button.on_click(lambda _b: self.next())
         self.widget = W.VBox([self.score, self.prompt, self.input_box, W.HBox([self.check_button, self.next_button]),
                               self.feedback])
         self.render()
@@ -358,9 +370,9 @@ class Quiz:
         if len(self.results) == self.index:
             self.results.append(right)
         langs = langs_of(self.lang)
-        verdict = say("right", self.ui) if right else say("not quite", self.ui, answer=html.escape(item.shown_answer()))
+        verdict = say("right", self.ui) if right else say("not quite", self.ui, answer=html.escape(_shown(item)))
         self.feedback.value = (f"<p><b>{verdict}</b></p>" + "".join(f"<p>{html.escape(item.explain[g])}</p>" for g in langs)
-                               + f"<p>{say('see', self.ui)}: {link_html(item.link)}</p>")
+                               + f"<p>{say('see', self.ui)}{'：' if self.ui == 'zh' else ': '}{link_html(item.link)}</p>")
         self._score()
         return right
 
@@ -386,7 +398,7 @@ class Quiz:
             self.prompt.value = "".join(f"<p style='font-size:1.15em'>{html.escape(item.prompt[g])}</p>"
                                         for g in langs_of(self.lang))
             if item.options is not None:
-                self.choice.options, self.choice.value = item.options, None
+                self.choice.options, self.choice.value = [(_(o), o) for o in item.options], None
                 self.input_box.children = (self.choice,)
             else:
                 self.number.value = ""

@@ -7,7 +7,38 @@ import html
 import pandas as pd
 
 from .. import bank
-from .words import TD, TH, inline, langs_of, link_html
+from ..i18n import _, language
+from .words import TD, TH, UI, inline, langs_of, link_html
+
+
+def bank_counts(entries) -> str:
+    """The set-up's one line about the bank: entries, seed coverage, entries beyond the seeds, traps."""
+    covered = {s for e in entries for s in e.seeds}
+    return _("{n} entries: {seeded} answer seed questions and cover {covered} of {seeds} seed IDs; {beyond} go beyond "
+             "the seeds; {traps} carry a trap.").format(
+        n=len(entries), seeded=sum(bool(e.seeds) for e in entries), covered=len(covered), seeds=len(bank.SEED_IDS),
+        beyond=sum(not e.seeds for e in entries), traps=len(bank.traps(entries)))
+
+
+def terms_table() -> pd.DataFrame:
+    """The bank's terms, English and Chinese."""
+    return pd.DataFrame({"English": list(bank.TERMS), "中文": list(bank.TERMS.values())})
+
+
+def variants_table() -> pd.DataFrame:
+    """The Chinese variants the bank avoids, and the term it writes instead."""
+    return pd.DataFrame({_("avoid"): list(bank.NONSTANDARD), _("write"): list(bank.NONSTANDARD.values())})
+
+
+def sheet_line(entries) -> str:
+    """Section 6's one line: what the cheat sheet and the booklet hold."""
+    from .. import cheatsheet
+
+    return _("cheat sheet: {formulas} distinct formulas (of {of}), {answers} answers, {traps} traps; "
+             "booklet: {questions} questions, {all_traps} traps").format(
+        formulas=len(cheatsheet.sheet_formulas(entries)), of=sum(bool(e.formula) for e in entries),
+        answers=len(bank.most_asked(entries)), traps=len(cheatsheet.sheet_traps(entries)), questions=len(entries),
+        all_traps=len(bank.traps(entries)))
 
 
 def trap_table(entries=None, lang: str = "en") -> pd.DataFrame:
@@ -27,9 +58,10 @@ def trap_gallery(entries=None, lang: str = "both", topic: str = "all") -> str:
             continue
         claim = "<br>".join(f"✗ {inline(e.trap.claim[g])}" for g in langs)
         truth = "<br>".join(f"✓ {inline(e.trap.truth[g])}" for g in langs)
-        rows.append(f"<tr>{TD}{html.escape(e.trap.source)}</td>{TD}{claim}</td>{TD}{truth}</td>"
+        source = UI["common"]["zh"] if e.trap.source == "common" and language() == "zh" else e.trap.source
+        rows.append(f"<tr>{TD}{html.escape(source)}</td>{TD}{claim}</td>{TD}{truth}</td>"
                     f"{TD}{link_html(e.trap_link)}</td></tr>")
-    head = f"<tr>{TH}source</th>{TH}claim</th>{TH}what holds</th>{TH}shown in</th></tr>"
+    head = "<tr>" + "".join(f"{TH}{h}</th>" for h in (_("source"), _("claim"), _("what holds"), _("shown in"))) + "</tr>"
     return (f'<table style="text-align:left;border-collapse:collapse" class="kdnb-traps">{head}'
             + "".join(rows) + "</table>")
 
@@ -38,10 +70,10 @@ def trap_sources(entries=None) -> pd.DataFrame:
     """Where the traps' claims come from: a seed question's own answer (named by its ID) or common folklore."""
     source = trap_table(entries)["source"]
     seeded = source[source != "common"]
-    rows = [("a seed answer", len(seeded), seeded.nunique()), ("common folklore", len(source) - len(seeded), 0),
-            ("all", len(source), seeded.nunique())]
-    return pd.DataFrame(rows, columns=["where the claim comes from", "traps", "seed IDs named"]).set_index(
-        "where the claim comes from")
+    rows = [(_("a seed answer"), len(seeded), seeded.nunique()), (_("common folklore"), len(source) - len(seeded), 0),
+            (_("all"), len(source), seeded.nunique())]
+    where = _("where the claim comes from")
+    return pd.DataFrame(rows, columns=[where, _("traps"), _("seed IDs named")]).set_index(where)
 
 
 # ------------------------------------------------------------------------------------ the bank
@@ -50,21 +82,24 @@ def trap_sources(entries=None) -> pd.DataFrame:
 def bank_summary(entries=None) -> pd.DataFrame:
     """Entries per topic and level, seed coverage and traps: the bank in one table."""
     entries = bank.load() if entries is None else entries
+    level = 1 if language() == "zh" else 0
+    topic = _("topic")
     rows = []
     for t, (name, zh) in bank.TOPICS.items():
         es = [e for e in entries if e.topic == t]
-        rows.append({"topic": f"{name} · {zh}", "entries": len(es),
-                     **{bank.DIFFICULTY[d][0]: sum(e.difficulty == d for e in es) for d in bank.DIFFICULTY},
-                     "beyond the seeds": sum(not e.seeds for e in es), "traps": sum(e.trap is not None for e in es)})
+        rows.append({topic: f"{name} · {zh}", _("entries"): len(es),
+                     **{bank.DIFFICULTY[d][level]: sum(e.difficulty == d for e in es) for d in bank.DIFFICULTY},
+                     _("beyond the seeds"): sum(not e.seeds for e in es), _("traps"): sum(e.trap is not None for e in es)})
     table = pd.DataFrame(rows)
-    total = table.drop(columns="topic").sum()
-    return pd.concat([table, pd.DataFrame([{"topic": "all", **total.to_dict()}])], ignore_index=True)
+    total = table.drop(columns=topic).sum()
+    return pd.concat([table, pd.DataFrame([{topic: _("all"), **total.to_dict()}])], ignore_index=True)
 
 
 def formula_sheet(entries=None) -> str:
     """Every formula in the bank, as Markdown with display maths, under its question."""
     entries = bank.load() if entries is None else entries
-    return "\n\n".join(f"**{e.question['en']}** ({e.link.markdown(prefix='')})\n$$\n{e.formula}\n$$"
+    lang = "zh" if language() == "zh" else "en"
+    return "\n\n".join(f"**{e.question[lang]}** ({e.link.markdown(prefix='')})\n$$\n{e.formula}\n$$"
                        for e in entries if e.formula)
 
 
@@ -87,8 +122,9 @@ def most_asked(entries=None, lang: str = "both") -> str:
     for e in bank.most_asked(entries):
         q = "<br>".join(f"<b>{inline(e.question[g])}</b>" for g in langs)
         a = "<br>".join(inline(e.short[g]) for g in langs)
-        rows.append(f"<tr>{TD}{html.escape(bank.TOPICS[e.topic][0])}</td>{TD}{q}<br><span style='color:#555'>"
+        rows.append(f"<tr>{TD}{html.escape(bank.TOPICS[e.topic][1 if language() == 'zh' else 0])}</td>{TD}{q}<br><span style='color:#555'>"
                     f"{html.escape(', '.join(e.seeds))}</span></td>{TD}{a}</td>"
                     f"{TD}{link_html(e.link)}</td></tr>")
-    return (f"<table style='text-align:left'><tr>{TH}topic</th>{TH}question</th>{TH}30-second answer</th>{TH}section</th></tr>"
+    head = "".join(f"{TH}{h}</th>" for h in (_("topic"), _("question"), _("30-second answer"), _("section")))
+    return (f"<table style='text-align:left'><tr>{head}</tr>"
             + "".join(rows) + "</table>")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 
 from .. import bank
+from ..i18n import _, language
 
 #: Table cells of the HTML tables, left-aligned and top-aligned (JupyterLab right-aligns cells by default).
 TD, TH = '<td style="text-align:left;vertical-align:top">', '<th style="text-align:left">'
@@ -57,21 +58,41 @@ UI = {
                 "zh": "<b>面试正在进行</b>（第 {k}/{n} 题）。再按一次 <b>开始面试</b> 会放弃它并重新开始；继续作答则保留。"},
     "score": {"en": "<b>Score {total:.0%}</b> over {n} questions.", "zh": "<b>得分 {total:.0%}</b>，共 {n} 题。"},
     "weak": {"en": "weak: revise {links}", "zh": "薄弱：复习 {links}"}, "solid": {"en": "solid", "zh": "扎实"},
+    # the interview's summary table, column by column
+    "col topic": {"en": "topic", "zh": "主题"}, "col questions": {"en": "questions", "zh": "题数"},
+    "col points": {"en": "points", "zh": "得分"}, "col seconds": {"en": "seconds", "zh": "用时（秒）"},
+    "col over time": {"en": "over time", "zh": "超时题数"}, "col score": {"en": "score", "zh": "得分率"},
+    "col weak": {"en": "weak", "zh": "薄弱"},
 }
 
 
 def langs_of(lang: str) -> tuple:
-    """The languages a setting shows: 'en', 'zh', or one of :data:`LANG_CHOICES`' labels."""
+    """The languages a setting shows: 'en', 'zh', or one of :data:`LANG_CHOICES`' labels.
+
+    In the Chinese edition (:func:`kdnb.i18n.language` is "zh"), "both" puts Chinese first.
+    """
     if lang in bank.LANGUAGES:
         return (lang,)
     if lang not in LANG_CHOICES:
         raise ValueError(f"lang is one of {list(LANG_CHOICES)} (or 'en', 'zh'), got {lang!r}")
-    return LANG_CHOICES[lang]
+    return ("zh", "en") if lang == "both" and language() == "zh" else LANG_CHOICES[lang]
 
 
 def ui_lang(lang: str) -> str:
-    """The language of the interface words: Chinese when only Chinese is shown, English otherwise."""
-    return "zh" if langs_of(lang) == ("zh",) else "en"
+    """The language of the interface words: the first language shown (Chinese when only Chinese is shown)."""
+    return langs_of(lang)[0]
+
+
+def pick_lang(lang: str | None, english: str) -> str:
+    """A widget's language setting: ``lang`` if given, else "中文" in the Chinese edition and ``english`` otherwise."""
+    if lang is not None:
+        return lang
+    return "中文" if language() == "zh" else english
+
+
+def lang_options() -> list:
+    """The language toggle's options, (label shown, value): the value stays one of :data:`LANG_CHOICES`."""
+    return [(_("both") if k == "both" else k, k) for k in LANG_CHOICES]
 
 
 def say(key: str, lang: str, **values) -> str:

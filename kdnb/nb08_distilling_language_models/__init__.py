@@ -14,7 +14,8 @@ this package:
   the teacher's NLL of its samples, early and late);
 * ``traces.py``: section 8's task, sums written with their working, and the two students taught by the teacher's
   answers or by its traces;
-* ``readings.py``: the tables read over seeds through :mod:`kdnb.seeds`, the figures, and each section's verdicts;
+* ``readings.py``: the tables read over seeds through :mod:`kdnb.seeds`, the figures, each section's verdicts, and
+  what the cells print (in the reader's language);
 * ``tables.py``: the makers of ``nb08_students`` with ``nb08_slice``, ``nb08_onpolicy``, ``nb08_topk`` and
   ``nb08_traces`` (``python -m kdnb.results make nb08_students``), and :func:`slice_run`, the row re-run live;
 * ``checks.py``: the checkers of Check yourself 3.1 (masked sequence KD) and 4.1 (the generalized JSD).
@@ -26,9 +27,10 @@ from . import traces
 from .checks import check_generalized_jsd, check_sequence_kd
 from .divergence import (BETAS, batchmean_scale_error, divergence_explorer, fit_one_mode, generalized_jsd, mode_mass,
                          one_mode_fits, one_mode_verdicts, plot_one_mode)
-from .readings import (SCORES, divergence_verdicts, onpolicy_verdicts, plot_scores, plot_topk, plot_traces, score, score_table,
-                       sequence_verdicts, students_only, token_verdicts, topk_table, topk_verdicts, traces_table, traces_verdicts,
-                       transfer_sets_table)
+from .readings import (SCORES, divergence_verdicts, onpolicy_verdicts, plot_scores, plot_topk, plot_traces, print_samples,
+                       print_scale_error, print_setup, print_slice, print_trl_difference, score, score_table,
+                       sequence_verdicts, shown, students_only, token_verdicts, topk_table, topk_verdicts, traces_table,
+                       traces_verdicts, transfer_sets_table)
 from .scoring import student_scores
 from .students import STUDENT, Teaching, topk_loss, train_student
 from .tables import slice_run
@@ -46,4 +48,6 @@ __all__ = [
     "topk_table", "plot_topk", "topk_verdicts", "traces_table", "plot_traces", "traces_verdicts",
     # the exercises
     "check_sequence_kd", "check_generalized_jsd",
+    # what the cells print, in the reader's language
+    "print_setup", "print_samples", "print_scale_error", "print_slice", "print_trl_difference", "shown",
 ]

@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from ..exercises import Verdict, as_number, check
+from ..i18n import N_, _
 from ..losses import IGNORE_INDEX, soft_loss
 from .divergence import generalized_jsd
 
@@ -39,7 +40,7 @@ def _close(a: torch.Tensor, b: torch.Tensor, rtol: float = 1e-4) -> bool:
     return bool(torch.allclose(a, b, rtol=rtol, atol=1e-6 * max(size, 1.0)))
 
 
-_BACKWARD = "your function calls backward() itself: return the loss, and let the training step call backward() once"
+_BACKWARD = N_("your function calls backward() itself: return the loss, and let the training step call backward() once")
 
 
 def _changed_inputs(fn, args: tuple, names: tuple) -> str | None:
@@ -52,11 +53,11 @@ def _changed_inputs(fn, args: tuple, names: tuple) -> str | None:
         except RuntimeError as exc:  # backward() on a loss of inputs that need no gradient
             if "does not require grad" not in str(exc):
                 raise
-            return _BACKWARD
+            return _(_BACKWARD)
     for name, before, after in zip(names, args, copies):
         if isinstance(before, torch.Tensor) and not torch.equal(before, after.detach()):
-            return (f"your function changed its input {name} in place (an in-place op such as {name} /= T, .div_() or "
-                    f"{name}[...] = ...): the caller's tensor is now different; compute a new tensor instead")
+            return _("your function changed its input {name} in place (an in-place op such as {name} /= T, .div_() or "
+                     "{name}[...] = ...): the caller's tensor is now different; compute a new tensor instead").format(name=name)
     return None
 
 
@@ -82,23 +83,24 @@ def _run(fn, args: tuple, dtype: torch.dtype | None = None) -> _Outcome | str:
         warnings.simplefilter("ignore")
         out = fn(*args)
     if not isinstance(out, torch.Tensor):
-        kind = ("a Python or NumPy number: .item(), float() or NumPy cut the graph" if as_number(out) is not None
+        kind = (_("a Python or NumPy number: .item(), float() or NumPy cut the graph") if as_number(out) is not None
                 else type(out).__name__)
-        return f"return the loss as a tensor that autograd can differentiate (training calls loss.backward()), not {kind}"
+        return _("return the loss as a tensor that autograd can differentiate (training calls loss.backward()), "
+                 "not {kind}").format(kind=kind)
     if out.numel() != 1:
-        return f"return one number for the batch (the mean), not a tensor of shape {tuple(out.shape)}"
+        return _("return one number for the batch (the mean), not a tensor of shape {shape}").format(shape=tuple(out.shape))
     if not out.requires_grad:
-        return ("the loss has no gradient with respect to the student's logits: did you detach the student (.detach(), "
-                ".data, torch.no_grad() around it) or go through .item() or NumPy?")
+        return _("the loss has no gradient with respect to the student's logits: did you detach the student (.detach(), "
+                 ".data, torch.no_grad() around it) or go through .item() or NumPy?")
     try:
         gz, gv = torch.autograd.grad(out.reshape(()), [z, v], allow_unused=True)
     except RuntimeError as exc:
         if "second time" not in str(exc):
             raise
-        return _BACKWARD
+        return _(_BACKWARD)
     if gz is None:
-        return ("the loss does not reach the student's logits through autograd (a tensor made from a number, such as "
-                "torch.tensor(loss.item()), has no history): compute it from student_logits with torch operations")
+        return _("the loss does not reach the student's logits through autograd (a tensor made from a number, such as "
+                 "torch.tensor(loss.item()), has no history): compute it from student_logits with torch operations")
     return _Outcome(out.detach().reshape(()), gz, gv)
 
 
@@ -133,14 +135,14 @@ class _Task:
     power: Callable[[int], str]
 
 
-_AT_T1 = "right in general but wrong at T = 1: the same formula holds at every T, so no special case for T == 1"
-_SQUEEZE = ("right in general but wrong for a batch of one sequence or sequences of one token: keep every dimension "
+_AT_T1 = N_("right in general but wrong at T = 1: the same formula holds at every T, so no special case for T == 1")
+_SQUEEZE = N_("right in general but wrong for a batch of one sequence or sequences of one token: keep every dimension "
             "(no .squeeze()), and select the valid tokens with a boolean mask")
-_ENDS = ("right for 0 < beta < 1 but wrong at beta = 0 or beta = 1: those ends are forward KL(P || Q) and reverse "
+_ENDS = N_("right for 0 < beta < 1 but wrong at beta = 0 or beta = 1: those ends are forward KL(P || Q) and reverse "
          "KL(Q || P), computed as plain KLs")
-_NEAR_ENDS = ("right at the ends and at ordinary beta but wrong close to them: the mixture formula holds for every "
+_NEAR_ENDS = N_("right at the ends and at ordinary beta but wrong close to them: the mixture formula holds for every "
               "0 < beta < 1; only beta = 0 and beta = 1 exactly are the plain KLs")
-_LARGE = ("right on ordinary logits, wrong on large ones: take logs with F.log_softmax (and form a mixture with "
+_LARGE = N_("right on ordinary logits, wrong on large ones: take logs with F.log_softmax (and form a mixture with "
           "torch.logaddexp), not torch.log(softmax(...)), which rounds small probabilities to 0 and their log to -inf")
 
 
@@ -157,50 +159,58 @@ def _diagnose(fn, task: _Task, cases: list) -> str | None:
 
 def _diagnose_cases(fn, task: _Task, cases: list) -> str | None:
     outcomes = []
-    for args, _ in cases:
+    for args, _what in cases:
         problem = _changed_inputs(fn, args, task.names)
         out = problem or _run(fn, args)
         if isinstance(out, str):
             return out
         outcomes.append(out)
-    refs = [_run(task.reference, args, torch.float64) for args, _ in cases]
-    failed = [what for (_, what), out, ref in zip(cases, outcomes, refs)
+    refs = [_run(task.reference, args, torch.float64) for args, _what in cases]
+    failed = [what for (_args, what), out, ref in zip(cases, outcomes, refs)
               if not (out.finite and _close(out.value, ref.value) and _close(out.grad, ref.grad))]
     if not failed:
         if any(out.teacher_grad is not None and bool(out.teacher_grad.abs().max() > 0) for out in outcomes):
-            return ("gradients reach the teacher's logits: the teacher is frozen, so detach them "
-                    "(teacher_logits.detach(), or compute them under torch.no_grad())")
+            return _("gradients reach the teacher's logits: the teacher is frozen, so detach them "
+                     "(teacher_logits.detach(), or compute them under torch.no_grad())")
         return None
     for sentence, mistake in task.mistakes().items():
-        if any(o.finite for o in outcomes) and all(_agrees(o, _quiet_run(mistake, args)) for o, (args, _) in zip(outcomes, cases)):
-            return sentence
-    whats = [what for _, what in cases]
+        if any(o.finite for o in outcomes) and all(_agrees(o, _quiet_run(mistake, args)) for o, (args, _what) in zip(outcomes, cases)):
+            return _(sentence)
+    whats = [what for _args, what in cases]
     kinds = set(failed)
     for needed, allowed, sentence in task.partial:
         if needed in kinds and kinds <= allowed:
-            return sentence
-    k = _power_of_T(outcomes, refs, [args[3] for args, _ in cases])
+            return _(sentence)
+    k = _power_of_T(outcomes, refs, [args[3] for args, _what in cases])
     if k is not None:
         return task.power(k)
     factor = _factor(outcomes, refs)
     if factor is not None:
-        bits = " (that is a log to base 2, bits: use natural logs)" if abs(factor * math.log(2) - 1) < 1e-3 else ""
-        return (f"your value is {factor:.4g} times the right one on every problem, and so is the gradient{bits}: "
-                f"{task.formula}")
+        bits = _(" (that is a log to base 2, bits: use natural logs)") if abs(factor * math.log(2) - 1) < 1e-3 else ""
+        return _("your value is {factor:.4g} times the right one on every problem, and so is the gradient{bits}: "
+                 "{formula}").format(factor=factor, bits=bits, formula=_(task.formula))
     bad = [what for what, o in zip(whats, outcomes) if not o.finite]
     if bad:
-        return (f"your loss or its gradient is NaN or infinite on {len(bad)} of {len(cases)} problems ({', '.join(sorted(set(bad)))}): "
-                "a log of 0 (torch.log of a probability that rounded to 0), a division by zero tokens, or "
-                "log-probabilities passed as F.kl_div's target without log_target=True")
+        return _("your loss or its gradient is NaN or infinite on {bad} of {total} problems ({which}): "
+                 "a log of 0 (torch.log of a probability that rounded to 0), a division by zero tokens, or "
+                 "log-probabilities passed as F.kl_div's target without log_target=True").format(
+                     bad=len(bad), total=len(cases), which=_whats(bad))
     if all(_close(o.grad, r.grad) for o, r in zip(outcomes, refs)):
         gaps = [float(o.value) - float(r.value) for o, r in zip(outcomes, refs)]
-        return f"the gradient is right but the value is off ({gaps[0]:+.3g} on one problem): {task.constant}"
+        return _("the gradient is right but the value is off ({gap:+.3g} on one problem): {constant}").format(
+            gap=gaps[0], constant=_(task.constant))
     if all(_close(o.value, r.value) for o, r in zip(outcomes, refs)):
-        return ("the value is right but the gradient with respect to the student's logits is not: compute the loss "
-                "from the student's logits with differentiable ops, with nothing added that only changes the gradient")
+        return _("the value is right but the gradient with respect to the student's logits is not: compute the loss "
+                 "from the student's logits with differentiable ops, with nothing added that only changes the gradient")
     if len(failed) < len(cases):
-        return f"wrong on {len(failed)} of {len(cases)} problems ({', '.join(sorted(kinds))}): {task.formula}"
-    return f"your loss differs in value and gradient on every problem: {task.formula}"
+        return _("wrong on {failed} of {total} problems ({which}): {formula}").format(
+            failed=len(failed), total=len(cases), which=_whats(kinds), formula=_(task.formula))
+    return _("your loss differs in value and gradient on every problem: {formula}").format(formula=_(task.formula))
+
+
+def _whats(kinds) -> str:
+    """The problems' names, sorted as in English, each in the reader's language."""
+    return ", ".join(_(k) for k in sorted(set(kinds)))
 
 
 def _power_of_T(outcomes: list[_Outcome], refs: list[_Outcome], temperatures: list[float]) -> int | None:
@@ -248,14 +258,14 @@ def _random_generator(seed: int | None) -> torch.Generator:
 #: The fixed problems of :func:`diagnose_sequence_kd`: (B, S, V, T, logit scale, valid tokens per sequence, what).
 #: Two random problems are added on every call.
 SEQUENCE_EDGES = [
-    (4, 6, 11, 2.0, 3.0, (6, 4, 2, 5), "an ordinary batch"),
-    (3, 5, 7, 3.0, 3.0, (5, 5, 5), "no padding"),
-    (3, 5, 7, 1.0, 3.0, (5, 3, 4), "T = 1"),
-    (1, 7, 9, 2.5, 3.0, (5,), "a batch of one"),
-    (3, 6, 8, 2.0, 3.0, (6, 1, 4), "a row with one valid token"),
-    (4, 1, 6, 2.0, 3.0, (1, 1, 1, 1), "sequences of length 1"),
-    (2, 5, 10, 1.0, 400.0, (5, 3), "large logits (T = 1)"),
-    (3, 4, 10, 4.0, 400.0, (4, 2, 3), "large logits (T = 4)"),
+    (4, 6, 11, 2.0, 3.0, (6, 4, 2, 5), N_("an ordinary batch")),
+    (3, 5, 7, 3.0, 3.0, (5, 5, 5), N_("no padding")),
+    (3, 5, 7, 1.0, 3.0, (5, 3, 4), N_("T = 1")),
+    (1, 7, 9, 2.5, 3.0, (5,), N_("a batch of one")),
+    (3, 6, 8, 2.0, 3.0, (6, 1, 4), N_("a row with one valid token")),
+    (4, 1, 6, 2.0, 3.0, (1, 1, 1, 1), N_("sequences of length 1")),
+    (2, 5, 10, 1.0, 400.0, (5, 3), N_("large logits (T = 1)")),
+    (3, 4, 10, 4.0, 400.0, (4, 2, 3), N_("large logits (T = 4)")),
 ]
 
 
@@ -263,11 +273,11 @@ def _sequence_cases(seed: int | None = None) -> list:
     """``[((z, v, labels, T), what)]``: :data:`SEQUENCE_EDGES` and two random problems (fresh unless ``seed``)."""
     gen, rnd = torch.Generator().manual_seed(8), _random_generator(seed)
     specs = list(SEQUENCE_EDGES)
-    for _ in range(2):  # inside the edges, never on them: T = 1, one sequence, one token are cases of their own
+    for _i in range(2):  # inside the edges, never on them: T = 1, one sequence, one token are cases of their own
         B, S = int(torch.randint(2, 7, (1,), generator=rnd)), int(torch.randint(2, 9, (1,), generator=rnd))
         V, T = int(torch.randint(3, 17, (1,), generator=rnd)), round(float(1.1 + 4.9 * torch.rand(1, generator=rnd)), 2)
         lengths = tuple(int(n) for n in torch.randint(1, S + 1, (B,), generator=rnd))
-        specs.append((B, S, V, T, 3.0, lengths, "a random problem"))
+        specs.append((B, S, V, T, 3.0, lengths, N_("a random problem")))
     cases = []
     for B, S, V, T, scale, lengths, what in specs:
         g = rnd if what == "a random problem" else gen
@@ -303,40 +313,40 @@ def _sequence_mistakes() -> dict[str, Callable]:
         return y != IGNORE_INDEX
 
     return {
-        "reduction='batchmean' on the (B, S, V) tensors divides by B, the batch size, not by the number of tokens, "
-        "and counts the padding: keep the tokens with labels != -100 (a (tokens, V) tensor) and average over them":
+        N_("reduction='batchmean' on the (B, S, V) tensors divides by B, the batch size, not by the number of tokens, "
+           "and counts the padding: keep the tokens with labels != -100 (a (tokens, V) tensor) and average over them"):
             lambda z, v, y, T: T * T * F.kl_div(F.log_softmax(z / T, -1), F.log_softmax(v.detach() / T, -1),
                                                 reduction="batchmean", log_target=True),
-        "you sum the KL over the valid tokens and divide by B, the batch size (what 'batchmean' does once the padding is "
-        "zeroed): divide by the number of valid tokens, (labels != -100).sum()":
+        N_("you sum the KL over the valid tokens and divide by B, the batch size (what 'batchmean' does once the padding is "
+           "zeroed): divide by the number of valid tokens, (labels != -100).sum()"):
             lambda z, v, y, T: T * T * (kl(z, v, T) * valid(y)).sum() / y.shape[0],
-        "you divide by B * S, which counts the padding positions: divide by the number of valid tokens, "
-        "(labels != -100).sum()":
+        N_("you divide by B * S, which counts the padding positions: divide by the number of valid tokens, "
+           "(labels != -100).sum()"):
             lambda z, v, y, T: T * T * (kl(z, v, T) * valid(y)).sum() / y.numel(),
-        "the padding is counted: its KL is in the sum and its positions in the count; keep only the tokens with "
-        "labels != -100":
+        N_("the padding is counted: its KL is in the sum and its positions in the count; keep only the tokens with "
+           "labels != -100"):
             lambda z, v, y, T: T * T * kl(z, v, T).mean(),
-        "you average per sequence, then over sequences: a token of a short sequence then weighs more than one of a long "
-        "sequence; average over all the valid tokens at once":
+        N_("you average per sequence, then over sequences: a token of a short sequence then weighs more than one of a long "
+           "sequence; average over all the valid tokens at once"):
             lambda z, v, y, T: T * T * ((kl(z, v, T) * valid(y)).sum(1) / valid(y).sum(1)).mean(),
-        "the mask is inverted: you kept the padding (labels == -100) and dropped the real tokens; keep labels != -100":
+        N_("the mask is inverted: you kept the padding (labels == -100) and dropped the real tokens; keep labels != -100"):
             lambda z, v, y, T: T * T * kl(z, v, T)[~valid(y)].mean(),
-        "your mask (labels != 0, or labels.bool()) keeps the padding, since -100 is not 0, and drops the real tokens "
-        "whose id is 0: the mask is labels != -100":
+        N_("your mask (labels != 0, or labels.bool()) keeps the padding, since -100 is not 0, and drops the real tokens "
+           "whose id is 0: the mask is labels != -100"):
             lambda z, v, y, T: T * T * kl(z, v, T)[y != 0].mean(),
-        "reduction='mean' divides by the vocabulary size as well as the tokens: sum over the vocabulary, then average "
-        "over the valid tokens (reduction='batchmean' on the (tokens, V) tensor)":
+        N_("reduction='mean' divides by the vocabulary size as well as the tokens: sum over the vocabulary, then average "
+           "over the valid tokens (reduction='batchmean' on the (tokens, V) tensor)"):
             lambda z, v, y, T: T * T * kl(z, v, T)[valid(y)].mean() / z.shape[-1],
-        "you sum the KL over the valid tokens: the loss is their mean (divide by (labels != -100).sum())":
+        N_("you sum the KL over the valid tokens: the loss is their mean (divide by (labels != -100).sum())"):
             lambda z, v, y, T: T * T * kl(z, v, T)[valid(y)].sum(),
-        "the T² factor is missing: without it the gradient shrinks as 1/T² (multiply the KL by T * T)":
+        N_("the T² factor is missing: without it the gradient shrinks as 1/T² (multiply the KL by T * T)"):
             lambda z, v, y, T: kl(z, v, T)[valid(y)].mean(),
-        "the KL is reversed: you computed KL(q || p); F.kl_div(input, target) is KL(target || input), so the student's "
-        "log-probabilities are the input and the teacher's the target":
+        N_("the KL is reversed: you computed KL(q || p); F.kl_div(input, target) is KL(target || input), so the student's "
+           "log-probabilities are the input and the teacher's the target"):
             lambda z, v, y, T: T * T * _token_kl(*_logs(z, v, T))[valid(y)].mean(),
-        "the teacher's logits are not divided by T: soften teacher and student with the same temperature":
+        N_("the teacher's logits are not divided by T: soften teacher and student with the same temperature"):
             lambda z, v, y, T: T * T * kl(z, v, T, teacher_T=False)[valid(y)].mean(),
-        "the student's logits are not divided by T: soften teacher and student with the same temperature":
+        N_("the student's logits are not divided by T: soften teacher and student with the same temperature"):
             lambda z, v, y, T: T * T * kl(z, v, T, student_T=False)[valid(y)].mean(),
     }
 
@@ -352,11 +362,12 @@ _SEQUENCE = _Task(
         ("large logits (T = 4)", frozenset({"large logits (T = 1)", "large logits (T = 4)"}), _LARGE),
         ("large logits (T = 1)", frozenset({"large logits (T = 1)", "large logits (T = 4)"}), _LARGE),
     ),
-    formula="the loss is T² · KL(softmax(v/T) || softmax(z/T)) summed over the vocabulary and averaged over the tokens "
-            "whose label is not -100; compare your steps with that",
-    constant="if you used cross-entropy with soft targets, it is the KL plus the teacher's entropy: subtract the "
-             "entropy, or use the KL",
-    power=lambda k: f"your loss carries {_t_power(k + 2)} where it should carry T²: multiply the per-token KL by T * T, once",
+    formula=N_("the loss is T² · KL(softmax(v/T) || softmax(z/T)) summed over the vocabulary and averaged over the tokens "
+            "whose label is not -100; compare your steps with that"),
+    constant=N_("if you used cross-entropy with soft targets, it is the KL plus the teacher's entropy: subtract the "
+             "entropy, or use the KL"),
+    power=lambda k: _("your loss carries {power} where it should carry T²: multiply the per-token KL by T * T, "
+                      "once").format(power=_t_power(k + 2)),
 )
 
 
@@ -370,13 +381,14 @@ def diagnose_sequence_kd(fn) -> str | None:
     return _diagnose(fn, _SEQUENCE, _sequence_cases())
 
 
-def check_sequence_kd(fn, exercise: str = "Check yourself 3.1") -> Verdict:
+def check_sequence_kd(fn, exercise: str = N_("Check yourself 3.1")) -> Verdict:
     """The reader's ``sequence_kd_loss(student_logits, teacher_logits, labels, T)``, checked and the verdict printed."""
-    return check(exercise, fn, diagnose_sequence_kd,
-                 todo="write sequence_kd_loss in the cell above (replace the your_turn line), then rerun it",
-                 praise=f"values and gradients match T² · KL averaged over the valid tokens on {len(SEQUENCE_EDGES) + 2} "
-                        "batches (padding, T = 1, a batch of one, a row with one valid token, sequences of one token, "
-                        "large logits, two random ones), the inputs are untouched, and no gradient reaches the teacher")
+    return check(_(exercise), fn, diagnose_sequence_kd,
+                 todo=_("write sequence_kd_loss in the cell above (replace the your_turn line), then rerun it"),
+                 praise=_("values and gradients match T² · KL averaged over the valid tokens on {n} "
+                          "batches (padding, T = 1, a batch of one, a row with one valid token, sequences of one token, "
+                          "large logits, two random ones), the inputs are untouched, and no gradient reaches the "
+                          "teacher").format(n=len(SEQUENCE_EDGES) + 2))
 
 
 # --------------------------------------------------------------------------------------- generalized_jsd (N, V)
@@ -384,17 +396,17 @@ def check_sequence_kd(fn, exercise: str = "Check yourself 3.1") -> Verdict:
 #: The fixed problems of :func:`diagnose_generalized_jsd`: (N, V, beta, T, logit scale, what). Two random problems
 #: are added on every call.
 JSD_EDGES = [
-    (6, 10, 0.5, 2.0, 3.0, "an ordinary batch"),
-    (5, 8, 0.0, 2.0, 3.0, "beta = 0"),
-    (5, 8, 1.0, 2.0, 3.0, "beta = 1"),
-    (5, 8, 0.01, 1.5, 3.0, "beta = 0.01"),
-    (5, 8, 0.99, 1.5, 3.0, "beta = 0.99"),
-    (5, 8, 1e-4, 1.0, 3.0, "beta = 0.0001"),
-    (5, 8, 1 - 1e-4, 1.0, 3.0, "beta = 0.9999"),
-    (6, 7, 0.3, 1.0, 3.0, "T = 1"),
-    (1, 9, 0.7, 2.0, 3.0, "a batch of one"),
-    (4, 10, 0.5, 1.0, 400.0, "large logits (T = 1)"),
-    (4, 10, 0.2, 3.0, 300.0, "large logits (T = 3)"),
+    (6, 10, 0.5, 2.0, 3.0, N_("an ordinary batch")),
+    (5, 8, 0.0, 2.0, 3.0, N_("beta = 0")),
+    (5, 8, 1.0, 2.0, 3.0, N_("beta = 1")),
+    (5, 8, 0.01, 1.5, 3.0, N_("beta = 0.01")),
+    (5, 8, 0.99, 1.5, 3.0, N_("beta = 0.99")),
+    (5, 8, 1e-4, 1.0, 3.0, N_("beta = 0.0001")),
+    (5, 8, 1 - 1e-4, 1.0, 3.0, N_("beta = 0.9999")),
+    (6, 7, 0.3, 1.0, 3.0, N_("T = 1")),
+    (1, 9, 0.7, 2.0, 3.0, N_("a batch of one")),
+    (4, 10, 0.5, 1.0, 400.0, N_("large logits (T = 1)")),
+    (4, 10, 0.2, 3.0, 300.0, N_("large logits (T = 3)")),
 ]
 
 
@@ -402,11 +414,11 @@ def _jsd_cases(seed: int | None = None) -> list:
     """``[((z, v, beta, T), what)]``: :data:`JSD_EDGES` and two random problems (fresh unless ``seed``)."""
     gen, rnd = torch.Generator().manual_seed(9), _random_generator(seed)
     specs = list(JSD_EDGES)
-    for _ in range(2):  # inside the edges, never on them
+    for _i in range(2):  # inside the edges, never on them
         N, V = int(torch.randint(2, 9, (1,), generator=rnd)), int(torch.randint(3, 17, (1,), generator=rnd))
         beta = round(float(0.05 + 0.9 * torch.rand(1, generator=rnd)), 2)
         T = round(float(1.1 + 4.9 * torch.rand(1, generator=rnd)), 2)
-        specs.append((N, V, beta, T, 3.0, "a random problem"))
+        specs.append((N, V, beta, T, 3.0, N_("a random problem")))
     cases = []
     for N, V, beta, T, scale, what in specs:
         g = rnd if what == "a random problem" else gen
@@ -473,45 +485,45 @@ def _jsd_mistakes() -> dict[str, Callable]:
         return beta * _kl_mean(log_p, log_m) + (1 - beta) * _kl_mean(log_q, log_m)
 
     return {
-        "the mixture's weights are swapped: M = beta P + (1 - beta) Q with P the teacher's distribution; you wrote "
-        "(1 - beta) P + beta Q":
+        N_("the mixture's weights are swapped: M = beta P + (1 - beta) Q with P the teacher's distribution; you wrote "
+           "(1 - beta) P + beta Q"):
             lambda z, v, b, T: _jsd_with(z, v, b, T, w=lambda b: 1 - b),
-        "the two KL terms' weights are swapped: beta weighs KL(P || M), the teacher's term, and 1 - beta weighs "
-        "KL(Q || M)":
+        N_("the two KL terms' weights are swapped: beta weighs KL(P || M), the teacher's term, and 1 - beta weighs "
+           "KL(Q || M)"):
             lambda z, v, b, T: _jsd_with(z, v, b, T, a=lambda b: 1 - b),
-        "the ends are swapped: beta = 0 is forward KL(P || Q) (Hinton's, mode covering) and beta = 1 is reverse "
-        "KL(Q || P) (MiniLLM's, mode seeking)":
+        N_("the ends are swapped: beta = 0 is forward KL(P || Q) (Hinton's, mode covering) and beta = 1 is reverse "
+           "KL(Q || P) (MiniLLM's, mode seeking)"):
             lambda z, v, b, T: _jsd_with(z, v, b, T, swap_ends=True),
-        "at beta = 0 and beta = 1 the mixture formula gives 0 (M is then Q or P): the ends are the plain KLs, forward "
-        "KL(P || Q) at beta = 0 and reverse KL(Q || P) at beta = 1 (JSD(beta) / beta tends to forward KL, not JSD(beta) "
-        "itself), so compute them separately, as TRL does":
+        N_("at beta = 0 and beta = 1 the mixture formula gives 0 (M is then Q or P): the ends are the plain KLs, forward "
+           "KL(P || Q) at beta = 0 and reverse KL(Q || P) at beta = 1 (JSD(beta) / beta tends to forward KL, not JSD(beta) "
+           "itself), so compute them separately, as TRL does"):
             lambda z, v, b, T: _jsd_with(z, v, b, T, ends=False),
-        "there is no mixture: beta KL(P || Q) + (1 - beta) KL(Q || P) is not JSD(beta); compare both distributions with "
-        "M = beta P + (1 - beta) Q":
+        N_("there is no mixture: beta KL(P || Q) + (1 - beta) KL(Q || P) is not JSD(beta); compare both distributions with "
+           "M = beta P + (1 - beta) Q"):
             no_mixture,
-        "F.kl_div takes log-probabilities as its input (first argument): you passed probabilities; pass log M (and "
-        "log_target=True with log-probabilities as the target)":
+        N_("F.kl_div takes log-probabilities as its input (first argument): you passed probabilities; pass log M (and "
+           "log_target=True with log-probabilities as the target)"):
             probs_as_input,
-        "M is a mixture of probabilities, not of logits or log-probabilities: form log(beta P + (1 - beta) Q) with "
-        "torch.logaddexp(log P + log(beta), log Q + log(1 - beta))":
+        N_("M is a mixture of probabilities, not of logits or log-probabilities: form log(beta P + (1 - beta) Q) with "
+           "torch.logaddexp(log P + log(beta), log Q + log(1 - beta))"):
             mixed_logits,
-        "M is a mixture of probabilities: beta log P + (1 - beta) log Q is not log M (and not even normalized); form "
-        "log(beta P + (1 - beta) Q) with torch.logaddexp(log P + log(beta), log Q + log(1 - beta))":
+        N_("M is a mixture of probabilities: beta log P + (1 - beta) log Q is not log M (and not even normalized); form "
+           "log(beta P + (1 - beta) Q) with torch.logaddexp(log P + log(beta), log Q + log(1 - beta))"):
             lambda z, v, b, T: mixed_logits(z, v, b, T, normalize=False),
-        "the student's logits are not divided by T: soften teacher and student with the same temperature":
+        N_("the student's logits are not divided by T: soften teacher and student with the same temperature"):
             lambda z, v, b, T: _jsd_with(z, v, b, T, student_T=False),
-        "the teacher's logits are not divided by T: soften teacher and student with the same temperature":
+        N_("the teacher's logits are not divided by T: soften teacher and student with the same temperature"):
             lambda z, v, b, T: _jsd_with(z, v, b, T, teacher_T=False),
-        "the KLs point the wrong way: JSD(beta) compares each distribution with the mixture, KL(P || M) and KL(Q || M); "
-        "you computed KL(M || P) and KL(M || Q) (F.kl_div(input, target) is KL(target || input))":
+        N_("the KLs point the wrong way: JSD(beta) compares each distribution with the mixture, KL(P || M) and KL(Q || M); "
+           "you computed KL(M || P) and KL(M || Q) (F.kl_div(input, target) is KL(target || input))"):
             lambda z, v, b, T: _jsd_reversed_to_mixture(z, v, b, T),
-        "you multiplied by T²: this exercise asks for the divergence itself, as TRL's generalized_jsd_loss computes it "
-        "(no T² factor)":
+        N_("you multiplied by T²: this exercise asks for the divergence itself, as TRL's generalized_jsd_loss computes it "
+           "(no T² factor)"):
             lambda z, v, b, T: T * T * _jsd_with(z, v, b, T),
-        "reduction='mean' divides by the vocabulary size as well as the rows: sum over the vocabulary, then average "
-        "over the rows (reduction='batchmean')":
+        N_("reduction='mean' divides by the vocabulary size as well as the rows: sum over the vocabulary, then average "
+           "over the rows (reduction='batchmean')"):
             lambda z, v, b, T: _jsd_with(z, v, b, T) / z.shape[-1],
-        "you sum over the rows: the divergence is their mean (reduction='batchmean', or .sum(-1).mean())":
+        N_("you sum over the rows: the divergence is their mean (reduction='batchmean', or .sum(-1).mean())"):
             lambda z, v, b, T: _jsd_with(z, v, b, T) * z.shape[0],
     }
 
@@ -527,17 +539,17 @@ _JSD = _Task(
         ("beta = 1", frozenset({"beta = 0", "beta = 1"}), _ENDS),
         *((near, _NEAR_BETAS, _NEAR_ENDS) for near in sorted(_NEAR_BETAS)),
         ("T = 1", frozenset({"T = 1", "large logits (T = 1)"}), _AT_T1),
-        ("a batch of one", frozenset({"a batch of one"}), "right in general but wrong for a batch of one row: keep the "
-                                                          "batch dimension (no .squeeze())"),
+        ("a batch of one", frozenset({"a batch of one"}), N_("right in general but wrong for a batch of one row: keep "
+                                                             "the batch dimension (no .squeeze())")),
         ("large logits (T = 1)", frozenset({"large logits (T = 1)", "large logits (T = 3)"}), _LARGE),
         ("large logits (T = 3)", frozenset({"large logits (T = 1)", "large logits (T = 3)"}), _LARGE),
     ),
-    formula="JSD(beta) = beta KL(P || M) + (1 - beta) KL(Q || M) with M = beta P + (1 - beta) Q, P = softmax(v / T) "
+    formula=N_("JSD(beta) = beta KL(P || M) + (1 - beta) KL(Q || M) with M = beta P + (1 - beta) Q, P = softmax(v / T) "
             "and Q = softmax(z / T), each KL summed over the vocabulary and averaged over the rows; forward KL(P || Q) "
-            "at beta = 0 and reverse KL(Q || P) at beta = 1",
-    constant="JSD(beta) has no constant term: compute the two KLs to the mixture",
-    power=lambda k: (f"your value is JSD(beta) times {_t_power(k)}: this exercise asks for the divergence itself, with no "
-                     "factor of T (TRL's generalized_jsd_loss has none either)"),
+            "at beta = 0 and reverse KL(Q || P) at beta = 1"),
+    constant=N_("JSD(beta) has no constant term: compute the two KLs to the mixture"),
+    power=lambda k: _("your value is JSD(beta) times {power}: this exercise asks for the divergence itself, with no "
+                      "factor of T (TRL's generalized_jsd_loss has none either)").format(power=_t_power(k)),
 )
 
 
@@ -550,10 +562,10 @@ def diagnose_generalized_jsd(fn) -> str | None:
     return _diagnose(fn, _JSD, _jsd_cases())
 
 
-def check_generalized_jsd(fn, exercise: str = "Check yourself 4.1") -> Verdict:
+def check_generalized_jsd(fn, exercise: str = N_("Check yourself 4.1")) -> Verdict:
     """The reader's ``generalized_jsd(student_logits, teacher_logits, beta, T=1.0)``, checked and the verdict printed."""
-    return check(exercise, fn, diagnose_generalized_jsd,
-                 todo="write generalized_jsd in the cell above (replace the your_turn line), then rerun it",
-                 praise=f"values and gradients match JSD(beta) on {len(JSD_EDGES) + 2} problems (beta = 0 and 1, and "
-                        "0.0001, 0.01, 0.99 and 0.9999 beside them, T = 1, a batch of one, large logits, two random "
-                        "ones), the inputs are untouched, and no gradient reaches the teacher")
+    return check(_(exercise), fn, diagnose_generalized_jsd,
+                 todo=_("write generalized_jsd in the cell above (replace the your_turn line), then rerun it"),
+                 praise=_("values and gradients match JSD(beta) on {n} problems (beta = 0 and 1, and "
+                          "0.0001, 0.01, 0.99 and 0.9999 beside them, T = 1, a batch of one, large logits, two random "
+                          "ones), the inputs are untouched, and no gradient reaches the teacher").format(n=len(JSD_EDGES) + 2))

@@ -28,6 +28,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
+from ..i18n import N_, _
 from ..losses import _check_mask, _check_pair, check_temperature
 from ..plots import DISTILLED, TEACHER, subplots
 from ..verdicts import Verdicts
@@ -184,15 +185,18 @@ def mode_mass(q) -> dict[str, float]:
     return {"left": float(q[near[0]].sum()), "right": float(q[near[1]].sum())}
 
 
-def _behaviour(mass: dict[str, float]) -> str:
+def _behaviour(mass: dict[str, float], say=N_) -> str:
+    """What the student does, in English (the fits' data); ``say=_`` gives the sentence shown to the reader."""
     small, large = sorted(mass.values())
     if small >= COVERS:
-        return "covers both modes"
+        return say(N_("covers both modes"))
     if large >= 1 - COVERS and small < 0.01:
         side = max(mass, key=mass.get)
         share = MODE_WEIGHTS[0 if side == "left" else 1]
-        return f"picks one mode (the {side} one, {share:.0%} of P)"
-    return "leans to one mode"
+        one = N_("picks one mode (the left one, {share:.0%} of P)") if side == "left" else \
+            N_("picks one mode (the right one, {share:.0%} of P)")
+        return say(one).format(share=share)
+    return say(N_("leans to one mode"))
 
 
 @functools.lru_cache(maxsize=8)
@@ -298,23 +302,24 @@ def one_mode_verdicts(fits: pd.DataFrame | None = None) -> Verdicts:
     one = [b for b, s in fits["student"].items() if s.startswith("picks one mode")]
     between = [b for b in fits.index if b not in covering + one]
     return Verdicts({
-        f"At beta = 0 (forward KL) the student covers both modes: its std ({fwd['std']:.2f}) is more than twice a "
-        f"mode's ({MODE_STD}), its mean ({fwd['mean']:+.2f}) lies between the modes, and each mode holds at least "
-        f"{COVERS:.0%} of its mass.":
+        _("At beta = 0 (forward KL) the student covers both modes: its std ({std:.2f}) is more than twice a "
+          "mode's ({mode_std}), its mean ({mean:+.2f}) lies between the modes, and each mode holds at least "
+          "{covers:.0%} of its mass.").format(std=fwd['std'], mode_std=MODE_STD, mean=fwd['mean'], covers=COVERS):
             fwd["std"] > 2 * MODE_STD and MODES[0] + MODE_STD < fwd["mean"] < MODES[1] - MODE_STD
             and fwd["student"] == "covers both modes",
-        f"At beta = 0 the student has the target's mean ({fits.attrs['target_mean']:+.2f}) and std "
-        f"({fits.attrs['target_std']:.2f}): forward KL to a Gaussian matches moments.":
+        _("At beta = 0 the student has the target's mean ({mean:+.2f}) and std "
+          "({std:.2f}): forward KL to a Gaussian matches moments.").format(mean=fits.attrs['target_mean'],
+                                                                          std=fits.attrs['target_std']):
             abs(fwd["mean"] - fits.attrs["target_mean"]) < 0.01 and abs(fwd["std"] - fits.attrs["target_std"]) < 0.01,
-        f"At beta = 1 (reverse KL) the student picks one mode: its mean ({rev['mean']:+.2f}) is within one mode-width of "
-        f"the mode at {mode:+g}, its std ({rev['std']:.2f}) within 10% of that mode's, and {rev_mass:.0%} of its mass "
-        "is on it.":
+        _("At beta = 1 (reverse KL) the student picks one mode: its mean ({mean:+.2f}) is within one mode-width of "
+          "the mode at {mode:+g}, its std ({std:.2f}) within 10% of that mode's, and {mass:.0%} of its mass "
+          "is on it.").format(mean=rev['mean'], mode=mode, std=rev['std'], mass=rev_mass):
             abs(rev["mean"] - mode) < MODE_STD and abs(rev["std"] / MODE_STD - 1) < 0.1 and rev_mass >= 1 - COVERS,
-        f"The student's std shrinks as beta grows, from {stds[0]:.2f} to {stds[-1]:.2f}, never growing by more than 1% "
-        "from one beta to the next.":
+        _("The student's std shrinks as beta grows, from {first:.2f} to {last:.2f}, never growing by more than 1% "
+          "from one beta to the next.").format(first=stds[0], last=stds[-1]):
             bool(np.all(stds[1:] <= stds[:-1] * 1.01)) and stds[-1] < stds[0],
-        "It switches once, from covering both modes (beta up to "
-        f"{max(covering, default=float('nan')):.2f}) to one mode (beta from {min(one, default=float('nan')):.2f}).":
+        _("It switches once, from covering both modes (beta up to {covering:.2f}) to one mode (beta from "
+          "{one:.2f}).").format(covering=max(covering, default=float('nan')), one=min(one, default=float('nan'))):
             bool(covering) and bool(one) and max(covering) < min(one) and not between,
     })
 
@@ -322,13 +327,13 @@ def one_mode_verdicts(fits: pd.DataFrame | None = None) -> Verdicts:
 def _panel(ax, ymax: float) -> dict:
     """Draw the explorer's panel once, student empty: the target shaded, the student's line, a title; return the artists."""
     p = _target_probs()
-    ax.fill_between(GRID, p, color=TEACHER, alpha=0.35, lw=0, label="teacher P: two modes")
-    (line,) = ax.plot(GRID, np.zeros_like(GRID), color=DISTILLED, lw=2.5, label="student Q: one Gaussian")
-    mean = ax.axvline(0.0, color=DISTILLED, lw=1, ls="--", label="student's mean")
+    ax.fill_between(GRID, p, color=TEACHER, alpha=0.35, lw=0, label=_("teacher P: two modes"))
+    (line,) = ax.plot(GRID, np.zeros_like(GRID), color=DISTILLED, lw=2.5, label=_("student Q: one Gaussian"))
+    mean = ax.axvline(0.0, color=DISTILLED, lw=1, ls="--", label=_("student's mean"))
     ax.set_xlim(GRID[0], GRID[-1])
     ax.set_ylim(0, ymax)
-    ax.set_xlabel(f"token (the {len(GRID)} grid points are the vocabulary)")
-    ax.set_ylabel("probability")
+    ax.set_xlabel(_("token (the {n} grid points are the vocabulary)").format(n=len(GRID)))
+    ax.set_ylabel(_("probability"))
     ax.legend(loc="upper right")
     return {"line": line, "mean": mean, "title": ax.set_title("", loc="left")}
 
@@ -338,11 +343,12 @@ def _move(artists: dict, fit: dict, numbers: bool = False) -> None:
     (the static twin's readout; the live explorer shows them as page text above the figure)."""
     artists["line"].set_ydata(fit["q"])
     artists["mean"].set_xdata([fit["mean"], fit["mean"]])
-    name = {0.0: "forward KL", 1.0: "reverse KL"}.get(fit["beta"], f"JSD(beta = {fit['beta']:.2f})")
-    title = f"{name}: {fit['behaviour']}"
+    name = {0.0: _("forward KL"), 1.0: _("reverse KL")}.get(fit["beta"]) or "JSD(beta = {beta:.2f})".format(beta=fit["beta"])
+    title = _("{name}: {behaviour}").format(name=name, behaviour=_behaviour(fit["mass"], _))
     if numbers:
-        title += (f"\nstudent mean {fit['mean']:+.2f}, std {fit['std']:.2f}; mass on the left mode "
-                  f"{fit['mass']['left']:.0%}, on the right {fit['mass']['right']:.0%}")
+        title += "\n" + _("student mean {mean:+.2f}, std {std:.2f}; mass on the left mode {left:.0%}, on the right "
+                          "{right:.0%}").format(mean=fit["mean"], std=fit["std"], left=fit["mass"]["left"],
+                                               right=fit["mass"]["right"])
     artists["title"].set_text(title)
 
 
@@ -363,9 +369,12 @@ def plot_one_mode(beta: float, ax=None, figsize=(8, 3.6)):
 
 
 def _readout(fit: dict) -> str:
-    return (f"<b>beta = {fit['beta']:.2f}</b> &nbsp;·&nbsp; student mean {fit['mean']:+.2f}, std {fit['std']:.2f}"
-            f" &nbsp;·&nbsp; mass on the left mode {fit['mass']['left']:.0%}, on the right {fit['mass']['right']:.0%}"
-            f" &nbsp;·&nbsp; KL(P||Q) {fit['forward_kl']:.2f}, KL(Q||P) {fit['reverse_kl']:.2f}")
+    return (f"<b>beta = {fit['beta']:.2f}</b> &nbsp;·&nbsp; "
+            + _("student mean {mean:+.2f}, std {std:.2f}").format(mean=fit["mean"], std=fit["std"])
+            + " &nbsp;·&nbsp; "
+            + _("mass on the left mode {left:.0%}, on the right {right:.0%}").format(left=fit["mass"]["left"],
+                                                                                     right=fit["mass"]["right"])
+            + f" &nbsp;·&nbsp; KL(P||Q) {fit['forward_kl']:.2f}, KL(Q||P) {fit['reverse_kl']:.2f}")
 
 
 class DivergenceExplorer(Explorer):

@@ -80,7 +80,7 @@ def slice_run(teacher, corpus, seed: int = 0, progress: bool = True) -> dict:
     taught by ``teacher``, the ``charlm-code`` teacher the caller has loaded)."""
     texts = corpus.train[:SLICE_TEXTS]
     cache = {"log_probs": teacher_log_probs(teacher, texts, progress=progress)}
-    student, _ = train_student(teacher, texts, SLICE, seed, cache, progress)
+    student, _seconds = train_student(teacher, texts, SLICE, seed, cache, progress)
     return {"method": SLICE.label, "steps": SLICE.steps, "texts": SLICE_TEXTS, "seed": seed,
             "perplexity": charlm.perplexity(student, corpus.val), "corpus": corpus.digest}
 

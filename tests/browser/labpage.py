@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import socket
 import statistics
 import subprocess
@@ -189,7 +190,7 @@ def problems_after_run(page) -> list[str]:
 
 
 AUDIT_JS = """async (limits) => {
-    const [minText, minContrast, minSlider, tol, rootSelector, atDrawnSize] = limits;
+    const [minText, minContrast, minSlider, tol, rootSelector, atDrawnSize, cjkFont] = limits;
     const notebook = document.querySelector(rootSelector);
     const viewRight = notebook.getBoundingClientRect().right;
     const lum = (c) => { const m = c.match(/[\\d.]+/g).map(Number);
@@ -203,7 +204,7 @@ AUDIT_JS = """async (limits) => {
     const where = (el) => { const cell = el.closest('.jp-Cell'); const cells = [...notebook.querySelectorAll('.jp-Cell')];
         return 'cell ' + (cells.indexOf(cell) + 1); };
     const found = {text: [], contrast: [], sliders: [], scale: [], aspect: [], overflow: [], figtext: [], unstamped: [],
-                   counts: {}};
+                   figtofu: [], counts: {}};
     // Text: every element with its own visible text, outside code editors, prompts and maths.
     let texts = 0;
     for (const el of notebook.querySelectorAll('.jp-Cell *')) {
@@ -239,15 +240,18 @@ AUDIT_JS = """async (limits) => {
         if (right > Math.min(viewRight, innerWidth) + 1)
             found.overflow.push(`${where(img)}: ${img.naturalWidth}px wide, runs ${(right - Math.min(viewRight, innerWidth)).toFixed(0)}px past the visible page`);
         const bytes = new Uint8Array(await (await fetch(img.src)).arrayBuffer());
-        let stamp = null;
+        let stamp = null, cjk = null;
         for (let p = 8; p + 8 <= bytes.length;) {
             const len = (bytes[p] << 24 | bytes[p + 1] << 16 | bytes[p + 2] << 8 | bytes[p + 3]) >>> 0;
             const type = String.fromCharCode(...bytes.slice(p + 4, p + 8));
             if (type === 'IDAT') break;
             if (type === 'tEXt') { const body = new TextDecoder().decode(bytes.slice(p + 8, p + 8 + len));
-                const [key, value] = body.split('\\0'); if (key === 'kdnb-min-text-px') stamp = value; }
+                const [key, value] = body.split('\\0'); if (key === 'kdnb-min-text-px') stamp = value;
+                if (key === 'kdnb-cjk-font') cjk = value; }
             p += 12 + len;
         }
+        if (cjk !== null && cjk !== 'none' && cjk !== cjkFont)
+            found.figtofu.push(`${where(img)}: Chinese drawn with ${cjk}, not ${cjkFont}`);
         if (stamp === null) found.unstamped.push(`${where(img)}: ${img.naturalWidth}x${img.naturalHeight}`);
         else if (atDrawnSize && stamp !== 'none' && parseFloat(stamp) * scale < minText - 0.01)
             found.figtext.push(`${where(img)}: ${(parseFloat(stamp) * scale).toFixed(1)}px on screen (${stamp}px drawn, shown at ${scale.toFixed(2)}x)`);
@@ -261,14 +265,58 @@ def audit(page, root: str = ".jp-Notebook", at_drawn_size: bool = True) -> dict:
 
     ``at_drawn_size=False`` (a narrow layout: the side panel open) lets figures be shrunk; their
     aspect ratio, their text and the sliders are checked all the same."""
-    return page.evaluate(AUDIT_JS, [MIN_TEXT_PX, MIN_CONTRAST, MIN_SLIDER_PX, SCALE_TOLERANCE, root, at_drawn_size])
+    found = page.evaluate(AUDIT_JS, [MIN_TEXT_PX, MIN_CONTRAST, MIN_SLIDER_PX, SCALE_TOLERANCE, root, at_drawn_size, CJK_FAMILY])
+    found["tofu"] = html_tofu(page, root)
+    return found
 
 
 FINDINGS = [("text", "text under 12 px"), ("contrast", "text with contrast under 4.5:1"),
             ("sliders", "sliders under 250 px"), ("scale", "images not shown at their drawn size"),
             ("aspect", "images squeezed or stretched (aspect ratio off by more than 2%)"),
             ("overflow", "images wider than the visible page"), ("figtext", "figure text under 12 px on screen"),
-            ("unstamped", "images the kernel did not stamp (not drawn by matplotlib?)")]
+            ("unstamped", "images the kernel did not stamp (not drawn by matplotlib?)"),
+            ("figtofu", "figures whose Chinese is not drawn with the shipped CJK font (tofu: no font had the glyph)"),
+            ("tofu", "page text whose Chinese the browser draws with no CJK font (tofu)")]
+
+#: The family the figures draw Chinese with (kdnb/fonts); the stamp names the font each figure used.
+CJK_FAMILY = "Noto Sans SC kdnb"
+#: A font the browser may draw Chinese with: any of these in a family name (Noto CJK, Source Han, WenQuanYi ...).
+CJK_BROWSER_FONT = re.compile(r"CJK|Han|SC|TC|JP|WenQuanYi|Hei|Song|Kai|Ming|Fallback|YaHei|PingFang", re.I)
+
+_MARK_CJK_JS = """([rootSelector, limit]) => {
+    const root = document.querySelector(rootSelector); let n = 0;
+    for (const el of root.querySelectorAll('[data-kdnb-cjk]')) el.removeAttribute('data-kdnb-cjk');
+    for (const el of root.querySelectorAll('.jp-Cell *')) {
+        if (n >= limit) break;
+        if (el.closest('.jp-InputArea-editor, mjx-container, svg')) continue;
+        const own = [...el.childNodes].filter(c => c.nodeType === 3).map(c => c.textContent).join('');
+        if (/[\\u4e00-\\u9fff]/.test(own) && el.getBoundingClientRect().width > 0) { el.setAttribute('data-kdnb-cjk', ''); n++; }
+    }
+    return n; }"""
+
+
+def html_tofu(page, root: str = ".jp-Notebook", limit: int = 60) -> list[str]:
+    """Elements with Chinese text (up to ``limit``) that Chromium draws with no CJK font.
+
+    Chromium reports, through the DevTools protocol, the platform fonts it used for a node's text
+    (``CSS.getPlatformFontsForNode``): a Chinese text drawn without a CJK family among them shows tofu."""
+    if not page.evaluate(_MARK_CJK_JS, [root, limit]):
+        return []
+    cdp = page.context.new_cdp_session(page)
+    try:
+        cdp.send("DOM.enable")
+        cdp.send("CSS.enable")
+        doc = cdp.send("DOM.getDocument", {"depth": 0})
+        nodes = cdp.send("DOM.querySelectorAll", {"nodeId": doc["root"]["nodeId"], "selector": "[data-kdnb-cjk]"})["nodeIds"]
+        out = []
+        for node in nodes:
+            fonts = cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
+            if not any(CJK_BROWSER_FONT.search(f["familyName"]) for f in fonts):
+                html = cdp.send("DOM.getOuterHTML", {"nodeId": node})["outerHTML"]
+                out.append(f"{[f['familyName'] for f in fonts]}: {html[:80]}")
+        return out
+    finally:
+        cdp.detach()
 
 
 def findings_report(found: dict) -> str:
