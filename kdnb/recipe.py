@@ -169,6 +169,9 @@ def train_pair(setting: dict | str = "default", seed: int = 0, dataset: kdata.Da
     init = models.build(spec["student"], in_shape=tuple(X.shape[1:]))
     run = Run(epochs=spec["epochs"], lr=spec["lr"], batch_size=spec["batch_size"], seed=seed, progress=progress)
     twins = train_twins(init, kdata.Split(X, y), teacher_logits, run, T=spec["T"], alpha=spec["alpha"])
+    summary = spec.get("summary")
+    if isinstance(summary, str):
+        spec["summary"] = _(summary)   # shown to the reader: in the reader's language
     return twins["alone"], twins["distilled"], spec
 
 

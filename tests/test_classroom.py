@@ -197,3 +197,28 @@ def test_killing_the_launcher_outright_still_stops_the_server(tmp_path):
     while psutil.pid_exists(server_pid) and psutil.Process(server_pid).status() != psutil.STATUS_ZOMBIE and time.time() < deadline:
         time.sleep(0.05)
     assert not psutil.pid_exists(server_pid) or psutil.Process(server_pid).status() == psutil.STATUS_ZOMBIE
+
+
+def test_the_page_speaks_chinese_when_asked():
+    """make present LANG=zh: the launcher passes KDNB_LANG=zh to Voilà's kernels, and the page is Chinese."""
+    from kdnb import i18n
+
+    assert classroom.environment({}, lang="zh")["KDNB_LANG"] == "zh"
+    assert "KDNB_LANG" not in classroom.environment({})
+    with pytest.raises(ValueError, match="unknown language 'fr'"):
+        classroom.environment({}, lang="fr")
+    i18n.set_language("zh")
+    try:
+        page = classroom.app()
+        tabs = page.children[-1]
+        assert tuple(tabs.titles) == ("温度", "训练学生", "剪枝")
+        assert "三件可以动手试的事" in page.children[0].value
+        assert list(page.explorers) == list(classroom.TABS)  # the explorers keep their English keys
+        assert re.search(r"[\u4e00-\u9fff]", page.explorers["Temperature"].readout.value)
+    finally:
+        i18n.set_language(None)
+
+
+def test_make_present_maps_lang_to_the_launcher():
+    makefile = (Path(__file__).resolve().parents[1] / "Makefile").read_text(encoding="utf-8")
+    assert "--lang $(PRESENT_LANG)" in makefile and "filter zh zh_%,$(LANG)" in makefile

@@ -5,7 +5,6 @@ import re
 
 import matplotlib
 import pandas as pd
-import pytest
 import torch
 import torch.nn.functional as F
 
@@ -16,13 +15,6 @@ from kdnb.nb04_distillation_losses.shown import sign_words
 
 matplotlib.use("Agg")
 HAN = re.compile(r"[\u4e00-\u9fff]")
-
-
-@pytest.fixture
-def zh():
-    i18n.set_language("zh")
-    yield
-    i18n.set_language(None)
 
 
 def _no_t2(z, v, y, T, a):

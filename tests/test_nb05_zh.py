@@ -5,20 +5,12 @@ import importlib
 import re
 
 import pandas as pd
-import pytest
 
 from kdnb import i18n, results
 from kdnb import nb05_distillation_in_practice as nb
 shown = importlib.import_module("kdnb.nb05_distillation_in_practice.shown")   # the module (the package exports the function)
 
 HAN = re.compile(r"[\u4e00-\u9fff]")
-
-
-@pytest.fixture
-def zh():
-    i18n.set_language("zh")
-    yield
-    i18n.set_language(None)
 
 
 def test_every_printed_line_has_chinese_and_the_same_placeholders():

@@ -13,6 +13,7 @@ stamp names the font that drew it). The flashcards of 07 reveal an answer on cli
 
 from __future__ import annotations
 
+import re
 import statistics
 from pathlib import Path
 
@@ -177,7 +178,7 @@ def explore_07(run, request):
     cards = run.outputs_with(".widget-toggle-buttons").first
     cards.scroll_into_view_if_needed()
     before = cards.locator(".widget-htmlmath").first.inner_text()
-    cards.locator("button.mod-info").first.click()
+    cards.locator("button", has_text=REVEAL).first.click()
     run.page.wait_for_function("([el, before]) => el.innerText !== before",
                                arg=[cards.locator(".widget-htmlmath").first.element_handle(), before], timeout=10_000)
     screenshot(run.page, request, f"{run.tag}07-flashcards")
@@ -186,6 +187,8 @@ def explore_07(run, request):
 
 EXPLORERS = {"01": explore_01, "02": explore_02, "03": explore_03, "04": explore_04, "05": explore_05,
              "06": explore_06, "07": explore_07, "08": explore_08}
+#: The flashcards' reveal button (notebook 07's words), in either edition.
+REVEAL = re.compile("reveal the answer|显示答案")
 #: The playground's Train button in each edition.
 TRAIN_LABEL = {"": "Train", "zh-": "训练"}
 
