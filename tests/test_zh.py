@@ -297,7 +297,7 @@ def _bare_text(node) -> bool:
     return False
 
 
-def _shown_literals(path: Path) -> list[str]:
+def _shown_literals(path: Path, root: Path = ROOT) -> list[str]:
     tree = ast.parse(path.read_text(encoding="utf-8"))
     skip = set()
     for fn in ast.walk(tree):
@@ -310,7 +310,7 @@ def _shown_literals(path: Path) -> list[str]:
         name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
         args = list(node.args) if name in _SHOWN_CALLS or name == "print" else []
         args += [k.value for k in node.keywords if k.arg in _SHOWN_KEYWORDS]
-        out += [f"{path.relative_to(ROOT)}:{a.lineno}" for a in args if _bare_text(a)]
+        out += [f"{path.relative_to(root)}:{a.lineno}" for a in args if _bare_text(a)]
     return out
 
 
@@ -326,17 +326,8 @@ def test_the_shown_text_check_catches_a_bare_title(tmp_path):
     bad = tmp_path / "bad.py"
     bad.write_text('ax.set_title("Student accuracy")\nprint(f"gain {g} points")\nw.Button(description="Train now")\n'
                    'ax.set_title(_("Student accuracy"))\nprint(f"{g:.1f}%")\n')
-    hits = [h.rsplit(":", 1)[1] for h in _shown_literals_at(bad)]
+    hits = [h.rsplit(":", 1)[1] for h in _shown_literals(bad, root=tmp_path)]
     assert hits == ["1", "2", "3"]
-
-
-def _shown_literals_at(path: Path) -> list[str]:
-    global ROOT
-    saved, ROOT = ROOT, path.parent
-    try:
-        return _shown_literals(path)
-    finally:
-        ROOT = saved
 
 
 # ---- the font ------------------------------------------------------------------------------

@@ -10,6 +10,8 @@ from __future__ import annotations
 import pandas as pd
 
 from ..i18n import N_, _, language
+from ..shown import ShownTable
+from ..shown import translated as _translated
 
 #: Chinese punctuation for the separators of composite labels ("300 labels · MLP 1x10: hard labels only").
 _SEPARATORS = ((" · ", " · "), (": ", "："), (", ", "，"))
@@ -33,32 +35,14 @@ def tr(text):
 
 
 def translated(df: pd.DataFrame) -> pd.DataFrame:
-    """A plain copy of ``df`` with its labels, axis names and text cells in the current language."""
-    out = pd.DataFrame(df).rename(index=tr, columns=tr)
-    out.index.names = [tr(n) for n in out.index.names]
-    out.columns.names = [tr(n) for n in out.columns.names]
-    for col in out.columns:
-        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col].dtype):
-            out[col] = out[col].map(tr)
-    return out
+    """A plain copy of ``df`` with its labels, axis names and words in the reader's language."""
+    return _translated(df, tr)
 
 
-class Shown(pd.DataFrame):
-    """A DataFrame that reads in the current language when displayed, and in English to code."""
+class Shown(ShownTable):
+    """A DataFrame that keeps its English labels for code and shows them in the reader's language."""
 
-    @property
-    def _constructor(self):
-        return Shown
-
-    def _repr_html_(self):
-        if language() == "en":
-            return super()._repr_html_()
-        return translated(self)._repr_html_()
-
-    def __repr__(self) -> str:
-        if language() == "en":
-            return super().__repr__()
-        return repr(translated(self))
+    label = staticmethod(tr)
 
 
 def shown(df: pd.DataFrame) -> Shown:

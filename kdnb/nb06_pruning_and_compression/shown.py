@@ -13,7 +13,9 @@ import re
 import pandas as pd
 import torch
 
-from ..i18n import N_, _, language
+from ..i18n import N_, _
+from ..shown import ShownTable
+from ..shown import translated as _translated
 
 # Labels that are shown only through a Shown table (the rest are marked where they are defined).
 LABELS = (
@@ -61,32 +63,13 @@ def tr(label):
 
 def translated(frame: pd.DataFrame) -> pd.DataFrame:
     """A plain copy of ``frame`` with its labels, axis names and words in the reader's language."""
-    out = pd.DataFrame(frame).rename(index=tr, columns=tr)
-    out.index.names = [tr(n) for n in out.index.names]
-    out.columns.names = [tr(n) for n in out.columns.names]
-    for i in range(out.shape[1]):
-        col = out.iloc[:, i]
-        if col.dtype == object or pd.api.types.is_string_dtype(col.dtype):
-            out.isetitem(i, col.map(tr))
-    return out
+    return _translated(frame, tr)
 
 
-class Shown(pd.DataFrame):
+class Shown(ShownTable):
     """A DataFrame that keeps its English labels for code and shows them in the reader's language."""
 
-    @property
-    def _constructor(self):
-        return Shown
-
-    def __repr__(self) -> str:
-        if language() == "en":
-            return super().__repr__()
-        return repr(translated(self))
-
-    def _repr_html_(self):
-        if language() == "en":
-            return super()._repr_html_()
-        return translated(self)._repr_html_()
+    label = staticmethod(tr)
 
 
 def shown(frame: pd.DataFrame) -> Shown:
