@@ -30,8 +30,10 @@ SOLUTION_TAG = "solution"
 
 
 def exercise_name(name: str) -> str:
-    """An exercise's name as the reader sees it: "Check yourself 4.1" and "Try it 2.1" in the current language."""
-    for prefix, msg in (("Check yourself ", _("Check yourself {number}")), ("Try it ", _("Try it {number}"))):
+    """An exercise's name as the reader sees it: "Check yourself 4.1", "Try it 2.1" and "Spot the bug 7.1" in the
+    current language (a checker passes the English name; only the display translates it)."""
+    for prefix, msg in (("Check yourself ", _("Check yourself {number}")), ("Try it ", _("Try it {number}")),
+                        ("Spot the bug ", _("Spot the bug {number}"))):
         if name.startswith(prefix):
             return msg.format(number=name[len(prefix):])
     return name

@@ -82,7 +82,7 @@ def check_student_loss(student_loss) -> Verdict:
         return _("the teacher reaches the student, but the value is {got:.4f} where (1-α)·CE + α·T²·KL at T = 4, "
                  "α = 0.9 gives {want:.4f}: check T, α and which distribution is the target").format(got=got, want=want)
 
-    return check(_("Check yourself 2.1"), student_loss, diagnose,
+    return check("Check yourself 2.1", student_loss, diagnose,
                  todo=_("write the loss so that the teacher's logits reach the student (see the formula in section 2)"),
                  praise=_("the teacher's softened outputs reach the student, and no gradient reaches the teacher."))
 
@@ -112,7 +112,7 @@ def check_student_kb(student_kb, model) -> Verdict:
         return _("{kb:g} KB is not it: count the parameters (models.count_params), times 4 bytes, divided by "
                  "1,024").format(kb=kb)
 
-    return check(_("Check yourself 3.1"), student_kb, diagnose,
+    return check("Check yourself 3.1", student_kb, diagnose,
                  todo=_("set student_kb to the distilled student's size in KB (float32, 1 KB = 1,024 bytes)"),
                  praise=_("{n:,} parameters x 4 bytes = {kb:.0f} KB.").format(n=n, kb=right))
 
@@ -148,7 +148,7 @@ def check_needs_data(needs_data) -> Verdict:
             return _("{method}: {why} ({more} more wrong)").format(method=k, why=_(NEEDS_DATA[k][1]), more=len(wrong) - 1)
         return _("{method}: {why}").format(method=k, why=_(NEEDS_DATA[k][1]))
 
-    return check(_("Check yourself 4.1"), needs_data, diagnose,
+    return check("Check yourself 4.1", needs_data, diagnose,
                  todo=_("replace each ... by True (needs a training set or transfer set) or False"),
                  praise=_("only post-training quantization gets by without a training set."))
 
@@ -180,7 +180,7 @@ def check_leaked_points(leaked_points, results: pd.DataFrame) -> Verdict:
             return _("that is a fraction; give it in points (percentage points of test accuracy)")
         return _("compare the two rows' gain (mean over the seeds): few-labels minus few-labels-own-teacher")
 
-    return check(_("Check yourself 6.1"), leaked_points, diagnose,
+    return check("Check yourself 6.1", leaked_points, diagnose,
                  todo=_("set leaked_points from the table: gain of few-labels minus gain of few-labels-own-teacher"),
                  praise=_("{leaked:.1f} of the {g_all:.1f} points came from labels the student was not given.").format(
                      leaked=right, g_all=g_all))
@@ -207,6 +207,6 @@ def check_best_setting(best_setting, results: pd.DataFrame) -> Verdict:
         return _("{name} gains {gain:+.1f} points; another setting gains more").format(
             name=name, gain=summary.loc[name, "gain_mean"])
 
-    return check(_("Check yourself 7.1"), best_setting, diagnose, todo=_("set best_setting to the name of a setting"),
+    return check("Check yourself 7.1", best_setting, diagnose, todo=_("set best_setting to the name of a setting"),
                  praise=_("{best} gains the most: its student has few labels and the teacher labels the other images "
                           "(a teacher that saw more labels than the student, as section 6 shows).").format(best=best))

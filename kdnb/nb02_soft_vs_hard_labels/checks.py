@@ -63,7 +63,7 @@ def check_runner_up(image_logits: torch.Tensor, answer, T: float = 4.0) -> Verdi
             return _("you divided the probabilities by T; temperature divides the logits, before the softmax")
         return _("right class; its probability should be the T = {T:g} value: soft_targets(logits, {T:g})[class]").format(T=T)
 
-    return check(_("Check yourself 2.1"), answer, diagnose, todo=_("set runner_up to (class, probability at T = 4), then rerun the cell"),
+    return check("Check yourself 2.1", answer, diagnose, todo=_("set runner_up to (class, probability at T = 4), then rerun the cell"),
                  praise=_("the runner-up is the teacher's best guess after the label, and T = 4 makes its probability big enough "
                           "to learn from"))
 
@@ -84,7 +84,7 @@ def check_alpha_for_quarter(alpha) -> Verdict:
                      "the weight is on the wrong term")
         return _("with alpha = {a:g} the hard labels get 1 - alpha = {rest:g}, not 0.25").format(a=a, rest=1 - a)
 
-    return check(_("Check yourself 3.1"), alpha, diagnose,
+    return check("Check yourself 3.1", alpha, diagnose,
                  todo=_("set alpha_for_quarter to a number between 0 and 1, then rerun the cell"),
                  praise=_("kd_loss = (1 - alpha) * hard + alpha * soft: alpha = 0.75 leaves 0.25 for the labels"))
 
@@ -116,7 +116,7 @@ def check_most_alike(M: pd.DataFrame, digit: int, answer) -> Verdict:
                 digit=digit, a=a))
         return _("; and ").join(reasons) or _("row {digit} gives another class more probability than class {a}").format(digit=digit, a=a)
 
-    return check(_("Check yourself 4.1"), answer, diagnose, todo=_("set zero_looks_like to a digit, then rerun the cell"),
+    return check("Check yourself 4.1", answer, diagnose, todo=_("set zero_looks_like to a digit, then rerun the cell"),
                  praise=_("row {digit}'s largest off-diagonal cell: the teacher gives that class the most probability on "
                           "images of a {digit}").format(digit=digit))
 
@@ -141,7 +141,7 @@ def check_wrong_class_target(value, eps: float = 0.2, num_classes: int = 10) -> 
             return _("that is the true class's target; the question asks for one wrong class")
         return _("not eps / C: (1 - eps) * one_hot + eps / C gives a wrong class only the second term")
 
-    return check(_("Check yourself 5.1"), value, diagnose, todo=_("set wrong_class_target to a number, then rerun the cell"),
+    return check("Check yourself 5.1", value, diagnose, todo=_("set wrong_class_target to a number, then rerun the cell"),
                  praise=_("every wrong class gets eps / C, the same for all of them: label smoothing says nothing about "
                           "look-alike classes"))
 
@@ -184,7 +184,7 @@ def check_raise_bias(fn) -> Verdict:
                 return _("you raised column {k}; class 3 is column 3 (columns count from 0)").format(k=k)
         return _("the result should equal z except column cls, which is z[:, cls] + delta")
 
-    return check(_("Check yourself 6.1"), fn, diagnose, todo=_("write the body of raise_class_bias, then rerun the cell"),
+    return check("Check yourself 6.1", fn, diagnose, todo=_("write the body of raise_class_bias, then rerun the cell"),
                  praise=_("adding delta to one logit for every image is exactly what raising that output unit's bias does"))
 
 
@@ -210,7 +210,7 @@ def check_early_stop_help(few: pd.DataFrame, answer) -> Verdict:
             return _("you subtracted the other way round: early stopping's help is early_stop_test - final_test")
         return _("not the mean over seeds of early_stop_test - final_test (in points) for each kind of target")
 
-    return check(_("Check yourself 7.1"), answer, diagnose, todo=_("set early_stop_help to a Series, then rerun the cell"),
+    return check("Check yourself 7.1", answer, diagnose, todo=_("set early_stop_help to a Series, then rerun the cell"),
                  praise=_("early stopping can only rescue a run whose validation accuracy peaked before the last epoch"))
 
 

@@ -51,7 +51,7 @@ def check_ratio_e(T) -> Verdict:
                      "with the logits, z1 - z2 = 3 - 1")
         return _("at T = {T:g} the ratio is {ratio:.3g}, not e: solve exp((z1 - z2) / T) = e for T").format(T=a, ratio=ratio)
 
-    return check(_("Check yourself 2.1"), T, diagnose, todo=_("set T_ratio_e to a number, then rerun the cell"),
+    return check("Check yourself 2.1", T, diagnose, todo=_("set T_ratio_e to a number, then rerun the cell"),
                  praise=_("exp((3 - 1) / T) = e when T = 3 - 1 = 2: the ratio depends only on the gap between the two "
                           "largest logits, divided by T"))
 
@@ -88,7 +88,7 @@ def check_two_bits(image_logits: torch.Tensor, T) -> Verdict:
     a = as_number(T)
     praise = _("the entropy crosses 2 bits near T = {T:.3g}: a confident teacher shows its dark knowledge only at a "
                "high temperature").format(T=a) if a is not None and a > 0 else ""
-    return check(_("Check yourself 2.2"), T, diagnose, todo=_("set T_two_bits to a temperature, then rerun the cell"),
+    return check("Check yourself 2.2", T, diagnose, todo=_("set T_two_bits to a temperature, then rerun the cell"),
                  praise=praise)
 
 
@@ -151,7 +151,7 @@ def check_learning_rate_like(answer) -> Verdict:
             problems.append(_("(c) is a learning-rate change by definition"))
         return _("; ").join(problems)
 
-    return check(_("Check yourself 3.1"), answer, diagnose,
+    return check("Check yourself 3.1", answer, diagnose,
                  todo=_("set lr_like to the letters of your options, then rerun the cell"),
                  praise=_("a constant factor and the learning rate rescale the update; changing T, or the teacher's logits, "
                           "changes the targets and so the direction"))
@@ -194,7 +194,7 @@ def check_shrink_factor(answer) -> Verdict:
     norms = soft_gradient_norms(z, v, [20.0, 40.0])["without_T2"]
     measured = norms.iloc[0] / norms.iloc[1]
     return _check_factor(FactorQuestion(
-        _("Check yourself 4.1"), _("(norm at T = 20) / (norm at T = 40)"),
+        "Check yourself 4.1", _("(norm at T = 20) / (norm at T = 40)"),
         ((2.0, _("2 is how fast q_T - p_T shrinks (as 1/T); the bare KL gradient (q_T - p_T) / T has one more "
                  "factor 1/T, so it falls as 1/T²")),
          (0.25, _("the norm falls to a quarter, so it shrinks by a factor of 4: you gave the factor it is multiplied by")),
@@ -261,7 +261,7 @@ def check_kd_loss(fn) -> Verdict:
                 return _("right value, but no gradient reaches the student: keep it a tensor (no .item(), no .detach())")
         return None
 
-    return check(_("Check yourself 5.1"), fn, diagnose, todo=_("write the body of my_kd_loss, then rerun the cell"),
+    return check("Check yourself 5.1", fn, diagnose, todo=_("write the body of my_kd_loss, then rerun the cell"),
                  praise=_("it matches kdnb.losses.kd_loss at two settings of T and alpha, and the teacher's term moves "
                           "the student"))
 
@@ -272,7 +272,7 @@ def check_gap_shrink(answer) -> Verdict:
     gap = logit_matching_gap(z, v, [100.0, 1000.0])["relative_difference"]
     measured = gap.iloc[0] / gap.iloc[1]
     return _check_factor(FactorQuestion(
-        _("Check yourself 6.1"), _("(difference at T = 100) / (difference at T = 1,000)"),
+        "Check yourself 6.1", _("(difference at T = 100) / (difference at T = 1,000)"),
         ((100.0, _("100 = (1000 / 100)² is the 1/T² rate of the bare KL gradient; the *difference* between "
                    "distillation and logit matching is the next term of the expansion, of order 1/T")),
          (0.1, _("the difference falls to a tenth, so it shrinks by a factor of 10: you gave the factor it is "
@@ -297,7 +297,7 @@ def check_accuracy_changes(answer) -> Verdict:
         return _("dividing every logit of an image by the same T > 0 keeps their order, so the argmax, hence accuracy, "
                  "stays; only the confidence moves")
 
-    return check(_("Check yourself 7.1"), answer, diagnose,
+    return check("Check yourself 7.1", answer, diagnose,
                  todo=_("set accuracy_changes to True or False, then rerun the cell"),
                  praise=_("the argmax of z / T is the argmax of z for every T > 0: calibration moves the confidence, "
                           "never the prediction"))
@@ -333,6 +333,6 @@ def check_gain(summary: pd.DataFrame, answer, student: str = "2x30", T: float = 
                     other=s, other_T=t, student=student, T=T)
         return _("read the gain_mean column of the row ({student}, T = {T:g})").format(student=student, T=T)
 
-    return check(_("Check yourself 8.1"), answer, diagnose, todo=_("set gain_small to a number of points, then rerun the cell"),
+    return check("Check yourself 8.1", answer, diagnose, todo=_("set gain_small to a number of points, then rerun the cell"),
                  praise=_("the {student} student distilled at T = {T:g} beats its label-only twin by {gain:.2f} points on "
                           "average over the seeds").format(student=student, T=T, gain=expected))

@@ -92,7 +92,7 @@ def diagnose_train_step(train_step) -> str | None:
 
 def check_train_step(fn) -> Verdict:
     """Spot the bug 7.1: the seed's side-by-side training (000-4), fixed."""
-    return check(_("Spot the bug 7.1"), fn, diagnose_train_step, todo=_("fix train_step above, then rerun the cell"),
+    return check("Spot the bug 7.1", fn, diagnose_train_step, todo=_("fix train_step above, then rerun the cell"),
                  praise=_("the teacher is frozen in eval mode, gets no gradient, and its softened outputs drive the student's "
                         "kd_loss step (four settings of T and alpha, a batch of one among them)"))
 
@@ -146,7 +146,7 @@ def diagnose_soft_term(fn) -> str | None:
 
 def check_soft_term(fn) -> Verdict:
     """Spot the bug 7.2: seed 001-5's KLDivLoss call, fixed."""
-    return check(_("Spot the bug 7.2"), fn, diagnose_soft_term, todo=_("fix soft_term above, then rerun the cell"),
+    return check("Spot the bug 7.2", fn, diagnose_soft_term, todo=_("fix soft_term above, then rerun the cell"),
                  praise=_("T² KL(p_T || q_T), averaged over the batch: values and gradients right at T = 1, at large logits "
                         "and for a batch of one"))
 
@@ -189,7 +189,7 @@ def diagnose_soft_label_loss(fn) -> str | None:
 
 def check_soft_label_loss(fn) -> Verdict:
     """Spot the bug 7.3: seed 004-1's three-argument CrossEntropyLoss, fixed."""
-    return check(_("Spot the bug 7.3"), fn, diagnose_soft_label_loss, todo=_("fix loss_with_soft_labels above, then rerun the cell"),
+    return check("Spot the bug 7.3", fn, diagnose_soft_label_loss, todo=_("fix loss_with_soft_labels above, then rerun the cell"),
                  praise=_("kd_loss's gradient, and its value up to the teacher's entropy (cross-entropy with soft targets is "
                         "the KL plus that constant), at T = 1, alpha = 0 and 1, large logits and a batch of one"))
 
@@ -246,6 +246,6 @@ def diagnose_cache(fn) -> str | None:
 
 def check_cache(fn) -> Verdict:
     """Spot the bug 7.4: seed 002-S4's cache in loader order, fixed."""
-    return check(_("Spot the bug 7.4"), fn, diagnose_cache, todo=_("fix cached_teacher_batches above, then rerun the cell"),
+    return check("Spot the bug 7.4", fn, diagnose_cache, todo=_("fix cached_teacher_batches above, then rerun the cell"),
                  praise=_("every batch, in every shuffled epoch, gets the teacher's outputs for its own examples, and the "
                         "teacher ran once per example"))

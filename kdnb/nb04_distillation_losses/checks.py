@@ -253,7 +253,7 @@ def diagnose_kd_loss(fn) -> str | None:
 
 def check_kd_loss(fn) -> Verdict:
     """Check yourself 2.1: the reader's ``kd_loss(student_logits, teacher_logits, labels, T, alpha)``."""
-    return check(_("Check yourself 2.1"), fn, diagnose_kd_loss,
+    return check("Check yourself 2.1", fn, diagnose_kd_loss,
                  todo=_("write kd_loss in the cell above (replace the your_turn line), then rerun it"),
                  praise=_("values and gradients match kdnb.losses.kd_loss on {n} problems (T = 1, alpha = 0 "
                           "and 1, large logits, a batch of one, two random ones), the inputs are untouched, and no gradient "
@@ -426,7 +426,7 @@ def diagnose_entropy_gap(fn) -> str | None:
 
 def check_entropy_gap(fn) -> Verdict:
     """Check yourself 3.1: the reader's ``entropy_gap(teacher_logits, T)``, CE - KL from the teacher alone."""
-    return check(_("Check yourself 3.1"), fn, diagnose_entropy_gap,
+    return check("Check yourself 3.1", fn, diagnose_entropy_gap,
                  todo=_("write entropy_gap(teacher_logits, T) in the cell above, from the teacher's logits and T only"),
                  praise=_("CE - KL is the teacher's mean entropy on {n} batches (T = 1, large logits and a "
                           "batch of one among them), from the teacher alone: a constant for the student").format(n=len(KD_EDGES) + 2))
@@ -487,6 +487,6 @@ def diagnose_attention_map(fn) -> str | None:
 
 def check_attention_map(fn) -> Verdict:
     """Check yourself 6.1: the reader's ``attention_map(features)``."""
-    return check(_("Check yourself 6.1"), fn, diagnose_attention_map, todo=_("write attention_map in the cell above, then rerun it"),
+    return check("Check yourself 6.1", fn, diagnose_attention_map, todo=_("write attention_map in the cell above, then rerun it"),
                  praise=_("it matches the paper's map on five shapes (a batch of one and a single channel among them), values "
                         "and gradients: mean of A² over channels, flattened, L2-normalized (a sum over channels works too)"))

@@ -89,7 +89,7 @@ def diagnose_map_choice(choice, runs: pd.DataFrame) -> str | None:
 
 
 def check_map_choice(choice, runs: pd.DataFrame) -> Verdict:
-    return check(_("Check yourself 4.1"), choice, lambda c: diagnose_map_choice(c, runs),
+    return check("Check yourself 4.1", choice, lambda c: diagnose_map_choice(c, runs),
                  todo=_("set choice = (T, alpha) from the map's validation accuracy, then rerun the cell"),
                  praise=_("on the validation plateau, averaged over seeds: any cell within the noise of the best is as good, "
                           "and the test split is still untouched"))
@@ -209,7 +209,7 @@ def diagnose_consistent_step(make_step) -> str | None:
 
 
 def check_consistent_step(make_step) -> Verdict:
-    return check(_("Check yourself 5.1"), make_step, diagnose_consistent_step,
+    return check("Check yourself 5.1", make_step, diagnose_consistent_step,
                  todo=_("write the step inside make_consistent_step, then rerun the cell"),
                  praise=_("the frozen teacher (eval mode, no gradients) sees the same shifted view as the student"))
 
@@ -264,5 +264,5 @@ def diagnose_mutual_loss(fn) -> str | None:
 
 
 def check_mutual_loss(fn) -> Verdict:
-    return check(_("Check yourself 7.1"), fn, diagnose_mutual_loss, todo=_("fill in my_mutual_loss, then rerun the cell"),
+    return check("Check yourself 7.1", fn, diagnose_mutual_loss, todo=_("fill in my_mutual_loss, then rerun the cell"),
                  praise=_("each peer learns the labels and its partner's predictions, and only its own weights move"))

@@ -123,7 +123,7 @@ def check_row_mask(row_mask) -> Verdict:
             return _("{where}: the right number of whole rows, but not the ones with the smallest L2 norm").format(where=where)
         return None
 
-    return check(_("Check yourself 3.1"), row_mask, diagnose,
+    return check("Check yourself 3.1", row_mask, diagnose,
                  todo=_("write row_mask(weight, amount): a boolean mask of weight's shape, False on the rows to remove"),
                  praise=_("the same mask as prune.ln_structured(layer, 'weight', amount, n=2, dim=0) on every test weight"))
 
@@ -186,7 +186,7 @@ def check_cubic_schedule(zhu_gupta) -> Verdict:
             return _("{where}: close, but not s_f * (1 - (1 - t/n)**3) at every step; check the formula").format(where=where)
         return None
 
-    return check(_("Check yourself 4.1"), zhu_gupta, diagnose,
+    return check("Check yourself 4.1", zhu_gupta, diagnose,
                  todo=_("write zhu_gupta(t, s_final, n): the target sparsity after step t"),
                  praise=_("fast while many weights are redundant, slow as the network gets thin, then held"))
 
@@ -236,5 +236,5 @@ def check_phone_choice(choice, table: pd.DataFrame, max_loss: float = PHONE_BUDG
                      "so compare the 'bytes on disk' column")
         return _("within the accuracy budget, but another row within it takes fewer bytes on disk")
 
-    return check(_("Check yourself 8.1"), choice, diagnose, todo=_("set phone_row to the name of one row of the table"),
+    return check("Check yourself 8.1", choice, diagnose, todo=_("set phone_row to the name of one row of the table"),
                  praise=_("the smallest file within the accuracy budget"))

@@ -381,9 +381,9 @@ def diagnose_sequence_kd(fn) -> str | None:
     return _diagnose(fn, _SEQUENCE, _sequence_cases())
 
 
-def check_sequence_kd(fn, exercise: str = N_("Check yourself 3.1")) -> Verdict:
+def check_sequence_kd(fn, exercise: str = "Check yourself 3.1") -> Verdict:
     """The reader's ``sequence_kd_loss(student_logits, teacher_logits, labels, T)``, checked and the verdict printed."""
-    return check(_(exercise), fn, diagnose_sequence_kd,
+    return check(exercise, fn, diagnose_sequence_kd,
                  todo=_("write sequence_kd_loss in the cell above (replace the your_turn line), then rerun it"),
                  praise=_("values and gradients match T² · KL averaged over the valid tokens on {n} "
                           "batches (padding, T = 1, a batch of one, a row with one valid token, sequences of one token, "
@@ -562,9 +562,9 @@ def diagnose_generalized_jsd(fn) -> str | None:
     return _diagnose(fn, _JSD, _jsd_cases())
 
 
-def check_generalized_jsd(fn, exercise: str = N_("Check yourself 4.1")) -> Verdict:
+def check_generalized_jsd(fn, exercise: str = "Check yourself 4.1") -> Verdict:
     """The reader's ``generalized_jsd(student_logits, teacher_logits, beta, T=1.0)``, checked and the verdict printed."""
-    return check(_(exercise), fn, diagnose_generalized_jsd,
+    return check(exercise, fn, diagnose_generalized_jsd,
                  todo=_("write generalized_jsd in the cell above (replace the your_turn line), then rerun it"),
                  praise=_("values and gradients match JSD(beta) on {n} problems (beta = 0 and 1, and "
                           "0.0001, 0.01, 0.99 and 0.9999 beside them, T = 1, a batch of one, large logits, two random "
