@@ -41,6 +41,7 @@ import sys
 from pathlib import Path
 
 from . import bank
+from .exercises import exercise_name
 from .mathsvg import formula_svg
 from ._io import atomic_write_text
 
@@ -95,8 +96,6 @@ _TEXT = {
         "footer": "由 `make cheatsheet` 从 data/questions.yaml 生成，请勿手工编辑。",
     },
 }
-#: Activity headings in the notebooks, and what the Chinese sheet calls them.
-_ACTIVITIES_ZH = {"Try it": "动手试", "Check yourself": "自测", "Spot the bug": "找错"}
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _CODE = re.compile(r"(`[^`]+`)")
 
@@ -114,16 +113,16 @@ def _ordered(entries) -> list[tuple[str, list]]:
 def section_label(link: bank.Link, lang: str = "en") -> str:
     """The section's short label: ``link.label`` in English; in Chinese the same, activities translated.
 
-    ``03 §4`` stays ``03 §4``; ``05 Check yourself 4.1`` becomes ``05 自测 4.1``; a section named
+    ``03 §4`` stays ``03 §4``; ``05 Check yourself 4.1`` becomes ``05 自测 4.1``, the notebook's own heading; a section named
     by its title (``A label-smoothed teacher``) is labelled by the numbered section it sits in.
     """
     _check_lang(lang)
     if lang == "en" or _NUMBER.fullmatch(link.section):
         return link.label
     number = link.notebook[:2]
-    for en, zh in _ACTIVITIES_ZH.items():
-        if link.section.startswith(en):
-            return f"{number} {zh}{link.section[len(en):]}"
+    activity = exercise_name(link.section, lang)
+    if activity != link.section:
+        return f"{number} {activity}"
     parent = link.parent()
     return f"{number} §{parent.split(' · ')[0]}" if parent else number
 

@@ -21,21 +21,26 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from .i18n import _
+from .i18n import N_, _, in_language
 
-__all__ = ["YourTurn", "your_turn", "Verdict", "check", "close", "SOLUTION_TAG"]
+__all__ = ["YourTurn", "your_turn", "Verdict", "check", "close", "exercise_name", "SOLUTION_TAG"]
 
 #: The cell tag that marks a solution (its source is collapsed in JupyterLab).
 SOLUTION_TAG = "solution"
 
 
-def exercise_name(name: str) -> str:
-    """An exercise's name as the reader sees it: "Check yourself 4.1", "Try it 2.1" and "Spot the bug 7.1" in the
-    current language (a checker passes the English name; only the display translates it)."""
-    for prefix, msg in (("Check yourself ", _("Check yourself {number}")), ("Try it ", _("Try it {number}")),
-                        ("Spot the bug ", _("Spot the bug {number}"))):
+#: The kinds of exercise a notebook names ("Check yourself 4.1"), with their names in the catalog.
+EXERCISE_KINDS = (("Check yourself ", N_("Check yourself {number}")), ("Try it ", N_("Try it {number}")),
+                  ("Spot the bug ", N_("Spot the bug {number}")))
+
+
+def exercise_name(name: str, lang: str | None = None) -> str:
+    """An exercise's name as the reader sees it: "Check yourself 4.1", "Try it 2.1" and "Spot the bug 7.1" in
+    ``lang`` (default: the current language). A checker passes the English name; only the display translates it."""
+    for prefix, msg in EXERCISE_KINDS:
         if name.startswith(prefix):
-            return msg.format(number=name[len(prefix):])
+            shown = _(msg) if lang is None else in_language(lang, msg)
+            return shown.format(number=name[len(prefix):])
     return name
 
 

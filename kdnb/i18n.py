@@ -35,7 +35,7 @@ import re
 import sys
 from pathlib import Path
 
-__all__ = ["LANGUAGES", "set_language", "language", "_", "N_", "ngettext", "placeholders", "main"]
+__all__ = ["LANGUAGES", "set_language", "language", "_", "N_", "ngettext", "in_language", "placeholders", "main"]
 
 LANGUAGES = ("en", "zh")
 DOMAIN = "kdnb"
@@ -87,6 +87,11 @@ def _(message: str) -> str:
 def N_(message: str) -> str:
     """Mark ``message`` for translation without translating it now (module-level constants)."""
     return message
+
+
+def in_language(lang: str, message: str) -> str:
+    """``message`` (an id marked with ``N_``) in ``lang``, whatever the current language is."""
+    return _translations(_check(lang, "in_language")).gettext(message)
 
 
 def ngettext(singular: str, plural: str, n: int) -> str:

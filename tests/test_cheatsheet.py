@@ -181,7 +181,8 @@ def test_each_sheet_speaks_its_own_language():
 def test_section_labels_in_chinese_translate_the_activity_names():
     assert cheatsheet.section_label(Link("03_temperature", "4"), "zh") == "03 §4"
     assert cheatsheet.section_label(Link("05_distillation_in_practice", "Check yourself 4.1"), "zh") == "05 自测 4.1"
-    assert cheatsheet.section_label(Link("04_distillation_losses", "Spot the bug 7.2"), "zh") == "04 找错 7.2"
+    assert cheatsheet.section_label(Link("04_distillation_losses", "Spot the bug 7.2"), "zh") == "04 找出错误 7.2"
+    assert cheatsheet.section_label(Link("02_soft_vs_hard_labels", "Try it 2.1"), "zh") == "02 动手试试 2.1"
     assert cheatsheet.section_label(Link("02_soft_vs_hard_labels", "A label-smoothed teacher"), "zh") == "02 §5"
     assert cheatsheet.section_label(Link("02_soft_vs_hard_labels", "A label-smoothed teacher"), "en") == \
         "02 A label-smoothed teacher"
