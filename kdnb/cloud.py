@@ -25,18 +25,24 @@ import sys
 import tomllib
 from pathlib import Path
 
-from ._io import atomic_write_text
+from .nbtools import source_lines, write_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 BRANCH = "main"
-#: The line of links under the title; also matches the older line of remote badge images, so
-#: :func:`update` replaces either.
-BADGE_LINE = re.compile(r"^(?:Run it online: |在线运行：)?\[(?:!\[)?(?:Open in Colab|在 Colab 中打开)\].*$", re.M)
-BADGE_PREFIX = "Run it online: "
 #: The link line's words in each edition (the Chinese notebooks live in notebooks/zh/).
 BADGE_WORDS = {"en": ("Run it online: ", "Open in Colab", "Launch on Binder"),
                "zh": ("在线运行：", "在 Colab 中打开", "在 Binder 上启动")}
+
+
+def _either(words) -> str:
+    return "|".join(re.escape(word) for word in words)
+
+
+#: The line of links under the title, in either edition; also matches the older line of remote
+#: badge images, so :func:`update` replaces either.
+BADGE_LINE = re.compile(rf"^(?:{_either(w[0] for w in BADGE_WORDS.values())})?"
+                        rf"\[(?:!\[)?(?:{_either(w[1] for w in BADGE_WORDS.values())})\].*$", re.M)
 INSTALL_MARK = "# Colab only:"
 #: Installed on Colab beside its own packages (Colab has torch, NumPy, pandas, matplotlib, scikit-learn).
 COLAB_EXTRAS = ("mlxtend", "mistune")
@@ -110,9 +116,12 @@ def _source(cell: dict) -> str:
     return "".join(cell["source"])
 
 
-def _lines(text: str) -> list[str]:
-    lines = text.split("\n")
-    return [line + "\n" for line in lines[:-1]] + [lines[-1]]
+def titled(title: str, notebook: str, lang: str = "en") -> str:
+    """A title cell's Markdown with the current line of links (:func:`badges`) right under its heading,
+    any older line removed."""
+    heading, _, rest = BADGE_LINE.sub("", title).partition("\n")
+    rest = rest.lstrip("\n")
+    return f"{heading}\n\n{badges(notebook, lang)}\n\n{rest}".rstrip("\n")
 
 
 def stale(path: Path) -> list[str]:
@@ -134,16 +143,13 @@ def update(path: Path) -> bool:
 
     The notebook must then be executed again (its execution counts shift by one the first time).
     """
-    text = path.read_text(encoding="utf-8")
-    nb = json.loads(text)
+    nb = json.loads(path.read_text(encoding="utf-8"))
     cells = nb["cells"]
     if not cells or cells[0]["cell_type"] != "markdown" or not _source(cells[0]).startswith("# "):
         raise ValueError(f"{path.name}: the first cell must be the Markdown title")
-    title = BADGE_LINE.sub("", _source(cells[0])).split("\n", 1)
-    heading, rest = title[0], (title[1] if len(title) > 1 else "").lstrip("\n")
-    cells[0]["source"] = _lines(f"{heading}\n\n{badges(path.name)}\n\n{rest}".rstrip("\n"))
+    cells[0]["source"] = source_lines(titled(_source(cells[0]), path.name))
     install = {"cell_type": "code", "execution_count": None, "metadata": {"jupyter": {"source_hidden": True}}, "outputs": [],
-               "source": _lines(install_source())}
+               "source": source_lines(install_source())}
     if len(cells) > 1 and cells[1]["cell_type"] == "code" and _source(cells[1]).startswith(INSTALL_MARK):
         install["id"] = cells[1].get("id", "colab-install")
         install["execution_count"] = cells[1].get("execution_count")
@@ -151,11 +157,7 @@ def update(path: Path) -> bool:
     else:
         install["id"] = "colab-install"
         cells.insert(1, install)
-    new = json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
-    if new != text:
-        atomic_write_text(path, new)
-        return True
-    return False
+    return write_notebook(path, nb)
 
 
 def main(argv=None) -> int:

@@ -31,6 +31,22 @@ SOLUTION_TAG = "solution"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
+def source_lines(text: str) -> list[str]:
+    """``text`` as a cell's ``source``: its lines, each but the last ending in a newline."""
+    lines = text.split("\n")
+    return [line + "\n" for line in lines[:-1]] + [lines[-1]]
+
+
+def write_notebook(path: Path, nb: dict) -> bool:
+    """Write ``nb`` to ``path`` atomically, as every committed notebook is written; True if the file changed."""
+    path = Path(path)
+    text = json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
+    if path.exists() and path.read_text(encoding="utf-8") == text:
+        return False
+    atomic_write_text(path, text)
+    return True
+
+
 def _is_install_cell(cell: dict) -> bool:
     from .cloud import INSTALL_MARK
 
@@ -118,8 +134,7 @@ def run(path: Path, timeout: int = 600) -> tuple[float, float]:
     import nbformat
 
     nb, seconds, peak = execute(path, timeout)
-    nb = clean(json.loads(nbformat.writes(nb)))
-    atomic_write_text(path, json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+    write_notebook(path, clean(json.loads(nbformat.writes(nb))))
     return seconds, peak
 
 

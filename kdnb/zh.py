@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import hashlib
 import json
 import re
 import sys
@@ -26,7 +25,7 @@ from pathlib import Path
 import yaml
 
 from . import cloud, nbtools
-from ._io import atomic_write_text
+from ._io import atomic_write_text, sha256_bytes
 
 __all__ = ["TRANSLATIONS", "ZH", "english_text", "sha", "load", "stub", "build", "code_differences", "problems",
            "notebooks", "write", "main"]
@@ -56,7 +55,8 @@ def english_text(cell: dict) -> str:
 
 
 def sha(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+    """The first 12 hex digits of the SHA-256 of ``text`` (UTF-8): what an entry's ``sha`` holds."""
+    return sha256_bytes(text.encode())[:12]
 
 
 def translation_path(english: Path) -> Path:
@@ -119,9 +119,9 @@ def stub(english: Path) -> tuple[int, int]:
     return added, marked
 
 
-def _lines(text: str) -> list[str]:
-    parts = text.split("\n")
-    return [p + "\n" for p in parts[:-1]] + [parts[-1]]
+def _chinese_code(source: str) -> str:
+    """A code cell's source in the Chinese edition: the same, but the Chinese edition's install cell."""
+    return cloud.install_source("zh") if source.startswith(cloud.INSTALL_MARK) else source
 
 
 def build(english: Path) -> dict:
@@ -131,9 +131,14 @@ def build(english: Path) -> dict:
     """
     nb = json.loads(english.read_text(encoding="utf-8"))
     found = load(english)
-    bad = [p for p in _cell_problems(nb, found)]
+    bad = _cell_problems(nb, found)
     if bad:
         raise ValueError(f"{english.name}: " + "; ".join(bad))
+    return _built(english.name, nb, found)
+
+
+def _built(name: str, nb: dict, found: dict[str, dict]) -> dict:
+    """The Chinese notebook of the English notebook ``nb`` (file ``name``) from its translations ``found``."""
     zh = {"cells": [], "metadata": copy.deepcopy(nb["metadata"]), "nbformat": nb["nbformat"],
           "nbformat_minor": nb["nbformat_minor"]}
     for cell in nb["cells"]:
@@ -141,13 +146,14 @@ def build(english: Path) -> dict:
         if cell["cell_type"] == "markdown":
             text = found[cell["id"]]["zh"].strip("\n")
             if cloud.BADGE_LINE.search("".join(cell["source"])):
-                heading, _, rest = text.partition("\n")
-                text = f"{heading}\n\n{cloud.badges('zh/' + english.name, 'zh')}\n\n{rest.lstrip()}".rstrip("\n")
-            new["source"] = _lines(text)
+                text = cloud.titled(text, "zh/" + name, "zh")
+            new["source"] = nbtools.source_lines(text)
         elif cell["cell_type"] == "code":
             new["outputs"], new["execution_count"] = [], None
-            if "".join(cell["source"]).startswith(cloud.INSTALL_MARK):
-                new["source"] = _lines(cloud.install_source("zh"))
+            source = "".join(cell["source"])
+            chinese = _chinese_code(source)
+            if chinese != source:
+                new["source"] = nbtools.source_lines(chinese)
         zh["cells"].append(new)
     return zh
 
@@ -183,10 +189,7 @@ def code_differences(english: dict, chinese: dict) -> list[str]:
     for a, b in zip(en, zh):
         if a["cell_type"] != "code":
             continue
-        want = "".join(a["source"])
-        if want.startswith(cloud.INSTALL_MARK):
-            want = cloud.install_source("zh")
-        if "".join(b["source"]) != want:
+        if "".join(b["source"]) != _chinese_code("".join(a["source"])):
             out.append(f"code cell {a.get('id')} differs from its English twin")
     return out
 
@@ -198,24 +201,23 @@ def _sources(nb: dict) -> list[tuple]:
 def problems(english: Path) -> list[str]:
     """Everything out of step between one English notebook, its translations and its Chinese twin."""
     nb = json.loads(english.read_text(encoding="utf-8"))
-    out = _cell_problems(nb, load(english))
+    found = load(english)
+    out = _cell_problems(nb, found)
     twin = ZH / english.name
     if not twin.exists():
         return out + [f"notebooks/zh/{english.name} does not exist (make zh)"]
     if out:
         return out
     committed = json.loads(twin.read_text(encoding="utf-8"))
-    if _sources(committed) != _sources(build(english)):
+    if _sources(committed) != _sources(_built(english.name, nb, found)):
         out.append(f"notebooks/zh/{english.name} is stale against the build (make zh)")
     return out
 
 
 def write(english: Path, execute: bool = False) -> Path:
     """Build one Chinese notebook into notebooks/zh/ and, with ``execute``, run it in place."""
-    zh = build(english)
-    ZH.mkdir(exist_ok=True)
     path = ZH / english.name
-    atomic_write_text(path, json.dumps(zh, indent=1, ensure_ascii=False) + "\n")
+    nbtools.write_notebook(path, build(english))
     if execute:
         seconds, peak = nbtools.run(path)
         print(f"zh/{english.name}: {seconds:.1f} s, kernel peak {peak:.0f} MB")
