@@ -63,9 +63,9 @@ def nonstandard_in(text: str) -> list[tuple[str, str]]:
     """(variant, term to write) for each rejected variant in ``text``; a variant inside an accepted
     term (超参 in 超参数) does not count."""
     masked = text
-    for term in sorted({t["zh"] for t in glossary()}, key=len, reverse=True):
+    for term in _accepted():
         masked = masked.replace(term, "\0" * len(term))
-    return [(bad, t["zh"]) for t in glossary() for bad in t["reject"] if bad in masked]
+    return [(bad, good) for bad, good in _rejected() if bad in masked]
 
 
 @functools.lru_cache(maxsize=1)
@@ -78,13 +78,28 @@ def glossary() -> tuple[dict, ...]:
                  for t in terms)
 
 
-def __getattr__(name: str):
+@functools.lru_cache(maxsize=1)
+def _accepted() -> tuple[str, ...]:
+    """The glossary's Chinese terms, longest first (a term is masked before any term inside it)."""
+    return tuple(sorted({t["zh"] for t in glossary()}, key=len, reverse=True))
+
+
+@functools.lru_cache(maxsize=1)
+def _rejected() -> tuple[tuple[str, str], ...]:
+    """(variant, term to write) for every rejected variant, in the glossary's order."""
+    return tuple((bad, t["zh"]) for t in glossary() for bad in t["reject"])
+
+
+@functools.lru_cache(maxsize=1)
+def _lookups() -> dict[str, dict[str, str]]:
     # TERMS: the core terms notebook 07 lists (English -> 中文); NONSTANDARD: each rejected variant -> the term
-    # to write. Both come from the glossary, read on first use.
-    if name == "TERMS":
-        return {t["en"]: t["zh"] for t in glossary() if t["drill"]}
-    if name == "NONSTANDARD":
-        return {bad: t["zh"] for t in glossary() for bad in t["reject"]}
+    # to write. Both come from the glossary, built once on first use.
+    return {"TERMS": {t["en"]: t["zh"] for t in glossary() if t["drill"]}, "NONSTANDARD": dict(_rejected())}
+
+
+def __getattr__(name: str):
+    if name in ("TERMS", "NONSTANDARD"):
+        return _lookups()[name]
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

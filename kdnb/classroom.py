@@ -24,7 +24,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .i18n import LANGUAGES, N_, _
+from .i18n import LANGUAGES, N_, _, _check
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "classroom.ipynb"
@@ -157,9 +157,7 @@ def environment(base: dict | None = None, lang: str | None = None) -> dict:
     with ``lang``, the language the page's kernels speak (``KDNB_LANG``)."""
     env = dict(os.environ if base is None else base)
     if lang is not None:
-        if lang not in LANGUAGES:
-            raise ValueError(f"unknown language {lang!r}; choose one of {', '.join(LANGUAGES)}")
-        env["KDNB_LANG"] = lang
+        env["KDNB_LANG"] = _check(lang, "environment")
     env["JUPYTER_PATH"] = os.pathsep.join(p for p in (str(TEMPLATES), env.get("JUPYTER_PATH", "")) if p)
     env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     return env

@@ -10,13 +10,18 @@ from kdnb import data as kdata
 @pytest.fixture
 def zh():
     """Chinese for the test (kdnb.i18n), English again after it; the Chinese font registered, as a
-    notebook's set-up cell registers it."""
+    notebook's set-up cell registers it. Matplotlib's settings are restored after the test."""
+    import matplotlib
+
     from kdnb import i18n, plots
 
-    plots.use_style()
-    i18n.set_language("zh")
-    yield
-    i18n.set_language(None)
+    with matplotlib.rc_context():
+        plots.use_style()
+        i18n.set_language("zh")
+        try:
+            yield
+        finally:
+            i18n.set_language(None)
 
 
 @pytest.fixture(scope="session")

@@ -13,13 +13,9 @@ shown = importlib.import_module("kdnb.nb05_distillation_in_practice.shown")   # 
 HAN = re.compile(r"[\u4e00-\u9fff]")
 
 
-def test_every_printed_line_has_chinese_and_the_same_placeholders():
+def test_every_printed_line_has_chinese_and_the_same_placeholders(zh):
     for key, msg in shown.MESSAGES.items():
-        i18n.set_language("zh")
-        try:
-            text = i18n._(msg)
-        finally:
-            i18n.set_language(None)
+        text = i18n._(msg)
         assert HAN.search(text), key
         assert i18n.placeholders(text) == i18n.placeholders(msg), key
 

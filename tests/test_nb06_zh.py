@@ -8,16 +8,8 @@ import pytest
 import torch
 from torch import nn
 
-from kdnb import i18n, plots
+from kdnb import i18n
 from kdnb import nb06_pruning_and_compression as nb
-
-
-@pytest.fixture
-def chinese():
-    plots.use_style()   # the Chinese font, as the notebook's first cell sets it
-    i18n.set_language("zh")
-    yield
-    i18n.set_language(None)
 
 
 def _mlp():
@@ -25,7 +17,7 @@ def _mlp():
     return nn.Sequential(nn.Flatten(), nn.Linear(12, 8), nn.ReLU(), nn.Linear(8, 3))
 
 
-def test_tables_show_chinese_and_keep_english_keys(chinese):
+def test_tables_show_chinese_and_keep_english_keys(zh):
     table = nb.sparsity_table(nb.prune_global(_mlp(), 0.5))
     assert "sparsity (%)" in table.columns and "all Linear weights" in table.index
     shown = repr(table.round(1)) + table._repr_html_()
@@ -37,11 +29,15 @@ def test_tables_show_chinese_and_keep_english_keys(chinese):
 
 
 def test_english_display_is_unchanged():
-    table = nb.sparsity_table(nb.prune_global(_mlp(), 0.5))
-    assert repr(table) == repr(pd.DataFrame(table)) and "sparsity (%)" in table._repr_html_()
+    i18n.set_language("en")
+    try:
+        table = nb.sparsity_table(nb.prune_global(_mlp(), 0.5))
+        assert repr(table) == repr(pd.DataFrame(table)) and "sparsity (%)" in table._repr_html_()
+    finally:
+        i18n.set_language(None)
 
 
-def test_verdicts_checkers_and_sentences_speak_chinese(chinese, capsys):
+def test_verdicts_checkers_and_sentences_speak_chinese(zh, capsys):
     masks = nb.mask_comparison(_mlp()[1], amount=0.5)
     assert any("掩码" in claim for claim in nb.mask_verdicts(masks))
     verdict = nb.check_cubic_schedule(lambda t, s, n: s * min(t, n) / n)
@@ -49,13 +45,13 @@ def test_verdicts_checkers_and_sentences_speak_chinese(chinese, capsys):
     assert nb.said("live method", method="one-shot + fine-tune", live=95.0, table=95.1).startswith("一次剪枝 + 微调")
 
 
-def test_phone_choice_accepts_the_row_name_the_reader_sees(chinese):
+def test_phone_choice_accepts_the_row_name_the_reader_sees(zh):
     comp = pd.DataFrame({"accuracy (%)": [96.7, 96.5], "non-zero": [10, 5], "bytes on disk": [100, 40]},
                         index=["teacher (MLP 2x1200)", "teacher, int8"])
     assert nb.check_phone_choice("教师模型，int8", comp) and nb.check_phone_choice("teacher, int8", comp)
 
 
-def test_explorer_labels_are_chinese(chinese):
+def test_explorer_labels_are_chinese(zh):
     pytest.importorskip("ipywidgets")
     curve = pd.DataFrame({"sparsity": [0.0, 0.5, 0.9], "global_test": [0.9, 0.8, 0.5], "layerwise_test": [0.9, 0.7, 0.3]})
     ex = nb.pruning_explorer(_mlp(), curve, percent=50)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import re
 import sys
 from pathlib import Path
 
@@ -57,8 +56,6 @@ def _texts():
     if PO.exists():
         for m in read_po():
             yield from ([m.string] if isinstance(m.string, str) else list(m.string or ()))
-    import yaml
-
     for path in sorted((ROOT / "data" / "zh").glob("*.yaml")):
         yield path.read_text(encoding="utf-8")
     bank = ROOT / "data" / "questions.yaml"
@@ -67,7 +64,6 @@ def _texts():
     for path in sorted((ROOT / "notebooks").glob("**/*.ipynb")):
         nb = json.loads(path.read_text(encoding="utf-8"))
         yield from ("".join(c["source"]) for c in nb["cells"])
-    del yaml
 
 
 def _dejavu() -> set[int]:

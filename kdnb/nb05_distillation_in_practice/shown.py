@@ -11,7 +11,6 @@ import pandas as pd
 
 from ..i18n import N_, _, language
 from ..shown import ShownTable
-from ..shown import translated as _translated
 
 #: Chinese punctuation for the separators of composite labels ("300 labels · MLP 1x10: hard labels only").
 _SEPARATORS = ((" · ", " · "), (": ", "："), (", ", "，"))
@@ -32,11 +31,6 @@ def tr(text):
             if done != parts:
                 return zh.join(done)
     return text
-
-
-def translated(df: pd.DataFrame) -> pd.DataFrame:
-    """A plain copy of ``df`` with its labels, axis names and words in the reader's language."""
-    return _translated(df, tr)
 
 
 class Shown(ShownTable):

@@ -75,10 +75,10 @@ def compression_models(seed: int = 0, dataset: kdata.Dataset | None = None, meth
     structured = slim(prune_neurons(clone(dense), COMPRESSION["structured"]))
     adjust_dropout(structured, dropout_rates(dense), dense)
     seed_everything(seed, threads=None)
-    fit(structured, ds.train, None, Run.of(fine_tune, seed=seed, progress=progress, desc=_("structured, fine-tune")))
+    fit(structured, ds.train, None, Run.of(fine_tune, seed=seed, progress=progress, desc=N_("structured, fine-tune")))
     small = slim(prune_neurons(clone(distilled), COMPRESSION["student_neurons"]))
     seed_everything(seed, threads=None)
-    distill(small, ds.train, None, Run.of(student_tune, seed=seed, progress=progress, desc=_(student_tune.desc)), teacher=logits, T=spec["T"],
+    distill(small, ds.train, None, Run.of(student_tune, seed=seed, progress=progress), teacher=logits, T=spec["T"],
             alpha=spec["alpha"])
     out = {"teacher": dense.eval(), "alone": alone.eval(), "distilled": distilled.eval(), "unstructured": unstructured,
            "structured": structured.eval(), "int8": quantize_int8(dense), "all three": quantize_int8(small.eval())}

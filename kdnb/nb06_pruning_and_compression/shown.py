@@ -15,7 +15,6 @@ import torch
 
 from ..i18n import N_, _
 from ..shown import ShownTable
-from ..shown import translated as _translated
 
 # Labels that are shown only through a Shown table (the rest are marked where they are defined).
 LABELS = (
@@ -59,11 +58,6 @@ def tr(label):
     if m:
         return _(_WORDS[m.group(1)]).format(ratio=m.group("ratio"))
     return _(label)
-
-
-def translated(frame: pd.DataFrame) -> pd.DataFrame:
-    """A plain copy of ``frame`` with its labels, axis names and words in the reader's language."""
-    return _translated(frame, tr)
 
 
 class Shown(ShownTable):
