@@ -17,7 +17,7 @@ from .i18n import N_, _
 from .models import count_params, measure_latency, size_bytes
 from .training import accuracy
 
-__all__ = ["evaluate", "latencies", "ratios", "readable"]
+__all__ = ["evaluate", "latencies", "ratios", "readable", "header", "size_words"]
 
 
 def latencies(named_models: dict, in_shape, batch_sizes=(1, 256), repeats: int = 30, rounds: int = 3) -> pd.DataFrame:
@@ -34,7 +34,7 @@ def latencies(named_models: dict, in_shape, batch_sizes=(1, 256), repeats: int =
         raise ValueError(f"rounds must be >= 1, got {rounds}")
     cols = {b: f"latency, batch {b} (ms)" for b in batch_sizes}
     rows = {name: {c: float("inf") for c in cols.values()} for name in named_models}
-    for _ in range(rounds):
+    for _round in range(rounds):
         for name, model in named_models.items():
             for b, c in cols.items():
                 ms = measure_latency(model, tuple(in_shape), b, repeats if b == 1 else max(5, repeats // 3))
@@ -77,22 +77,32 @@ _HEADERS = {k: k for k in (N_("model"), N_("test accuracy (%)"), N_("parameters"
 _LATENCY = re.compile(r"^(latency|speed-up), (1 image|batch \d+|\d+ images)( \(ms\))?$")
 
 
-def _header(name):
+def size_words(name: str) -> str | None:
+    """What a latency or speed-up header measures ("1 image", "batch 8", "256 images") in the reader's language;
+    ``None`` for any other name."""
+    m = _LATENCY.match(name) if isinstance(name, str) else None
+    if not m:
+        return None
+    size = m.group(2)
+    n = re.search(r"\d+", size).group()
+    if size == "1 image":
+        return _("1 image")
+    if size.startswith("batch"):
+        return _("batch {n}").format(n=n)
+    return _("{n} images").format(n=n)
+
+
+def header(name):
+    """A header (or index name) of :func:`evaluate`, :func:`latencies` or :func:`ratios` in the reader's language;
+    any other name unchanged."""
     if not isinstance(name, str):
         return name
     if name in _HEADERS:
         return _(name)
-    m = _LATENCY.match(name)
-    if not m:
+    where = size_words(name)
+    if where is None:
         return name
-    what, size, unit = m.groups()
-    n = re.search(r"\d+", size).group()
-    if size == "1 image":
-        where = _("1 image")
-    elif size.startswith("batch"):
-        where = _("batch {n}").format(n=n)
-    else:
-        where = _("{n} images").format(n=n)
+    what, _size, unit = _LATENCY.match(name).groups()
     head = _("latency, {size}").format(size=where) if what == "latency" else _("speed-up, {size}").format(size=where)
     return head + (_(" (ms)") if unit else "")
 
@@ -102,5 +112,5 @@ def readable(table: pd.DataFrame) -> pd.DataFrame:
 
     For display only (code keeps reading the English column names); in English it is the same table.
     """
-    out = table.rename(columns=_header)
-    return out.rename_axis(index=_header(table.index.name))
+    out = table.rename(columns=header)
+    return out.rename_axis(index=header(table.index.name))

@@ -238,3 +238,21 @@ def test_the_chinese_edition_links_back_to_the_english_one():
         assert "每类图像数" in nb.images_per_class(data.load_mnist_subset()).columns
     finally:
         i18n.set_language(None)
+
+
+def test_section_5_tables_keep_english_keys_and_show_chinese():
+    from kdnb import i18n, recipe
+
+    selection = results.read("recipe_temperature_selection")
+    summary = recipe.summarize(results.read("recipe_settings"))
+    temperatures = nb.temperature_table(selection, recipe.select_T(selection))  # built in English, read in Chinese
+    try:
+        i18n.set_language("zh")
+        gains = nb.gain_table(summary)
+        assert gains.loc["tiny-student", "against the seed noise"] == "within the seed noise"
+        assert "在随机种子噪声之内" in gains._repr_html_() and "与随机种子噪声相比" in repr(gains)
+        assert temperatures["T chosen"].to_dict() == recipe.select_T(selection).to_dict()
+        assert "选定的 T" in temperatures._repr_html_() and "各 T 下的平均验证准确率（%）" in repr(temperatures)
+    finally:
+        i18n.set_language(None)
+    assert "选定的 T" not in temperatures._repr_html_() and repr(gains) == repr(pd.DataFrame(gains))

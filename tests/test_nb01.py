@@ -14,6 +14,7 @@ from conftest import solution_cells
 from kdnb import exercises, losses, models, recipe, results, training
 from kdnb import nb01_what_is_distillation as nb
 from kdnb import data as kdata
+from kdnb.shown import translated
 
 NOTEBOOK = "01_what_is_distillation.ipynb"
 
@@ -409,8 +410,10 @@ def test_room_speaks_chinese_when_asked():
     try:
         i18n.set_language("zh")
         fam = nb.shown(nb.families({"smaller": 30.1}))
-        assert "知识蒸馏（knowledge distillation）" in fam.index and "典型收益" in fam.columns
-        assert "参数量" in fam.iloc[0]["典型收益"]
+        seen = translated(fam, type(fam).label)  # what the reader sees; the table keeps its English names
+        assert "知识蒸馏（knowledge distillation）" in seen.index and "典型收益" in seen.columns
+        assert "参数量" in seen.iloc[0]["典型收益"] and "典型收益" in fam._repr_html_()
+        assert "knowledge distillation (知识蒸馏)" in fam.index and "typical gain" in fam.columns
         claims = list(nb.families_verdicts(nb.families()))  # reads the English table, speaks Chinese
         assert all("重新训练" in c for c in claims)
         assert nb.model_label("teacher (MLP 2x1200 +dropout)") == "教师（MLP 2x1200 +dropout）"

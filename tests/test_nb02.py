@@ -23,6 +23,8 @@ from kdnb import exercises, models, recipe, results, seeds
 from kdnb import nb02_soft_vs_hard_labels as nb
 from kdnb.nb02_soft_vs_hard_labels import experiments, explorers, tables, targets
 from kdnb.nb02_soft_vs_hard_labels import missing_class as mc
+from kdnb.nb02_soft_vs_hard_labels.readouts import Shown
+from kdnb.shown import translated
 from kdnb.temperature import soft_targets
 from kdnb.training import distill, fit, seed_everything
 
@@ -592,11 +594,51 @@ def test_readouts_and_checkers_speak_chinese_when_asked(capsys):
         nb.say("subset", train=3500, val=500, test=1000)
         assert nb.check_alpha_for_quarter(0.25).message.startswith("alpha 加权的是软项")
         info = nb.information_table({"hard label (one-hot)": nb.one_hot(y)}, y)
-        assert "熵（比特/样本）" in nb.shown(info).columns and "硬标签（one-hot）" in nb.shown(info).index
+        on_screen = translated(nb.shown(info), Shown.label)  # what the reader sees
+        assert "熵（比特/样本）" in on_screen.columns and "硬标签（one-hot）" in on_screen.index
+        assert "熵（比特/样本）" in nb.shown(info)._repr_html_() and "熵（比特/样本）" in repr(nb.shown(info))
         assert "one vector per class" in info.columns  # the table the code reads keeps its English keys
+        assert "one vector per class" in nb.shown(info).columns
+        series = nb.shown(info["entropy (bits/example)"])
+        assert series.name == "熵（比特/样本）" and list(series.index) == ["硬标签（one-hot）"] and series.index.name == "目标"
         assert any("教师" in claim for claim in nb.information_verdicts(_information(z, y)))
     finally:
         i18n.set_language(None)
     assert "MNIST 子集" in capsys.readouterr().out
     nb.say("subset", train=3500, val=500, test=1000)
     assert capsys.readouterr().out == "MNIST subset: 3,500 training, 500 validation and 1,000 test images\n"
+
+
+def test_tables_keep_english_keys_and_show_chinese(mnist):
+    """A table built in one language is read by its English keys in the other; only its display is translated."""
+    from kdnb import i18n
+
+    mc_table, study = results.read("nb02_missing_class"), results.read("nb02_missing_class_study")
+    best = nb.chosen_T(results.read("nb02_teachers"))
+    z = nb.teacher_logits("cnn-mnist", mnist, ("test",))["test"]
+    try:
+        i18n.set_language("zh")
+        built_in_chinese = {"summary": nb.missing_class_summary(mc_table), "rules": nb.study_rules(study),
+                            "targets": nb.targets_table(z, mnist.test.y, 0, Ts=(1.0, 2.0)),
+                            "spec": nb.spec_table(nb.MISSING).to_frame()}
+        i18n.set_language("en")
+        built_in_english = {"gap": nb.missing_class_gap(mc_table, mnist, 0.98), "teachers": nb.teacher_comparison(best),
+                            "configs": nb.study_configurations(study), "runs": nb.missing_class_runs(mc_table)}
+        i18n.set_language("zh")
+        summary, rules, targets_shown, spec = (built_in_chinese[k] for k in ("summary", "rules", "targets", "spec"))
+        assert summary.loc["missing class right after (%)", "paper"] == pytest.approx(98.6)
+        assert "调高后缺失类别的答对率（%）" in summary._repr_html_() and "论文" in repr(summary)
+        assert rules.loc["paper's fixed 3.5", "bias raised by"] == "3.50 [3.50, 3.50]" and rules.index.name == "rule"
+        assert "验证集准确率最高" in rules._repr_html_() and "规则" in rules._repr_html_()
+        assert list(targets_shown.index) == ["hard label (one-hot)", "teacher, T=1", "teacher, T=2"]
+        assert list(translated(targets_shown, Shown.label).index) == ["硬标签（one-hot）", "教师，T=1", "教师，T=2"]
+        assert spec.loc["class left out", "setting"] == "3" and "被剔除的类别" in spec._repr_html_()
+        gap, teachers, configs, runs = (built_in_english[k] for k in ("gap", "teachers", "configs", "runs"))
+        assert gap.loc["validation 3s (to choose the bias)", "Hinton et al. 2015"] == "none: chosen on the test set"
+        assert "无：在测试集上选择" in gap._repr_html_() and "我们的" in gap._repr_html_()
+        assert "T（在验证集上选择）" in teachers._repr_html_() and "seeds" in teachers.columns
+        assert "调高后答对的 3" in configs._repr_html_() and "3s right after" in configs.columns
+        assert set(runs["student"]) == {"distilled", "hard labels only"} and "只用硬标签" in runs._repr_html_()
+    finally:
+        i18n.set_language(None)
+    assert "调高后缺失类别的答对率（%）" not in summary._repr_html_() and repr(summary) == repr(pd.DataFrame(summary))

@@ -10,6 +10,7 @@ import torch
 
 from kdnb import nb03_temperature as nb
 from kdnb import recipe, results, temperature
+from kdnb.shown import translated
 from kdnb.nb03_temperature import experiments, explorer as explorer_module, sweep as sweep_module, tables
 
 
@@ -613,8 +614,17 @@ def test_the_explorer_and_the_checkers_speak_chinese(inputs, logits):
         assert str(verdict).startswith("自测 2.1") and verdict.exercise == "Check yourself 2.1" and "温度" in verdict.message
         z, v = logits
         table = nb.deployment_table(z, v.argmax(1), [1.0, 4.0])
-        assert list(table.columns) == ["准确率（%）", "平均最高概率（%）"]
-        assert "温度扫描" == nb.sweep_card(results.read("nb03_sweep")).name
+        assert list(translated(table, table.label).columns) == ["准确率（%）", "平均最高概率（%）"]
+        assert "准确率（%）" in repr(table) and "平均最高概率（%）" in table._repr_html_()
+        assert list(table.columns) == ["accuracy (%)", "mean top probability (%)"]  # code reads English
+        card = nb.sweep_card(results.read("nb03_sweep"))
+        assert "温度扫描" == translated(card.to_frame(), card.table.label).columns[0] and "温度扫描" in repr(card)
+        assert card.name == "temperature sweep"
+        y = torch.arange(len(z)) % 10
+        swap = nb.teacher_swap_test(z, v, torch.flip(v, dims=[1]), y)
+        nb.swap_verdicts(swap).require()  # reads the English columns in Chinese too
+        assert swap.index[0] == "seed's loss, T = 0.5 (t = 2, 1 - t = -1)" and "gradient unchanged by the swap" in swap
+        assert "种子答案的损失，T = 0.5（t = 2，1 - t = -1）" in repr(swap) and "换教师后梯度不变" in swap._repr_html_()
     finally:
         i18n.set_language(None)
     assert "teacher: entropy" in nb.temperature_explorer(inputs, T=1.0).readout.value  # English again

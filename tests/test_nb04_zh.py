@@ -12,6 +12,7 @@ from kdnb import i18n, results
 from kdnb import nb04_distillation_losses as nb
 from kdnb.nb04_distillation_losses import checks, readings
 from kdnb.nb04_distillation_losses.shown import sign_words
+from kdnb.shown import translated
 
 matplotlib.use("Agg")
 HAN = re.compile(r"[\u4e00-\u9fff]")
@@ -39,14 +40,19 @@ def test_tables_and_verdicts_in_chinese_keep_their_english_keys(zh):
     runs, fair = results.read("nb04_comparison"), results.read("nb04_fair_teacher")
     table = nb.comparison_table(runs)
     effects = nb.method_effects(table)
-    assert all(HAN.search(v) for v in effects.iloc[:, -1]) and HAN.search(effects.columns[-1])
+    seen = translated(effects, type(effects).label)  # what the reader sees; the table keeps its English names
+    assert all(HAN.search(v) for v in seen.iloc[:, -1]) and HAN.search(seen.columns[-1])
+    assert effects.columns[-1] == "verdict" and HAN.search(effects._repr_html_())
     assert all(HAN.search(claim) for claim in nb.comparison_verdicts(table).require())
     split = nb.gain_split(runs, fair)
     assert split["verdict"].iloc[1] == "better in every seed"  # the data stay English: code compares them
-    assert HAN.search(nb.split_shown(split).index[0])
+    parts = nb.split_shown(split)
+    assert HAN.search(translated(parts, type(parts).label).index[0]) and HAN.search(repr(parts).splitlines()[2])
+    assert parts.index[0] == split.index[0]
     formatted = nb.formatted(pd.DataFrame({"x": [1.5], "ok": [True]}, index=pd.Index(["KD"], name="method")))
-    assert list(formatted.columns) == ["x", "ok"] and formatted["ok"].iloc[0] == "是"
-    assert formatted.index.name == "方法"
+    seen = translated(formatted, type(formatted).label)
+    assert list(seen.columns) == ["x", "ok"] and "是" in repr(formatted) and "是" in formatted._repr_html_()
+    assert seen.index.name == "方法" and formatted.index.name == "method" and formatted["ok"].iloc[0] == True  # noqa: E712
 
 
 def test_sign_words(zh):

@@ -636,6 +636,10 @@ def test_the_quiz_speaks_chinese_in_chinese_mode():
 
 def test_the_chinese_edition_shows_the_chinese_side_of_the_bank(entries):
     from kdnb import i18n
+    from kdnb.shown import translated
+
+    def shown(table):
+        return translated(table, type(table).label)
 
     i18n.set_language("zh")
     try:
@@ -645,7 +649,17 @@ def test_the_chinese_edition_shows_the_chinese_side_of_the_bank(entries):
         assert bank.inline_html(e.question["zh"]) in cards.card.value
         assert bank.inline_html(e.question["en"]) not in cards.card.value
         quiz = nb.Quiz(n=3, seed=0, lang="both")
-        assert quiz.ui == "zh" and nb.quiz_table(nb.make_quiz(2, seed=0)).columns[0] == "问题"
+        table = nb.quiz_table(nb.make_quiz(2, seed=0))
+        assert quiz.ui == "zh" and table.columns[0] == "question" and shown(table).columns[0] == "问题"
+        assert "问题" in repr(table) and "问题" in table._repr_html_() and "question" not in repr(table)
+        walk = nb.review_walkthrough(entries, topic="temperature", seed=0).steps  # English labels for code ...
+        assert list(walk["the card comes back as"]) == ["card 4", "card 7", "left the queue", "left the queue"]
+        assert list(shown(walk)["卡片重新出现的位置"]) == ["第 4 张", "第 7 张", "已离开队列", "已离开队列"]  # ... Chinese shown
+        sources = nb.trap_sources(entries)
+        assert sources.loc["all", "traps"] == len(bank.traps(entries)) == shown(sources).loc["全部", "陷阱数"]
+        summary = nb.bank_summary(entries)
+        assert summary.iloc[-1]["entries"] == len(entries) and summary.iloc[-1]["topic"] == "all"
+        assert {"热身", "核心", "深入", "题数"} <= set(shown(summary).columns) and shown(summary).iloc[-1, 0] == "全部"
         assert nb.bank_counts(entries).startswith("共 ")
         assert "主题" in nb.replay_interview(entries, [2, 1], seed=7).mock.summary_table().columns
     finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import pandas as pd
 import pytest
 import torch
 import torch.nn.functional as F
@@ -178,17 +179,30 @@ def test_the_notebooks_solutions_pass_their_checkers_and_the_stubs_do_not():
 def test_tables_and_printed_lines_speak_chinese_in_zh(capsys):
     from kdnb import i18n
     from kdnb import nb08_distilling_language_models as nb
+    from kdnb.shown import translated
 
     scale = nb.batchmean_scale_error(B=4, S=12, V=50, seed=0)
     nb.print_scale_error(scale)
     english = capsys.readouterr().out
+    students = nb.students_only(results.read("nb08_students"))
+    words = ("agrees with teacher, %", "seeds", "student alone", "method")
     try:
         i18n.set_language("zh")
         nb.print_scale_error(scale)
         chinese = capsys.readouterr().out
-        names = [nb.shown(m) for m in ("student alone", "token KD, JSD beta=0.5", "on-policy lambda=1, JSD beta=0.5")]
+        names = [nb.tr(m) for m in ("student alone", "token KD, JSD beta=0.5", "on-policy lambda=1, JSD beta=0.5")]
+        table = nb.score_table(students, columns=("perplexity", "agreement"))
+        zh_words = [i18n._(w) for w in words]
+        text, page = repr(table), table._repr_html_()
+        shown = translated(table, type(table).label)
     finally:
         i18n.set_language(None)
     assert english.startswith("no padding: 'batchmean'") and "填充" in chinese and chinese != english
     assert all(any("\u4e00" <= ch <= "\u9fff" for ch in n) for n in names), names
-    assert nb.shown("token KD, JSD beta=0.5") == "token KD, JSD beta=0.5"
+    assert nb.tr("token KD, JSD beta=0.5") == "token KD, JSD beta=0.5"
+    # a table keeps its English labels for code in Chinese too; only what it shows is translated
+    assert list(table.columns) == ["perplexity", "agrees with teacher, %", "seeds"]
+    assert table.index.name == "method" and "student alone" in table.index
+    assert list(shown.columns)[1:] == zh_words[:2] and shown.index.name == zh_words[3] and zh_words[2] in shown.index
+    assert all(w in text and w in page for w in zh_words) and not any(w in text or w in page for w in words)
+    assert repr(table) == repr(pd.DataFrame(table)) and table._repr_html_() == pd.DataFrame(table)._repr_html_()

@@ -35,6 +35,7 @@ from .. import models
 from ..evaluation import evaluate, readable
 from ..i18n import N_, _, language
 from ..recipe import DEFAULT, SETTINGS, train_pair
+from ..shown import ShownTable
 from ..teachers import TEACHERS, load_teacher
 from ..training import predict_logits
 from ..verdicts import Verdicts
@@ -43,7 +44,7 @@ from .checks import check_alpha_for_labels_only, check_which_setting
 __all__ = ["SEED_IDS", "question_map", "unanswered", "seed_index_html", "map_verdicts", "ROUTE", "ROUTE_MINUTES",
            "DEEP_DIVE", "sections", "route_table", "route_html", "route_problems", "route_verdicts", "setup_verdicts",
            "images_per_class", "data_summary", "recipe_card", "teaser_table", "teaser", "teaser_verdicts", "temperature_table", "gain_table",
-           "settings_verdicts", "check_alpha_for_labels_only", "check_which_setting"]
+           "settings_verdicts", "Shown", "check_alpha_for_labels_only", "check_which_setting"]
 
 #: Table cells of the HTML tables, left-aligned and top-aligned (JupyterLab right-aligns cells by default).
 _TD, _TH = '<td style="text-align:left;vertical-align:top">', '<th style="text-align:left">'
@@ -53,6 +54,10 @@ NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 #: Every seed question ID (seed file, dash, question number as printed in that file; file 002
 #: numbers its FAQ Q1-Q5 and its question-posing sections S2-S7).
 SEED_IDS = bank.SEED_IDS
+
+
+class Shown(ShownTable):
+    """A table of this notebook: code reads its English labels and cells, the reader sees them in their language."""
 
 
 # ------------------------------------------------------------------------ set-up and data (section 1, 2)
@@ -73,13 +78,13 @@ def images_per_class(ds: kdata.Dataset) -> pd.DataFrame:
     return pd.Series(counts, name=_("images per class")).to_frame()
 
 
-#: The rows of :meth:`kdnb.data.Dataset.summary` as a reader sees them.
-_SUMMARY_ROWS = {k: k for k in (N_("dataset"), N_("train"), N_("val"), N_("test"), N_("image"), N_("classes"))}
+#: The rows of :meth:`kdnb.data.Dataset.summary`, marked for translation.
+_SUMMARY_ROWS = (N_("dataset"), N_("train"), N_("val"), N_("test"), N_("image"), N_("classes"))
 
 
 def data_summary(ds: kdata.Dataset) -> pd.DataFrame:
     """The data set's summary (name, split sizes, image shape, classes) as a one-column table."""
-    rows = {(_(k) if k in _SUMMARY_ROWS else k): v for k, v in ds.summary().items()}
+    rows = {_(k): v for k, v in ds.summary().items()}
     return pd.Series(rows).to_frame(_("mnist subset"))
 
 
@@ -227,11 +232,12 @@ def route_html(folder=None) -> str:
     rows = []
     for _i, r in route_table(folder).iterrows():
         link = bank.Link(r["notebook"], r["section"])
-        href, heading, twin = link.href(folder), r["heading"], ""
+        target, heading, twin = link.heading(folder), r["heading"], ""
         if folder is None:
             twin = f" · {twin_link(link)}"
-            if language() == "zh":
-                heading = bank.zh_heading(r["notebook"], link.heading())
+            if language() == "zh":  # the Chinese twin's heading, shown and linked to
+                target = heading = bank.zh_heading(r["notebook"], target)
+        href = f"{r['notebook']}.ipynb#{bank.anchor(target)}"
         rows.append(f"<tr>{_TD}{r['stop']}</td>{_TD}{r['notebook'][:2]}</td>{_TD}<a href='{html.escape(href)}'>"
                     f"{bank.inline_html(heading)}</a>{twin}</td>{_TD}{r['minutes']:.1f}</td></tr>")
     head = "".join(f"{_TH}{h}</th>" for h in (_("stop"), _("notebook"), _("section"), _("minutes")))
@@ -317,17 +323,17 @@ def teaser_verdicts(table: pd.DataFrame) -> Verdicts:
 
 
 # ------------------------------------------------------------------------ several seeds, several settings (section 5)
-def temperature_table(selection: pd.DataFrame, chosen: pd.Series) -> pd.DataFrame:
+def temperature_table(selection: pd.DataFrame, chosen: pd.Series) -> Shown:
     """Mean validation accuracy (%) of the distilled student per setting and T, and the T chosen on it."""
     by_T = (100 * selection.groupby(["setting", "T"], sort=False)["kd_val"].mean()).unstack("T").round(1)
-    by_T[_("T chosen")] = chosen
-    return by_T.rename_axis(columns=_("mean validation accuracy (%) at T"))
+    by_T[N_("T chosen")] = chosen
+    return Shown(by_T.rename_axis(columns=N_("mean validation accuracy (%) at T")))
 
 
-def gain_table(summary: pd.DataFrame) -> pd.DataFrame:
+def gain_table(summary: pd.DataFrame) -> Shown:
     """Each setting's mean gain (points) and whether it is larger than the seed noise (:func:`kdnb.recipe.summarize`)."""
-    verdict = summary["ranges_overlap"].map({True: _("within the seed noise"), False: _("larger than the seed noise")})
-    return pd.DataFrame({_("gain (points)"): summary["gain_mean"].round(1), _("against the seed noise"): verdict})
+    verdict = summary["ranges_overlap"].map({True: N_("within the seed noise"), False: N_("larger than the seed noise")})
+    return Shown({N_("gain (points)"): summary["gain_mean"].round(1), N_("against the seed noise"): verdict})
 
 
 def settings_verdicts(summary: pd.DataFrame) -> Verdicts:

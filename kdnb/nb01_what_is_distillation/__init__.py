@@ -38,7 +38,7 @@ from .checks import (NEEDS_DATA, check_best_setting, check_leaked_points, check_
                      check_student_loss)
 from .experiments import (FEW_LABELS, TRANSFER, TRANSFER_LABELS, TRANSFER_TABLE, cached_vs_every_step, epoch_seconds,
                           few_labels_table, side_by_side, transfer_summary)
-from .display import model_label, parameters_changed, show_soft_target, shown, translated
+from .display import model_label, parameters_changed, show_soft_target, shown
 from .figures import plot_cost_vs_accuracy, plot_epoch_timing, plot_transfer, transfer_widget
 
 __all__ = ["accuracies", "twin_verdicts", "side_by_side", "trap_verdicts", "evaluation_verdicts", "ranking_verdicts",
@@ -135,7 +135,6 @@ _FAMILIES = [
      N_("35x (AlexNet) and 49x (VGG-16) smaller storage (paper)"),
      N_("the trained model and its training data"), "Han et al. 2016"),
 ]
-translated(*(text for row in _FAMILIES for text in row[:5] if text))
 
 
 def families(kd: dict | None = None) -> pd.DataFrame:
@@ -157,9 +156,10 @@ def families(kd: dict | None = None) -> pd.DataFrame:
         if "points lost" in kd:
             parts.append(_("{n:.1f} points below the teacher").format(n=kd["points lost"]))
         kd_gain = _("measured here: {parts}").format(parts=_(", ").join(parts))
-    rows = [row[:3] + (kd_gain,) + row[4:] if k == 0 else row for k, row in enumerate(_FAMILIES)]
-    return pd.DataFrame(rows, columns=["family", "what changes", "needs retraining?", "typical gain",
-                                       "what you need", "source"]).set_index("family")
+    table = pd.DataFrame(_FAMILIES, columns=[N_("family"), N_("what changes"), N_("needs retraining?"), N_("typical gain"),
+                                             N_("what you need"), N_("source")]).set_index("family")
+    table.loc[_FAMILIES[0][0], "typical gain"] = kd_gain
+    return table
 
 
 def families_verdicts(fam: pd.DataFrame) -> Verdicts:
@@ -228,9 +228,9 @@ def few_labels_verdicts(few: pd.DataFrame) -> Verdicts:
 
 def fit_gap(named_models: dict, ds: kdata.Dataset) -> pd.DataFrame:
     """Train and test accuracy (%) of each model and the gap between them (002-Q3: does KD overfit?)."""
-    gap = pd.DataFrame({n: {"train accuracy (%)": 100 * accuracy(m, ds.train), "test accuracy (%)": 100 * accuracy(m, ds.test)}
+    gap = pd.DataFrame({n: {N_("train accuracy (%)"): 100 * accuracy(m, ds.train), "test accuracy (%)": 100 * accuracy(m, ds.test)}
                         for n, m in named_models.items()}).T
-    gap["train - test (points)"] = gap["train accuracy (%)"] - gap["test accuracy (%)"]
+    gap[N_("train - test (points)")] = gap["train accuracy (%)"] - gap["test accuracy (%)"]
     return gap
 
 
@@ -307,7 +307,7 @@ def same_network_verdicts(alone, distilled, table: pd.DataFrame) -> Verdicts:
 def agreement_table(runs: pd.DataFrame) -> pd.DataFrame:
     """How often each student's top class is its teacher's on the test images (%, mean over the seeds), per setting."""
     table = seeds.spread(runs, "setting", ["alone_agree", "kd_agree"])[["alone_agree_mean", "kd_agree_mean"]]
-    table.columns = ["student alone agrees with its teacher (%)", "distilled student agrees (%)"]
+    table.columns = [N_("student alone agrees with its teacher (%)"), N_("distilled student agrees (%)")]
     return table
 
 

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 
 from .. import data as kdata
 from .. import models
-from ..i18n import _
+from ..i18n import N_, _
 from ..recipe import SETTINGS, summarize, train_twins
 from ..teachers import TEACHERS, read_manifest
 from ..training import Run, accuracy, distill, fit, hard_step_loss, predict_logits, seed_everything, train_with
@@ -87,7 +87,7 @@ def _timed_teacher_pass(teacher, X: torch.Tensor, batch_size: int = 128, repeats
     teacher.eval()
     predict_logits(teacher, X[:batch_size], batch_size)  # warm-up, not timed
     times = []
-    for _ in range(repeats):
+    for _repeat in range(repeats):
         start = time.perf_counter()
         cache = predict_logits(teacher, X, batch_size)
         times.append(time.perf_counter() - start)
@@ -108,13 +108,13 @@ def epoch_seconds(students: dict[str, dict], teacher, train: kdata.Split, epochs
     cache, once = _timed_teacher_pass(teacher, train.X, batch_size)
     timed = Run(epochs=epochs, batch_size=batch_size, seed=0, progress=False)
     modes = {  # each returns the per-epoch history, whose "seconds" column is the timing
-        "plain": lambda m, data, run: fit(m, data, None, run),
-        "cached": lambda m, data, run: distill(m, data, None, run, teacher=cache[: len(data)]),
-        "teacher every step": lambda m, data, run: distill(m, data, None, run, teacher=teacher, cache_teacher=False),
+        N_("plain"): lambda m, data, run: fit(m, data, None, run),
+        N_("cached"): lambda m, data, run: distill(m, data, None, run, teacher=cache[: len(data)]),
+        N_("teacher every step"): lambda m, data, run: distill(m, data, None, run, teacher=teacher, cache_teacher=False),
     }
     rows = {}
     for name, config in students.items():
-        row = {"teacher pass, once": once}
+        row = {N_("teacher pass, once"): once}
         for mode, train_once in modes.items():
             seed_everything(0, threads=None)
             student = models.build(config, in_shape=tuple(train.X.shape[1:]))
@@ -122,9 +122,9 @@ def epoch_seconds(students: dict[str, dict], teacher, train: kdata.Split, epochs
             row[mode] = float(np.median(train_once(student, train, timed)["seconds"]))
         rows[name] = row
     t = pd.DataFrame(rows).T
-    t["teacher's share of an epoch"] = t["teacher every step"] - t["cached"]
-    t["KD (teacher every step) / KD (cached)"] = t["teacher every step"] / t["cached"]
-    t["KD (cached) / plain"] = t["cached"] / t["plain"]
+    t[N_("teacher's share of an epoch")] = t["teacher every step"] - t["cached"]
+    t[N_("KD (teacher every step) / KD (cached)")] = t["teacher every step"] / t["cached"]
+    t[N_("KD (cached) / plain")] = t["cached"] / t["plain"]
     return t
 
 
@@ -184,15 +184,15 @@ def few_labels_table(results: pd.DataFrame) -> pd.DataFrame:
             continue
         spec = SETTINGS[name]
         n = TEACHERS[spec["teacher"]].get("labels", {}).get("n")
-        rows[name] = {"teacher": spec["teacher"],
-                      "teacher trained on": (_("the student's {n} labelled images").format(n=n) if n
-                                             else _("all 3,500 training labels")),
-                      "teacher test accuracy (%)": round(100 * manifest[spec["teacher"]]["test_accuracy"], 1),
-                      "student labels": spec["labels"],
-                      "T (chosen on validation)": float(results.loc[results["setting"] == name, "T"].iloc[0]),
-                      "alone (%)": summary.loc[name, "alone_mean"], "distilled (%)": summary.loc[name, "kd_mean"],
-                      "gain (points)": summary.loc[name, "gain_mean"],
-                      "seed ranges overlap": bool(summary.loc[name, "ranges_overlap"])}
+        rows[name] = {N_("teacher"): spec["teacher"],
+                      N_("teacher trained on"): (_("the student's {n} labelled images").format(n=n) if n
+                                                 else _("all 3,500 training labels")),
+                      N_("teacher test accuracy (%)"): round(100 * manifest[spec["teacher"]]["test_accuracy"], 1),
+                      N_("student labels"): spec["labels"],
+                      N_("T (chosen on validation)"): float(results.loc[results["setting"] == name, "T"].iloc[0]),
+                      N_("alone (%)"): summary.loc[name, "alone_mean"], N_("distilled (%)"): summary.loc[name, "kd_mean"],
+                      N_("gain (points)"): summary.loc[name, "gain_mean"],
+                      N_("seed ranges overlap"): bool(summary.loc[name, "ranges_overlap"])}
     return pd.DataFrame(rows).T.infer_objects()
 
 
@@ -206,6 +206,11 @@ TRANSFER = {"summary": "2x1200 MLP teacher on 28x28 -> 1x100 MLP on 14x14", "tea
 TRANSFER_LABELS = (100, 300, 1000, 3500)
 #: The stored table of :data:`TRANSFER` over :data:`TRANSFER_LABELS` and five seeds (``kdnb.results.read`` it).
 TRANSFER_TABLE = "nb01_transfer"
+
+
+#: The headers of :func:`kdnb.recipe.summarize`'s tables that notebook 01 shows, marked for the catalog.
+_SUMMARY_HEADERS = (N_("setting"), N_("labels"), N_("seeds"), N_("alone_mean"), N_("alone_min"), N_("alone_max"),
+                    N_("kd_mean"), N_("kd_min"), N_("kd_max"), N_("gain_mean"), N_("ranges_overlap"))
 
 
 def transfer_summary(results: pd.DataFrame) -> pd.DataFrame:

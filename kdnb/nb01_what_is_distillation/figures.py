@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..evaluation import size_words
 from ..i18n import _
 from ..plots import ALONE, DISTILLED, TEACHER, subplots
 from ..seeds import Spread
@@ -48,11 +49,7 @@ def plot_cost_vs_accuracy(table: pd.DataFrame, latency_col: str = "latency, 1 im
 
 def _latency_label(latency_col: str) -> str:
     """The x label for ``latency_col`` ("latency, 1 image (ms)": "latency for 1 image (ms, log scale)"), translated."""
-    what = latency_col.replace("latency, ", "").replace(" (ms)", "")
-    if what == "1 image":
-        what = _("1 image")
-    elif what.endswith(" images") and what.split()[0].isdigit():
-        what = _("{n} images").format(n=what.split()[0])
+    what = size_words(latency_col) or latency_col
     return _("latency for {what} (ms, log scale)").format(what=what)
 
 

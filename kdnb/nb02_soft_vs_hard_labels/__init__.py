@@ -22,8 +22,8 @@ its T chosen on validation (section 5), with their verdicts; :func:`spec_table` 
 ``explorers.py``: the target explorer (section 5) and the bias explorer (section 6), their static
 twins, and the verdict functions that drive them as a reader would. ``figures.py``: the other figures.
 
-``readouts.py``: what the cells print (:func:`say`) and the labels of the tables they show (:func:`shown`), in the
-reader's language (:mod:`kdnb.i18n`).
+``readouts.py``: what the cells print (:func:`say`) and the room's tables (``Shown``, and :func:`shown`), whose
+English labels code reads and whose display is in the reader's language (:mod:`kdnb.i18n`).
 
 ``checks.py``: the checkers of the six Check-yourself exercises.
 

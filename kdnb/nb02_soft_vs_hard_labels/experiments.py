@@ -21,8 +21,9 @@ from .. import data as kdata
 from .. import models, seeds
 from ..seeds import Spread
 from ..training import DEFAULT_THREADS, Run, distill, fit, predict_logits, seed_everything
-from ..i18n import _
+from ..i18n import N_, _
 from ..verdicts import Verdicts
+from .readouts import Shown, ShownSeries
 
 __all__ = ["FEW", "PAPER_FEW_DATA", "TEACHER_TS", "spec_table", "few_examples_subset", "few_examples_run", "soft_minus_hard",
            "few_examples_verdicts", "chosen_T", "teacher_comparison", "smoothing_gap", "teacher_verdicts"]
@@ -43,18 +44,22 @@ TEACHER_TS = (1.0, 2.0, 4.0, 8.0, 20.0)
 PLAIN, SMOOTHED = "cnn-mnist", "cnn-mnist-ls"
 
 
-def spec_table(spec: dict, **extra) -> pd.Series:
-    """A run's configuration as a readable column (so the notebook prints it instead of typing it)."""
-    names = {"teacher": _("teacher"), "student": _("student"), "missing": _("class left out"), "n": _("training images"),
-             "T": _("temperature T"), "alpha": _("alpha (weight of the soft term)"), "epochs": _("epochs"),
-             "lr": _("learning rate"), "batch_size": _("batch size")}
+#: The rows of :func:`spec_table`, by key of a run's configuration.
+_SPEC_NAMES = {"teacher": N_("teacher"), "student": N_("student"), "missing": N_("class left out"), "n": N_("training images"),
+               "T": N_("temperature T"), "alpha": N_("alpha (weight of the soft term)"), "epochs": N_("epochs"),
+               "lr": N_("learning rate"), "batch_size": N_("batch size")}
+
+
+def spec_table(spec: dict, **extra) -> ShownSeries:
+    """A run's configuration as a readable column (so the notebook prints it instead of typing it); its
+    :meth:`~pandas.Series.to_frame` is shown in the reader's language."""
     rows = {}
     for key, value in spec.items():
-        if key not in names:
+        if key not in _SPEC_NAMES:
             continue
-        rows[names[key]] = models.describe(value) if key == "student" else (f"{value:g}" if isinstance(value, float) else str(value))
+        rows[_SPEC_NAMES[key]] = models.describe(value) if key == "student" else (f"{value:g}" if isinstance(value, float) else str(value))
     rows.update({k: str(v) for k, v in extra.items()})
-    return pd.Series(rows, name=_("setting"), dtype=object)
+    return ShownSeries(rows, name=N_("setting"), dtype=object)
 
 
 # ---------------------------------------------------------------------- few examples
@@ -147,16 +152,16 @@ def chosen_T(results: pd.DataFrame) -> pd.DataFrame:
     return results[keep].reset_index(drop=True)
 
 
-def teacher_comparison(best: pd.DataFrame) -> pd.DataFrame:
+def teacher_comparison(best: pd.DataFrame) -> Shown:
     """Plain vs label-smoothed teacher, each at its T chosen on validation (the rows of :func:`chosen_T`).
 
     Per teacher: the chosen T, then the student alone, the distilled student and the gain, as
     "mean [min, max]" over seeds in % (:func:`kdnb.seeds.span_table`).
     """
-    chosen = best.groupby("teacher", sort=False)["T"].first().rename(_("T (chosen on validation)"))
-    accuracy = seeds.span_table(best, "teacher", {"alone_test": _("student alone (%)"), "kd_test": _("distilled (%)")})
-    gain = seeds.span_table(best, "teacher", {"gain": _("gain (points)")}, signed=True)
-    return pd.concat([chosen, accuracy.drop(columns="seeds"), gain.rename(columns={"seeds": _("seeds")})], axis=1)
+    chosen = best.groupby("teacher", sort=False)["T"].first().rename(N_("T (chosen on validation)"))
+    accuracy = seeds.span_table(best, "teacher", {"alone_test": N_("student alone (%)"), "kd_test": N_("distilled (%)")})
+    gain = seeds.span_table(best, "teacher", {"gain": N_("gain (points)")}, signed=True)
+    return Shown(pd.concat([chosen, accuracy.drop(columns="seeds"), gain], axis=1))
 
 
 def smoothing_gap(best: pd.DataFrame, plain: str = PLAIN, smoothed: str = SMOOTHED) -> Spread:

@@ -20,6 +20,7 @@ from ..seeds import Spread
 from ..training import DEFAULT_THREADS, Run, predict_logits, seed_everything
 from ..i18n import N_, _
 from ..verdicts import Verdicts
+from .readouts import Shown
 
 __all__ = ["MISSING", "PAPER_MISSING_CLASS", "drop_class", "raise_bias", "bias_effect", "choose_bias", "bias_curve",
            "train_without_class", "missing_class_run", "missing_class_summary", "missing_class_gap", "bias_curves",
@@ -135,7 +136,7 @@ def missing_class_run(seed: int, dataset: kdata.Dataset, t_logits: torch.Tensor,
     return rows, logits
 
 
-def missing_class_summary(table: pd.DataFrame, paper: dict | None = None) -> pd.DataFrame:
+def missing_class_summary(table: pd.DataFrame, paper: dict | None = None) -> Shown:
     """The missing-class runs over seeds next to Hinton et al.'s figures, in percent of the test images.
 
     ``table`` is ``results.read("nb02_missing_class")``. Rows: test error and missing-class images
@@ -148,23 +149,23 @@ def missing_class_summary(table: pd.DataFrame, paper: dict | None = None) -> pd.
     n, n_cls = table["test_images"], table["class_total"]
     per_run = pd.DataFrame({
         "student": table["student"],
-        _("test error before (%)"): 100 * table["errors_before"] / n,
-        _("missing class right before (%)"): 100 * table["class_right_before"] / n_cls,
-        _("bias raised by (chosen on validation)"): table["delta_val"],
-        _("test error after (%)"): 100 * table["errors_after"] / n,
-        _("missing class right after (%)"): 100 * table["class_right_after"] / n_cls,
-        _("other digits' test error after (%)"): 100 * (table["errors_after"] - (n_cls - table["class_right_after"])) / (n - n_cls),
+        N_("test error before (%)"): 100 * table["errors_before"] / n,
+        N_("missing class right before (%)"): 100 * table["class_right_before"] / n_cls,
+        N_("bias raised by (chosen on validation)"): table["delta_val"],
+        N_("test error after (%)"): 100 * table["errors_after"] / n,
+        N_("missing class right after (%)"): 100 * table["class_right_after"] / n_cls,
+        N_("other digits' test error after (%)"): 100 * (table["errors_after"] - (n_cls - table["class_right_after"])) / (n - n_cls),
     })
     quantities = list(per_run.columns[1:])
     spread = seeds.spread(per_run, "student", quantities, scale=1.0)
     kd = {q: Spread.from_row(spread.loc[DISTILLED], q) for q in quantities}
-    out = pd.DataFrame({_("distilled mean"): [kd[q].mean for q in quantities], _("min"): [kd[q].lo for q in quantities],
-                        _("max"): [kd[q].hi for q in quantities],
-                        _("labels only"): [spread.loc[LABELS_ONLY, f"{q}_mean"] for q in quantities]}, index=quantities)
-    out[_("paper")] = [100 * paper["errors without 3s"] / paper["test images"],
-                    100 * (1 - paper["threes wrong"] / paper["test threes"]),
-                    paper["bias raised by"], 100 * paper["errors after"] / paper["test images"],
-                    paper["threes right after (%)"], 100 * _paper_other_errors(paper)]
+    out = Shown({N_("distilled mean"): [kd[q].mean for q in quantities], N_("min"): [kd[q].lo for q in quantities],
+                 N_("max"): [kd[q].hi for q in quantities],
+                 N_("labels only"): [spread.loc[LABELS_ONLY, f"{q}_mean"] for q in quantities]}, index=quantities)
+    out[N_("paper")] = [100 * paper["errors without 3s"] / paper["test images"],
+                        100 * (1 - paper["threes wrong"] / paper["test threes"]),
+                        paper["bias raised by"], 100 * paper["errors after"] / paper["test images"],
+                        paper["threes right after (%)"], 100 * _paper_other_errors(paper)]
     return out
 
 
@@ -175,7 +176,7 @@ def _paper_other_errors(paper: dict) -> float:
 
 
 def missing_class_gap(table: pd.DataFrame, dataset: kdata.Dataset, teacher_test_accuracy: float,
-                      paper: dict | None = None) -> pd.DataFrame:
+                      paper: dict | None = None) -> Shown:
     """What differs between our missing-class experiment and Hinton et al.'s, side by side.
 
     Data sizes (the teacher's training images, the student's transfer images, the test and
@@ -189,23 +190,23 @@ def missing_class_gap(table: pd.DataFrame, dataset: kdata.Dataset, teacher_test_
     n, n_cls = int(kd["test_images"].iloc[0]), int(kd["class_total"].iloc[0])
     other = (kd["errors_after"] - (n_cls - kd["class_right_after"])) / (n - n_cls)
     rows = {
-        _("teacher's training images"): (len(dataset.train), paper["training images"]),
-        _("student's transfer images (no 3s)"): (int((dataset.train.y != cls).sum()), paper["training images"] - paper["training threes"]),
-        _("teacher's test error (%)"): (100 * (1 - teacher_test_accuracy), 100 * paper["teacher test errors"] / paper["test images"]),
-        _("test 3s"): (n_cls, paper["test threes"]),
-        _("one test 3, in points of '3s right (%)'"): (100 / n_cls, 100 / paper["test threes"]),
-        _("validation 3s (to choose the bias)"): (int((dataset.val.y == cls).sum()), _("none: chosen on the test set")),
-        _("other digits' test error after (%)"): (100 * other.mean(), 100 * _paper_other_errors(paper)),
+        N_("teacher's training images"): (len(dataset.train), paper["training images"]),
+        N_("student's transfer images (no 3s)"): (int((dataset.train.y != cls).sum()), paper["training images"] - paper["training threes"]),
+        N_("teacher's test error (%)"): (100 * (1 - teacher_test_accuracy), 100 * paper["teacher test errors"] / paper["test images"]),
+        N_("test 3s"): (n_cls, paper["test threes"]),
+        N_("one test 3, in points of '3s right (%)'"): (100 / n_cls, 100 / paper["test threes"]),
+        N_("validation 3s (to choose the bias)"): (int((dataset.val.y == cls).sum()), N_("none: chosen on the test set")),
+        N_("other digits' test error after (%)"): (100 * other.mean(), 100 * _paper_other_errors(paper)),
     }
 
     def text(v):
         if isinstance(v, str):
             return v
         if isinstance(v, float) and math.isnan(v):
-            return _("not stated")
+            return N_("not stated")
         return f"{v:,}" if isinstance(v, int) else f"{v:.2g}" if v < 1 else f"{v:.1f}"
 
-    return pd.DataFrame({k: [text(a), text(b)] for k, (a, b) in rows.items()}, index=[_("ours"), _("Hinton et al. 2015")]).T
+    return Shown({k: [text(a), text(b)] for k, (a, b) in rows.items()}, index=[N_("ours"), N_("Hinton et al. 2015")]).T
 
 
 def bias_curves(stored: pd.DataFrame, table: pd.DataFrame | None = None, seed: int | None = None, deltas=None,
@@ -263,10 +264,9 @@ STUDY_COLUMNS = ["teacher", "T", "alpha", "epochs", "lr", "seed", "threes_right_
                  "delta", "threes_right_after", "errors_after"]
 #: The study's bias rules: the validation-accuracy argmax (:func:`choose_bias`, the notebook's rule),
 #: the lowest validation cross-entropy of the shifted logits, and the paper's fixed 3.5.
-MAIN_RULE = "best validation accuracy"
-#: The rules' names, marked for translation (the table keeps the English ones).
-RULE_NAMES = {MAIN_RULE: N_("best validation accuracy"), "lowest validation cross-entropy": N_("lowest validation cross-entropy"),
-              "paper's fixed 3.5": N_("paper's fixed 3.5")}
+MAIN_RULE = N_("best validation accuracy")
+#: The rules' names, marked for translation (the tables keep the English ones).
+RULE_NAMES = (MAIN_RULE, N_("lowest validation cross-entropy"), N_("paper's fixed 3.5"))
 _CONFIG = ["teacher", "epochs", "lr", "T", "alpha"]
 #: The study's configurations, as changes to its starting point (the 20-epoch run of
 #: :data:`MISSING`): temperature, alpha, the teacher, training length and learning rate.
@@ -292,7 +292,7 @@ def bias_rules(val_logits: torch.Tensor, val_y: torch.Tensor, cls: int, grid=Non
             "paper's fixed 3.5": PAPER_MISSING_CLASS["bias raised by"]}
 
 
-def study_configurations(study: pd.DataFrame, rule: str = MAIN_RULE) -> pd.DataFrame:
+def study_configurations(study: pd.DataFrame, rule: str = MAIN_RULE) -> Shown:
     """The missing-class study, one row per configuration (teacher, epochs, lr, T, alpha), under one bias rule.
 
     Test 3s right (of 100) before and after the bias increase, and test errors after it (of
@@ -300,12 +300,12 @@ def study_configurations(study: pd.DataFrame, rule: str = MAIN_RULE) -> pd.DataF
     ``results.read("nb02_missing_class_study")``.
     """
     part = study[study["rule"] == rule]
-    table = seeds.span_table(part, _CONFIG, {"threes_right_before": _("3s right before"), "threes_right_after": _("3s right after"),
-                                             "errors_after": _("errors after")}, scale=1.0, sort=True)
-    return table.rename(columns={"seeds": _("seeds")}).rename_axis(_CONFIG)
+    table = seeds.span_table(part, _CONFIG, {"threes_right_before": N_("3s right before"), "threes_right_after": N_("3s right after"),
+                                             "errors_after": N_("errors after")}, scale=1.0, sort=True)
+    return Shown(table.rename_axis(_CONFIG))
 
 
-def study_rules(study: pd.DataFrame, spec: dict | None = None) -> pd.DataFrame:
+def study_rules(study: pd.DataFrame, spec: dict | None = None) -> Shown:
     """For one configuration (default :data:`MISSING`), each bias rule: the increase it picks, the
     test 3s right and the test errors after it, as "mean [min, max]" over seeds."""
     spec = dict(MISSING, **(spec or {}))
@@ -313,11 +313,10 @@ def study_rules(study: pd.DataFrame, spec: dict | None = None) -> pd.DataFrame:
     for key in _CONFIG:
         mask &= np.isclose(study[key], spec[key]) if key != "teacher" else (study[key] == spec[key]).to_numpy()
     part = study[mask]
-    delta = seeds.span_table(part, "rule", {"delta": _("bias raised by")}, scale=1.0, digits=2, sort=True)
-    counts = seeds.span_table(part, "rule", {"threes_right_after": _("3s right after"), "errors_after": _("errors after")},
+    delta = seeds.span_table(part, N_("rule"), {"delta": N_("bias raised by")}, scale=1.0, digits=2, sort=True)
+    counts = seeds.span_table(part, "rule", {"threes_right_after": N_("3s right after"), "errors_after": N_("errors after")},
                               scale=1.0, sort=True)
-    table = delta.drop(columns="seeds").join(counts).rename(columns={"seeds": _("seeds")})
-    return table.rename(index=lambda rule: _(RULE_NAMES.get(rule, rule))).rename_axis(_("rule"))
+    return Shown(delta.drop(columns="seeds").join(counts))
 
 
 def study_verdicts(study: pd.DataFrame) -> Verdicts:

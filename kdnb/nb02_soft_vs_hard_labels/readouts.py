@@ -1,9 +1,10 @@
 """What notebook 02's cells print and show, in the reader's language (:mod:`kdnb.i18n`).
 
 The cells compute their numbers and hand them to :func:`say`, which prints one sentence of
-:data:`MESSAGES`; :func:`shown` relabels a table for display (its column and row labels through
-the catalog), so the table the code reads keeps its English keys. :func:`teachers_table`,
-:func:`missing_class_runs` and :func:`few_examples_spec` are the tables a cell used to type.
+:data:`MESSAGES`. The room's tables are :class:`Shown` tables (:class:`kdnb.shown.ShownTable`):
+code reads their English labels and cells, and only their display goes through the catalog;
+:func:`shown` makes a table a cell builds one too. :func:`teachers_table`, :func:`missing_class_runs`
+and :func:`few_examples_spec` are the tables a cell used to type.
 """
 
 from __future__ import annotations
@@ -12,8 +13,11 @@ import pandas as pd
 
 from ..i18n import N_, _
 from ..models import describe
+from ..shown import ShownSeries as BaseShownSeries
+from ..shown import ShownTable, template_label, translated
 
-__all__ = ["MESSAGES", "LABELS", "say", "shown", "teachers_table", "missing_class_runs", "few_examples_spec"]
+__all__ = ["MESSAGES", "LABELS", "tr", "Shown", "ShownSeries", "say", "shown", "teachers_table", "missing_class_runs",
+           "few_examples_spec"]
 
 #: One sentence per readout of the notebook, by key: ``say(key, **values)`` prints it.
 MESSAGES = {
@@ -68,49 +72,64 @@ LABELS = (N_("hard label (one-hot)"), N_("label smoothing, eps=0.1"), N_("teache
           N_("spread, log10(max/min), plain"), N_("spread, log10(max/min), label-smoothed"))
 
 
-def _tr(label):
-    """A label in the reader's language when the catalog has it; anything else as it is."""
-    return _(label) if isinstance(label, str) and label else label
+#: Labels a table builds from a template (the template is the message id).
+TEMPLATES = (N_("teacher, T={T:g}"),)
+
+#: One label or text cell in the reader's language: its catalog entry, or its template's; anything else as it is.
+tr = template_label(TEMPLATES)
+
+
+class Shown(ShownTable):
+    """A table of this notebook: code reads its English labels and cells, the reader sees them in their language."""
+
+    label = staticmethod(tr)
+
+
+class ShownSeries(BaseShownSeries):
+    """A column of this notebook (a run's configuration) whose :meth:`~pandas.Series.to_frame` is a :class:`Shown` table."""
+
+    table = Shown
 
 
 def say(key: str, **values) -> None:
     """Print the readout ``MESSAGES[key]`` with ``values`` (text values are translated when the catalog has them)."""
-    print(_(MESSAGES[key]).format(**{k: _tr(v) for k, v in values.items()}))
+    print(_(MESSAGES[key]).format(**{k: tr(v) for k, v in values.items()}))
 
 
 def shown(table):
-    """``table`` (a DataFrame or Series) with its labels and index names in the reader's language, for display only."""
-    out = table.rename(index=_tr) if isinstance(table, pd.Series) else table.rename(index=_tr, columns=_tr)
-    out = out.rename_axis(index=[_tr(n) for n in out.index.names])
-    if isinstance(out, pd.Series):
-        return out.rename(_tr(out.name))
-    return out.rename_axis(columns=[_tr(n) for n in out.columns.names])
+    """``table`` for display in the reader's language: a DataFrame as a :class:`Shown` table (the same data, its
+    English labels kept for code); a Series as a copy with its labels, index names and name translated."""
+    if isinstance(table, pd.Series):
+        out = translated(table.to_frame(), tr).iloc[:, 0]
+        out.name = tr(table.name)
+        return out
+    return Shown(table)
 
 
-def teachers_table(manifest: dict, n_train: int, names=("cnn-mnist", "cnn-mnist-ls")) -> pd.DataFrame:
+def teachers_table(manifest: dict, n_train: int, names=("cnn-mnist", "cnn-mnist-ls")) -> Shown:
     """The two teachers of the notebook: model, training data, label smoothing, test accuracy."""
-    return pd.DataFrame({name: {_("model"): describe(e["model"]),
-                                _("trained on"): _("{n:,} training images, ±{px} px jitter").format(n=n_train,
-                                                                                                    px=e["train"]["augment"]),
-                                _("label smoothing"): e["train"].get("label_smoothing", 0.0),
-                                _("test accuracy (%)"): round(100 * e["test_accuracy"], 1)}
-                         for name, e in manifest.items() if name in names}).T
+    return Shown({name: {N_("model"): describe(e["model"]),
+                         N_("trained on"): _("{n:,} training images, ±{px} px jitter").format(n=n_train,
+                                                                                             px=e["train"]["augment"]),
+                         N_("label smoothing"): e["train"].get("label_smoothing", 0.0),
+                         N_("test accuracy (%)"): round(100 * e["test_accuracy"], 1)}
+                  for name, e in manifest.items() if name in names}).T
 
 
-def missing_class_runs(table: pd.DataFrame) -> pd.DataFrame:
+def missing_class_runs(table: pd.DataFrame) -> Shown:
     """The missing-class table (``results.read("nb02_missing_class")``) as the reader sees it: one row per seed and student."""
-    cols = {"seed": _("seed"), "student": _("student"), "errors_before": _("errors before"),
-            "class_right_before": _("3s right before"), "delta_val": _("bias + (val)"), "errors_after": _("errors after"),
-            "class_right_after": _("3s right after")}
-    return table[list(cols)].assign(student=table["student"].map(_tr)).rename(columns=cols)
+    cols = {"seed": N_("seed"), "student": N_("student"), "errors_before": N_("errors before"),
+            "class_right_before": N_("3s right before"), "delta_val": N_("bias + (val)"), "errors_after": N_("errors after"),
+            "class_right_after": N_("3s right after")}
+    return Shown(table[list(cols)].rename(columns=cols))
 
 
-def few_examples_spec(n_train: int) -> pd.Series:
+def few_examples_spec(n_train: int) -> ShownSeries:
     """Section 7's configuration as a readable column."""
     from .experiments import FEW, spec_table
 
-    extra = {_("training images"): _("{n} of {total:,} ({share:.0%}), class-balanced").format(
+    extra = {N_("training images"): _("{n} of {total:,} ({share:.0%}), class-balanced").format(
                  n=FEW["n"], total=n_train, share=FEW["n"] / n_train),
-             _("targets"): _("hard labels (alpha = 0), or the teacher's soft targets alone (alpha = 1) at T = {T:g}").format(
+             N_("targets"): _("hard labels (alpha = 0), or the teacher's soft targets alone (alpha = 1) at T = {T:g}").format(
                  T=FEW["T"])}
     return spec_table({k: v for k, v in FEW.items() if k != "T"}, **extra)

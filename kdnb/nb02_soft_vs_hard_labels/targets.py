@@ -18,8 +18,9 @@ import torch.nn.functional as F
 from .. import data as kdata
 from ..temperature import entropy, soft_targets
 from ..training import predict_logits
-from ..i18n import _
+from ..i18n import N_, _
 from ..verdicts import Verdicts
+from .readouts import Shown
 
 __all__ = ["teacher_logits", "one_hot", "smoothed_labels", "targets_table", "class_similarity", "similar_pairs",
            "most_ambiguous", "wrong_class_uniformity", "same_within_class", "information_table", "information_verdicts",
@@ -50,12 +51,12 @@ def smoothed_labels(y: torch.Tensor, eps: float = 0.1, num_classes: int = 10) ->
     return (1.0 - eps) * one_hot(y, num_classes) + eps / num_classes
 
 
-def targets_table(logits: torch.Tensor, y: torch.Tensor, index: int, Ts=(1.0, 4.0)) -> pd.DataFrame:
+def targets_table(logits: torch.Tensor, y: torch.Tensor, index: int, Ts=(1.0, 4.0)) -> Shown:
     """One image's hard label and the teacher's soft targets at each T, one column per class (003-3)."""
-    rows = {_("hard label (one-hot)"): one_hot(y[index:index + 1])[0]}
+    rows = {N_("hard label (one-hot)"): one_hot(y[index:index + 1])[0]}
     for T in Ts:
-        rows[_("teacher, T={T:g}").format(T=T)] = soft_targets(logits[index:index + 1], T)[0]
-    return pd.DataFrame({k: v.numpy() for k, v in rows.items()}).T.rename_axis(columns=_("class"))
+        rows[f"teacher, T={T:g}"] = soft_targets(logits[index:index + 1], T)[0]  # shown through its template (readouts.tr)
+    return Shown({k: v.numpy() for k, v in rows.items()}).T.rename_axis(columns=N_("class"))
 
 
 def class_similarity(probs: torch.Tensor, y: torch.Tensor, num_classes: int = 10) -> pd.DataFrame:

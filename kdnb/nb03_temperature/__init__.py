@@ -30,6 +30,10 @@ seeds (:data:`SWEEP`), read by :func:`sweep_card`, :func:`sweep_summary`, :func:
 ``figures.py``: the static figures (``plot_*``), among them the explorer's static twin
 :func:`plot_temperature_small_multiples`.
 
+``shown.py``: what the tables show in the reader's language. Every table of the room is a
+:class:`~.shown.Shown` DataFrame (a labelled list, a :class:`~.shown.ShownSeries`): code and tests
+read its English names, and only its display is translated.
+
 ``checks.py``: the checkers of the "Check yourself" exercises (``check_*``), each naming the
 usual mistakes, and :data:`RATIO_LOGITS`, the logits of exercise 2.1.
 """

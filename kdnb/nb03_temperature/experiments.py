@@ -34,6 +34,8 @@ from ..recipe import SETTINGS
 from ..temperature import check_temperature, entropy, soft_targets
 from ..training import Run, fit, predict_logits, seed_everything
 from ..verdicts import Verdicts
+from .shown import (AT_FITTED, AT_ONE, BARE_FALL, COSINE, FITTED_T, KD_LOSS, SCALED_RISE, SEED_LOSS, SLOPE_WITH,
+                    SLOPE_WITHOUT, Shown, ShownSeries)
 
 
 # ------------------------------------------------------------------ gradients against T
@@ -70,7 +72,7 @@ def _scaling(norms: pd.DataFrame, low: pd.DataFrame, tail: int = 5) -> dict:
             "low": tuple(low.index), "scaled_rise": float(low["with_T2"].iloc[-1] / low["with_T2"].iloc[0])}
 
 
-def gradient_scaling(norms: pd.DataFrame, low: pd.DataFrame) -> pd.Series:
+def gradient_scaling(norms: pd.DataFrame, low: pd.DataFrame) -> ShownSeries:
     """What :func:`soft_gradient_norms` shows, in four numbers (3 significant figures).
 
     ``norms`` spans T from low to high; ``low`` holds two temperatures near 1 (e.g. T = 1 and 10).
@@ -81,11 +83,10 @@ def gradient_scaling(norms: pd.DataFrame, low: pd.DataFrame) -> pd.Series:
     s = _scaling(norms, low)
     (a, b) = s["low"]
     span = {"lo": s["T_from"], "hi": s["T_high"]}
-    rows = {_("log-log slope at T = {lo:.0f}…{hi:.0f}, without T²").format(**span): s["slope_without"],
-            _("log-log slope at T = {lo:.0f}…{hi:.0f}, with T²").format(**span): s["slope_with"],
-            _("without T²: norm at T = {low:g} / norm at T = {high:g}").format(low=s["T_low"], high=s["T_high"]): s["bare_fall"],
-            _("with T²: norm at T = {b:g} / norm at T = {a:g}").format(a=a, b=b): s["scaled_rise"]}
-    return pd.Series({k: f"{v:.3g}" for k, v in rows.items()}, name=_("measured"))
+    rows = {SLOPE_WITHOUT.format(**span): s["slope_without"], SLOPE_WITH.format(**span): s["slope_with"],
+            BARE_FALL.format(low=s["T_low"], high=s["T_high"]): s["bare_fall"],
+            SCALED_RISE.format(a=a, b=b): s["scaled_rise"]}
+    return ShownSeries({k: f"{v:.3g}" for k, v in rows.items()}, name=N_("measured"))
 
 
 def scaling_verdicts(norms: pd.DataFrame, low: pd.DataFrame) -> Verdicts:
@@ -102,7 +103,7 @@ def scaling_verdicts(norms: pd.DataFrame, low: pd.DataFrame) -> Verdicts:
     })
 
 
-def gradient_cosines(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperatures, reference: float = 1.0) -> pd.Series:
+def gradient_cosines(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperatures, reference: float = 1.0) -> ShownSeries:
     """Cosine similarity between the soft-loss gradient at each T and at ``reference``.
 
     A learning-rate knob (the seed 002-S2 claim) would rescale the gradient and leave its
@@ -114,7 +115,7 @@ def gradient_cosines(student_logits: torch.Tensor, teacher_logits: torch.Tensor,
     for T in temperatures:
         g = student_grad(lambda z: losses.soft_loss(z, teacher_logits, T), student_logits).flatten()
         out[float(T)] = F.cosine_similarity(g, ref, dim=0).item()
-    return pd.Series(out, name=_("cosine with the gradient at T={reference:g}").format(reference=reference)).rename_axis("T")
+    return ShownSeries(out, name=COSINE.format(reference=reference)).rename_axis("T")
 
 
 def logit_matching_gap(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperatures) -> pd.DataFrame:
@@ -150,24 +151,24 @@ def seed_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, labels
     return -(t * (y * log_q).sum(-1) + (1 - t) * (y * log_p).sum(-1)).mean()
 
 
-def seed_weights(temperatures) -> pd.DataFrame:
+def seed_weights(temperatures) -> Shown:
     """The seed's two weights per T: ``t = 1/T`` on the student term and ``1 - t`` on the teacher term.
 
     For the seed's range, 0 < T < 1, ``t > 1`` and ``1 - t < 0``: a negative weight.
     """
-    rows = [{"T": float(T), _("t = 1/T (student term)"): 1 / check_temperature(T),
-             _("1 - t (teacher term)"): 1 - 1 / float(T)} for T in temperatures]
-    return pd.DataFrame(rows).set_index("T")
+    rows = [{"T": float(T), N_("t = 1/T (student term)"): 1 / check_temperature(T),
+             N_("1 - t (teacher term)"): 1 - 1 / float(T)} for T in temperatures]
+    return Shown(pd.DataFrame(rows).set_index("T"))
 
 
-#: The columns of :func:`teacher_swap_test` that the reader sees (in the current language).
+#: The columns of :func:`teacher_swap_test` that the reader sees.
 SWAP_CHANGES = N_("loss value changes")
 SWAP_UNCHANGED = N_("gradient unchanged by the swap")
 SWAP_IS_CE = N_("gradient = t x gradient of CE(labels)")
 
 
 def teacher_swap_test(student_logits: torch.Tensor, teacher_a: torch.Tensor, teacher_b: torch.Tensor,
-                      labels: torch.Tensor, seed_T=(0.5, 0.8), kd_T: float = 4.0, alpha: float = 0.9) -> pd.DataFrame:
+                      labels: torch.Tensor, seed_T=(0.5, 0.8), kd_T: float = 4.0, alpha: float = 0.9) -> Shown:
     """Does the student's gradient change when the teacher is swapped? The test that can fail.
 
     For each loss (the seed's at each T of ``seed_T``, and :func:`kdnb.losses.kd_loss` at
@@ -188,21 +189,21 @@ def teacher_swap_test(student_logits: torch.Tensor, teacher_a: torch.Tensor, tea
 
     ce = grad(lambda z: F.cross_entropy(z, labels))
     rows = {}
-    cases = [(_("seed's loss, T = {T:g} (t = {t:.3g}, 1 - t = {rest:.3g})").format(T=T, t=1 / T, rest=1 - 1 / T), 1 / T,
+    cases = [(SEED_LOSS.format(T=T, t=1 / T, rest=1 - 1 / T), 1 / T,
               lambda v, T=T: (lambda z: seed_loss(z, v, labels, T))) for T in seed_T]
-    cases.append((_("kd_loss, T = {T:g}, alpha = {alpha:g}").format(T=kd_T, alpha=alpha), 1.0,
+    cases.append((KD_LOSS.format(T=kd_T, alpha=alpha), 1.0,
                   lambda v: (lambda z: losses.kd_loss(z, v, labels, kd_T, alpha))))
     for name, t, make in cases:
         g_a, g_b = grad(make(teacher_a.double())), grad(make(teacher_b.double()))
         z = student_logits.detach().double()
         loss_a, loss_b = make(teacher_a.double())(z).item(), make(teacher_b.double())(z).item()
         change = ((g_a - g_b).norm() / g_a.norm()).item()
-        rows[name] = {_(SWAP_CHANGES): abs(loss_a - loss_b) > 1e-6 * abs(loss_a),
-                      _(SWAP_UNCHANGED): change < 1e-6,
-                      _(SWAP_IS_CE): bool(torch.allclose(g_a, t * ce, rtol=1e-6, atol=1e-12)),
+        rows[name] = {SWAP_CHANGES: abs(loss_a - loss_b) > 1e-6 * abs(loss_a),
+                      SWAP_UNCHANGED: change < 1e-6,
+                      SWAP_IS_CE: bool(torch.allclose(g_a, t * ce, rtol=1e-6, atol=1e-12)),
                       "relative change": change}  # read by the notebook's cell, which drops it before showing the table
-    return pd.DataFrame(rows).T.astype({_(SWAP_CHANGES): bool, _(SWAP_UNCHANGED): bool, _(SWAP_IS_CE): bool,
-                                        "relative change": float})
+    return Shown(pd.DataFrame(rows).T.astype({SWAP_CHANGES: bool, SWAP_UNCHANGED: bool, SWAP_IS_CE: bool,
+                                              "relative change": float}))
 
 
 def swap_verdicts(swap: pd.DataFrame) -> Verdicts:
@@ -210,17 +211,17 @@ def swap_verdicts(swap: pd.DataFrame) -> Verdicts:
     seed_rows, kd_row = swap.iloc[:-1], swap.iloc[-1]
     return Verdicts({
         _("The seed's loss value moves when the teacher is swapped (its teacher term is another constant)."):
-            bool(seed_rows[_(SWAP_CHANGES)].all()),
+            bool(seed_rows[SWAP_CHANGES].all()),
         _("The seed's gradient does not move at all: the student learns the same from any teacher."):
-            bool(seed_rows[_(SWAP_UNCHANGED)].all()),
+            bool(seed_rows[SWAP_UNCHANGED].all()),
         _("The seed's gradient is t times the gradient of the cross-entropy with the labels."):
-            bool(seed_rows[_(SWAP_IS_CE)].all()),
+            bool(seed_rows[SWAP_IS_CE].all()),
         _("kd_loss's gradient moves by more than 10% when the teacher is swapped: the test can fail."):
-            not kd_row[_(SWAP_UNCHANGED)] and kd_row["relative change"] > 0.1,
+            not kd_row[SWAP_UNCHANGED] and kd_row["relative change"] > 0.1,
     })
 
 
-def targets_vs_labels(teacher_logits: torch.Tensor, labels: torch.Tensor, temperatures) -> pd.DataFrame:
+def targets_vs_labels(teacher_logits: torch.Tensor, labels: torch.Tensor, temperatures) -> Shown:
     """How far the teacher's soft targets are from the hard labels, per T (seed 003-28).
 
     Mean entropy in bits, and mean total-variation distance ``0.5 sum |p_T - y|`` to the one-hot
@@ -230,25 +231,25 @@ def targets_vs_labels(teacher_logits: torch.Tensor, labels: torch.Tensor, temper
     rows = {}
     for T in temperatures:
         p = soft_targets(teacher_logits.double(), T)
-        rows[float(T)] = {_("mean entropy (bits)"): entropy(p).mean().item(),
-                          _("mean distance to the hard label (total variation)"): 0.5 * (p - onehot).abs().sum(1).mean().item()}
-    return pd.DataFrame(rows).T.rename_axis("T")
+        rows[float(T)] = {N_("mean entropy (bits)"): entropy(p).mean().item(),
+                          N_("mean distance to the hard label (total variation)"): 0.5 * (p - onehot).abs().sum(1).mean().item()}
+    return Shown(pd.DataFrame(rows).T.rename_axis("T"))
 
 
 # ------------------------------------------------------------------ inference temperature and calibration (003-12)
-def deployment_table(student_logits: torch.Tensor, labels: torch.Tensor, temperatures) -> pd.DataFrame:
+def deployment_table(student_logits: torch.Tensor, labels: torch.Tensor, temperatures) -> Shown:
     """A deployed model's test accuracy and mean top probability (%) if it predicted at each T."""
     rows = {}
     for T in temperatures:
         q = F.softmax(student_logits / check_temperature(T), -1)
-        rows[f"T = {T:g}"] = {_("accuracy (%)"): 100 * (q.argmax(1) == labels).float().mean().item(),
-                              _("mean top probability (%)"): 100 * q.max(1).values.mean().item()}
-    return pd.DataFrame(rows).T
+        rows[f"T = {T:g}"] = {ACCURACY: 100 * (q.argmax(1) == labels).float().mean().item(),
+                              N_("mean top probability (%)"): 100 * q.max(1).values.mean().item()}
+    return Shown(pd.DataFrame(rows).T)
 
 
 #: Row labels that the notebook's cell passes to :func:`calibration_experiment` (``extra``), marked for translation.
 EXTRA_LABELS = (N_("distilled 1x100 student, T = 1"), N_("distilled 1x100 student"))
-#: The report's columns (in the current language: ``_(ACCURACY)``), as :func:`calibration_experiment` names them.
+#: The report's columns as :func:`calibration_experiment` names them (also :func:`deployment_table`'s accuracy).
 ACCURACY, CONFIDENCE, ECE = N_("accuracy (%)"), N_("mean confidence (%)"), N_("ECE (%)")
 
 
@@ -256,8 +257,9 @@ ACCURACY, CONFIDENCE, ECE = N_("accuracy (%)"), N_("mean confidence (%)"), N_("E
 class CalibrationRun:
     """What :func:`calibration_experiment` measured: the report, the fitted temperatures and the logits.
 
-    ``report`` is shown as it is: its columns and rows are in the current language (``_(ACCURACY)``
-    names the accuracy column); ``extra`` holds the English labels of the extra rows, as given.
+    ``report`` is a :class:`~.shown.Shown` table: its columns (:data:`ACCURACY` names the accuracy
+    column) and rows are English, shown in the reader's language; ``extra`` holds the labels of the
+    extra rows, as given.
     """
 
     report: pd.DataFrame
@@ -292,23 +294,22 @@ def calibration_experiment(dataset, teacher, extra: dict[str, torch.Tensor] | No
     teacher_val, teacher_test = predict_logits(teacher, dataset.val.X), predict_logits(teacher, dataset.test.X)
     T_fit = calibration.fit_temperature(big_val, dataset.val.y)
     T_teacher = calibration.fit_temperature(teacher_val, dataset.val.y)
-    model, teacher_shown = _(CalibrationRun.name), _(teacher_name)
-    rows = {_("{name}, T = 1").format(name=model): (big_test, 1.0), _("{name}, fitted T").format(name=model): (big_test, T_fit),
-            _("{name}, T = 1").format(name=teacher_shown): (teacher_test, 1.0),
-            _("{name}, fitted T").format(name=teacher_shown): (teacher_test, T_teacher)}
-    rows.update({_(name): (z, 1.0) for name, z in (extra or {}).items()})
+    model = CalibrationRun.name
+    rows = {AT_ONE.format(name=model): (big_test, 1.0), AT_FITTED.format(name=model): (big_test, T_fit),
+            AT_ONE.format(name=teacher_name): (teacher_test, 1.0), AT_FITTED.format(name=teacher_name): (teacher_test, T_teacher)}
+    rows.update({name: (z, 1.0) for name, z in (extra or {}).items()})
     report = calibration.calibration_report({name: z / T for name, (z, T) in rows.items()}, dataset.test.y)
-    report.columns = [_(ACCURACY), _(CONFIDENCE), "NLL", _(ECE)]  # accuracy, mean confidence, NLL, ECE, as shown
+    report.columns = [ACCURACY, CONFIDENCE, "NLL", ECE]  # accuracy, mean confidence, NLL, ECE
     report.insert(0, "T", [T for _z, T in rows.values()])
-    return CalibrationRun(report, T_fit, T_teacher, big_test, dataset.test.y, extra=tuple(extra or ()))
+    return CalibrationRun(Shown(report), T_fit, T_teacher, big_test, dataset.test.y, extra=tuple(extra or ()))
 
 
-def confidence_gaps(run: CalibrationRun) -> pd.DataFrame:
+def confidence_gaps(run: CalibrationRun) -> Shown:
     """The 2x800's mean confidence minus accuracy (points) and ECE (%) on the test split, before and after scaling."""
     r = run.report.iloc[:2]
-    out = pd.DataFrame({_("mean confidence − accuracy (points)"): (r[_(CONFIDENCE)] - r[_(ACCURACY)]).to_numpy(),
-                        _(ECE): r[_(ECE)].to_numpy()},
-                       index=pd.Index(["T = 1", _("fitted T = {T:.2f}").format(T=run.T_fit)], name=_(run.name)))
+    out = Shown({N_("mean confidence − accuracy (points)"): (r[CONFIDENCE] - r[ACCURACY]).to_numpy(),
+                 ECE: r[ECE].to_numpy()},
+                index=pd.Index(["T = 1", FITTED_T.format(T=run.T_fit)], name=run.name))
     return out.round(2)
 
 
@@ -316,7 +317,7 @@ def calibration_verdicts(run: CalibrationRun) -> Verdicts:
     """Section 7's claims, read from :func:`calibration_experiment`'s report (2x800 before and after
     scaling, the teacher, then the extra rows at T = 1)."""
     r = run.report
-    acc, conf, ece = _(ACCURACY), _(CONFIDENCE), _(ECE)
+    acc, conf, ece = ACCURACY, CONFIDENCE, ECE
     before, after = r.iloc[0], r.iloc[1]
     gap_before, gap_after = (row[conf] - row[acc] for row in (before, after))
     claims = {

@@ -22,6 +22,7 @@ from ..plots import DISTILLED, TEACHER
 from ..temperature import check_temperature, entropy, soft_targets, top2_ratio
 from ..verdicts import Verdicts
 from ..widgets import Explorer, grid_slider, new_figure, slider_layout
+from .shown import ON_SCREEN, Shown
 
 MODEL_COLORS = {"teacher": TEACHER, "student": DISTILLED}
 #: The models' names as the figures and readouts show them.
@@ -79,15 +80,15 @@ def pick_images(teacher_logits: torch.Tensor, labels: torch.Tensor, n_ambiguous:
     return out
 
 
-def picks_table(picks: dict[str, int], teacher_logits: torch.Tensor, labels: torch.Tensor) -> pd.DataFrame:
+def picks_table(picks: dict[str, int], teacher_logits: torch.Tensor, labels: torch.Tensor) -> Shown:
     """One row per picked test image: its label, the teacher's class, entropy (bits) and top-1/top-2 at T = 1."""
     index = list(picks.values())
     p = soft_targets(teacher_logits[index], 1.0)
-    return pd.DataFrame({_("label"): [int(labels[i]) for i in index],
-                         _("teacher says"): p.argmax(1).tolist(),
-                         _("entropy at T=1 (bits)"): entropy(p).numpy().round(2),
-                         _("top-1/top-2 at T=1"): [f"{r:.3g}" for r in top2_ratio(p).tolist()]},
-                        index=pd.Index(index, name=_("test image")))
+    return Shown({N_("label"): [int(labels[i]) for i in index],
+                  N_("teacher says"): p.argmax(1).tolist(),
+                  N_("entropy at T=1 (bits)"): entropy(p).numpy().round(2),
+                  N_("top-1/top-2 at T=1"): [f"{r:.3g}" for r in top2_ratio(p).tolist()]},
+                 index=pd.Index(index, name=N_("test image")))
 
 
 def explorer_inputs(picks: dict[str, int], logits_by_model: dict[str, torch.Tensor], images: torch.Tensor | None = None) -> dict:
@@ -253,15 +254,15 @@ def synthetic_inputs(n_images: int = 3, seed: int = 0) -> dict:
 
 
 # ------------------------------------------------------------------ what section 2 reads off the explorer
-def shape_table(explorer: TemperatureExplorer, confident: str, ambiguous: str, temperatures) -> pd.DataFrame:
+def shape_table(explorer: TemperatureExplorer, confident: str, ambiguous: str, temperatures) -> Shown:
     """The teacher's entropy (bits) on the confident and the ambiguous image per T, and the ambiguous image's
     top-1/top-2 ratio: the explorer's numbers at fixed temperatures (:meth:`TemperatureExplorer.state_at`)."""
     index = pd.Index(list(temperatures), name="T")
-    table = pd.DataFrame({name: [explorer.state_at(T, key)["entropy"]["teacher"] for T in index]
-                          for name, key in ((_("entropy, confident image (bits)"), confident),
-                                            (_("entropy, ambiguous image (bits)"), ambiguous))}, index=index)
+    table = Shown({name: [explorer.state_at(T, key)["entropy"]["teacher"] for T in index]
+                   for name, key in ((N_("entropy, confident image (bits)"), confident),
+                                     (N_("entropy, ambiguous image (bits)"), ambiguous))}, index=index)
     table = table.round(3)
-    table[_("top-1/top-2, ambiguous")] = [f"{explorer.state_at(T, ambiguous)['ratio']['teacher']:.3g}" for T in index]
+    table[N_("top-1/top-2, ambiguous")] = [f"{explorer.state_at(T, ambiguous)['ratio']['teacher']:.3g}" for T in index]
     return table
 
 
@@ -284,12 +285,11 @@ def shape_verdicts(explorer: TemperatureExplorer, confident: str, ambiguous: str
     })
 
 
-def on_screen_table(seen: dict[float, dict]) -> pd.DataFrame:
+def on_screen_table(seen: dict[float, dict]) -> Shown:
     """Entropy (bits) of each model as the explorer showed it, per T: ``seen`` maps T to ``explorer.state``."""
     models = list(next(iter(seen.values()))["entropy"])
-    return pd.DataFrame({_("{model} entropy on screen (bits)").format(model=model_label(m)): [s["entropy"][m] for s in seen.values()]
-                         for m in models},
-                        index=pd.Index(list(seen), name="T")).round(2)
+    return Shown({ON_SCREEN.format(model=MODEL_LABELS.get(m, m)): [s["entropy"][m] for s in seen.values()] for m in models},
+                 index=pd.Index(list(seen), name="T")).round(2)
 
 
 def tour_verdicts(explorer: TemperatureExplorer, seen: dict[float, dict], frames: dict[float, bytes],

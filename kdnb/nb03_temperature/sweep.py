@@ -16,11 +16,12 @@ import pandas as pd
 
 from .. import models as kmodels
 from .. import seeds
-from ..i18n import _
+from ..i18n import N_, _
 from ..recipe import SETTINGS, summarize
 from ..seeds import Spread
 from ..teachers import TEACHERS
 from ..verdicts import Verdicts
+from .shown import AGREEMENT_AT, GAP_AT, TEACHER_CARD, TEST_CHANGE, TRAIN_CHANGE, Shown, ShownSeries
 
 #: Temperatures of the training sweep: Hinton et al. (2015) used T from about 2 to 20.
 SWEEP_TEMPERATURES = (1.0, 2.0, 4.0, 8.0, 20.0)
@@ -49,25 +50,22 @@ def sweep_summary(runs: pd.DataFrame) -> pd.DataFrame:
     return out.rename_axis(["student", "T"]).round(2)
 
 
-def sweep_card(runs: pd.DataFrame) -> pd.Series:
+def sweep_card(runs: pd.DataFrame) -> ShownSeries:
     """What the sweep trained, read from :data:`SWEEP`, the teacher's config and the table itself."""
     first = next(iter(SWEEP.values()))
     teacher = TEACHERS[first["teacher"]]
     t_model = teacher["model"]
-    return pd.Series({
-        _("teacher"): _("{teacher}: {model} with dropout {dropout:g}, trained on the same training images with random "
-                        "shifts of up to {shift} px").format(teacher=first["teacher"],
-                                                            model=kmodels.describe(dict(t_model, dropout=0)),
-                                                            dropout=t_model.get("dropout", 0),
-                                                            shift=teacher["train"]["augment"]),
-        _("students (Hinton's two shapes)"): ", ".join(f"{name}: {kmodels.describe(s['student'])}" for name, s in SWEEP.items()),
-        _("training images (labels and transfer set)"): f"{int(runs['labels'].iloc[0]):,}",
-        _("temperatures T"): ", ".join(f"{T:g}" for T in sorted(runs["T"].unique())),
-        _("alpha (weight of the soft term)"): ", ".join(f"{a:g}" for a in sorted(runs["alpha"].unique())),
-        _("epochs, batch, learning rate"): f"{first['epochs']}, {first['batch_size']}, {first['lr']:g}",
-        _("seeds per (student, T)"): f"{runs.groupby(['setting', 'T']).size().min()}",
-        _("baseline"): _("the same student on the labels alone, from the same initial weights"),
-    }, name=_("temperature sweep"))
+    return ShownSeries({
+        N_("teacher"): TEACHER_CARD.format(teacher=first["teacher"], model=kmodels.describe(dict(t_model, dropout=0)),
+                                           dropout=t_model.get("dropout", 0), shift=teacher["train"]["augment"]),
+        N_("students (Hinton's two shapes)"): ", ".join(f"{name}: {kmodels.describe(s['student'])}" for name, s in SWEEP.items()),
+        N_("training images (labels and transfer set)"): f"{int(runs['labels'].iloc[0]):,}",
+        N_("temperatures T"): ", ".join(f"{T:g}" for T in sorted(runs["T"].unique())),
+        N_("alpha (weight of the soft term)"): ", ".join(f"{a:g}" for a in sorted(runs["alpha"].unique())),
+        N_("epochs, batch, learning rate"): f"{first['epochs']}, {first['batch_size']}, {first['lr']:g}",
+        N_("seeds per (student, T)"): f"{runs.groupby(['setting', 'T']).size().min()}",
+        N_("baseline"): N_("the same student on the labels alone, from the same initial weights"),
+    }, name=N_("temperature sweep"))
 
 
 def _by_student(table: pd.DataFrame) -> dict[str, pd.DataFrame]:
@@ -80,7 +78,7 @@ def _ties(values: pd.Series, best: str = "max", within: float = 0.005) -> str:
     return ", ".join(f"{T:g}" for T in values.index[(values - top).abs() <= within])
 
 
-def sweep_reading(summary: pd.DataFrame, chosen: pd.Series) -> pd.DataFrame:
+def sweep_reading(summary: pd.DataFrame, chosen: pd.Series) -> Shown:
     """What :func:`sweep_summary` shows per student (one column each): the label-only mean, the best and
     lowest distilled test means and their T, how far apart the distilled means are across T, the best
     validation mean and its T, and the T chosen on validation (``chosen``, :func:`kdnb.recipe.select_T`)
@@ -89,19 +87,19 @@ def sweep_reading(summary: pd.DataFrame, chosen: pd.Series) -> pd.DataFrame:
     for name, part in _by_student(summary).items():
         t = chosen[name]
         out[name] = {
-            _("label-only, test mean (%)"): round(part["alone_mean"].iloc[0], 1),
-            _("distilled, best test mean (%)"): round(part["kd_mean"].max(), 1),
-            _("distilled, T of the best test mean"): _ties(part["kd_mean"]),
-            _("distilled, lowest test mean (%)"): round(part["kd_mean"].min(), 1),
-            _("distilled, T of the lowest test mean"): _ties(part["kd_mean"], "min"),
-            _("distilled test means, max − min (points)"): round(float(np.ptp(part["kd_mean"])), 2),
-            _("distilled, best validation mean (%)"): round(part["kd_val"].max(), 1),
-            _("distilled, T of the best validation mean"): _ties(part["kd_val"]),
-            _("distilled validation means, max − min (points)"): round(float(np.ptp(part["kd_val"])), 2),
-            _("T chosen on validation (ties: the lowest)"): f"{t:g}",
-            _("test mean at the T chosen (%)"): round(part.loc[t, "kd_mean"], 1),
+            N_("label-only, test mean (%)"): round(part["alone_mean"].iloc[0], 1),
+            N_("distilled, best test mean (%)"): round(part["kd_mean"].max(), 1),
+            N_("distilled, T of the best test mean"): _ties(part["kd_mean"]),
+            N_("distilled, lowest test mean (%)"): round(part["kd_mean"].min(), 1),
+            N_("distilled, T of the lowest test mean"): _ties(part["kd_mean"], "min"),
+            N_("distilled test means, max − min (points)"): round(float(np.ptp(part["kd_mean"])), 2),
+            N_("distilled, best validation mean (%)"): round(part["kd_val"].max(), 1),
+            N_("distilled, T of the best validation mean"): _ties(part["kd_val"]),
+            N_("distilled validation means, max − min (points)"): round(float(np.ptp(part["kd_val"])), 2),
+            N_("T chosen on validation (ties: the lowest)"): f"{t:g}",
+            N_("test mean at the T chosen (%)"): round(part.loc[t, "kd_mean"], 1),
         }
-    return pd.DataFrame(out)
+    return Shown(out)
 
 
 def _kd(part: pd.DataFrame, T: float, column: str = "kd") -> Spread:
@@ -152,7 +150,7 @@ def gap_and_agreement(runs: pd.DataFrame) -> pd.DataFrame:
     return out[keep].rename_axis(["student", "T"]).round(2)
 
 
-def gap_reading(table: pd.DataFrame, low: float = 1.0, mid: float = 8.0) -> pd.DataFrame:
+def gap_reading(table: pd.DataFrame, low: float = 1.0, mid: float = 8.0) -> Shown:
     """What :func:`gap_and_agreement` shows per student (one column each): the train-test gap at T = ``low``,
     its smallest and the label-only twin's; agreement with the teacher at ``low``, its best and the twin's;
     how far apart the gap means are across T; and, from ``low`` to ``mid``, the change of training and of
@@ -161,21 +159,19 @@ def gap_reading(table: pd.DataFrame, low: float = 1.0, mid: float = 8.0) -> pd.D
     for name, part in _by_student(table).items():
         gap, agree = part["kd_gap_mean"], part["kd_agree_mean"]
         out[name] = {
-            _("distilled, gap at T = {T:g} (points)").format(T=low): round(gap.loc[low], 1),
-            _("distilled, smallest gap (points)"): round(gap.min(), 1),
-            _("distilled, T of the smallest gap"): _ties(gap, "min"),
-            _("label-only gap (points)"): round(part["alone_gap_mean"].iloc[0], 1),
-            _("distilled gap means, max − min (points)"): round(float(np.ptp(gap)), 2),
-            _("distilled, agreement at T = {T:g} (%)").format(T=low): round(agree.loc[low], 1),
-            _("distilled, best agreement (%)"): round(agree.max(), 1),
-            _("distilled, T of the best agreement"): _ties(agree),
-            _("label-only agreement (%)"): round(part["alone_agree_mean"].iloc[0], 1),
-            _("training accuracy, T = {low:g} → {mid:g} (points)").format(low=low, mid=mid):
-                round(part.loc[mid, "kd_train_mean"] - part.loc[low, "kd_train_mean"], 1),
-            _("test accuracy, T = {low:g} → {mid:g} (points)").format(low=low, mid=mid):
-                round(part.loc[mid, "kd_test_mean"] - part.loc[low, "kd_test_mean"], 1),
+            GAP_AT.format(T=low): round(gap.loc[low], 1),
+            N_("distilled, smallest gap (points)"): round(gap.min(), 1),
+            N_("distilled, T of the smallest gap"): _ties(gap, "min"),
+            N_("label-only gap (points)"): round(part["alone_gap_mean"].iloc[0], 1),
+            N_("distilled gap means, max − min (points)"): round(float(np.ptp(gap)), 2),
+            AGREEMENT_AT.format(T=low): round(agree.loc[low], 1),
+            N_("distilled, best agreement (%)"): round(agree.max(), 1),
+            N_("distilled, T of the best agreement"): _ties(agree),
+            N_("label-only agreement (%)"): round(part["alone_agree_mean"].iloc[0], 1),
+            TRAIN_CHANGE.format(low=low, mid=mid): round(part.loc[mid, "kd_train_mean"] - part.loc[low, "kd_train_mean"], 1),
+            TEST_CHANGE.format(low=low, mid=mid): round(part.loc[mid, "kd_test_mean"] - part.loc[low, "kd_test_mean"], 1),
         }
-    return pd.DataFrame(out)
+    return Shown(out)
 
 
 def gap_verdicts(table: pd.DataFrame, summary: pd.DataFrame, small: str = "2x30", large: str = "2x300") -> Verdicts:
@@ -212,11 +208,11 @@ def gap_verdicts(table: pd.DataFrame, summary: pd.DataFrame, small: str = "2x30"
     return Verdicts(claims)
 
 
-def live_vs_stored(live: dict, stored: pd.Series, columns=("alone_test", "kd_test", "kd_train", "kd_agree")) -> pd.DataFrame:
+def live_vs_stored(live: dict, stored: pd.Series, columns=("alone_test", "kd_test", "kd_train", "kd_agree")) -> Shown:
     """One run of the sweep repeated live beside its stored row: each column in %, and whether the two are
     equal to four decimals of the fraction."""
-    return pd.DataFrame({_("live (%)"): [round(100 * live[c], 1) for c in columns],
-                         _("stored (%)"): [round(100 * stored[c], 1) for c in columns],
-                         _("difference (points)"): [round(100 * (live[c] - stored[c]), 2) + 0.0 for c in columns],
-                         _("identical"): [round(live[c], 4) == round(stored[c], 4) for c in columns]},
-                        index=pd.Index(list(columns), name=_("column")))
+    return Shown({N_("live (%)"): [round(100 * live[c], 1) for c in columns],
+                  N_("stored (%)"): [round(100 * stored[c], 1) for c in columns],
+                  N_("difference (points)"): [round(100 * (live[c] - stored[c]), 2) + 0.0 for c in columns],
+                  N_("identical"): [round(live[c], 4) == round(stored[c], 4) for c in columns]},
+                 index=pd.Index(list(columns), name=N_("column")))

@@ -24,7 +24,6 @@ from .. import losses
 from ..exercises import Verdict, as_number, check, close
 from ..i18n import N_, _
 from .feature_losses import attention_map
-from .shown import sep
 
 def _close_tensors(a: torch.Tensor, b: torch.Tensor, rtol: float = 1e-4) -> bool:
     """Equal up to float32 rounding, relative to the size of ``b`` (so a large-logit case is judged fairly)."""
@@ -194,7 +193,7 @@ def _where_wrong(failed: list[str], total: list[str]) -> str:
     if all(k.startswith("large logits") for k in kinds):
         return (_("right on ordinary logits, wrong on large ones: take logs with F.log_softmax, not torch.log(softmax(...)), "
                 "which rounds small probabilities to 0 and their log to -inf"))
-    return _("wrong on {k} of {n} problems ({kinds})").format(k=len(failed), n=len(total), kinds=sep(", ").join(_(k) for k in kinds))
+    return _("wrong on {k} of {n} problems ({kinds})").format(k=len(failed), n=len(total), kinds=_(", ").join(_(k) for k in kinds))
 
 
 def diagnose_kd_loss(fn) -> str | None:

@@ -14,7 +14,8 @@ from ..seeds import Spread
 from ..i18n import N_, _
 from ..verdicts import Verdicts
 from .comparison import FAIR_TEACHER, METHODS, PSEUDO, REGIMES, TEACHER
-from .shown import shown
+from ..shown import template_label
+from .shown import Shown, shown
 
 _BY = ["regime", "method"]
 
@@ -92,7 +93,7 @@ def method_effects(table: pd.DataFrame) -> pd.DataFrame:
     for _k, r in table[table["method"] != "hard labels"].iterrows():
         gain = Spread.from_row(r, "gain")
         rows.append({"regime": r["regime"], "method": r["method"], "mean gain (points)": f"{gain.mean:+.1f}", "verdict": _effect(gain)})
-    return shown(pd.DataFrame(rows).set_index(_BY), values=["verdict"])
+    return shown(pd.DataFrame(rows).set_index(_BY))
 
 
 def comparison_verdicts(table: pd.DataFrame) -> Verdicts:
@@ -182,7 +183,7 @@ def fair_shown(controls: pd.DataFrame) -> pd.DataFrame:
         "gain, by seed": controls["verdict"],
         "minus the same teacher's hard pseudo-labels": [signed(r, "vs_pseudo") for _k, r in rows],
         "vs pseudo-labels, by seed": controls.get("vs_pseudo", pd.Series("", index=controls.index)).fillna(""),
-    }).set_index(["teacher", "student's loss"]), values=["gain, by seed", "vs pseudo-labels, by seed"])
+    }).set_index(["teacher", "student's loss"]))
 
 
 def fair_verdicts(controls: pd.DataFrame) -> Verdicts:
@@ -199,6 +200,21 @@ def fair_verdicts(controls: pd.DataFrame) -> Verdicts:
     })
 
 
+#: The rows of :func:`gain_split`, with {m}ethod, {t}eacher and {f}air teacher to fill in (translated at display).
+_PARTS = (
+    N_("total: {m} with {t} - hard labels"),
+    N_("labels handed back: {m} with {t} - {m} with {f}"),
+    N_("hard pseudo-labels of {f} - hard labels"),
+    N_("softness: {m} with {f} - its hard pseudo-labels"),
+    N_("(for comparison) hard pseudo-labels of {t} - hard labels"),
+    N_("(for comparison) softness: {m} with {t} - its hard pseudo-labels"),
+)
+
+
+def _filled(method: str) -> dict:
+    return {"m": method, "t": TEACHER, "f": FAIR_TEACHER}
+
+
 def gain_split(runs: pd.DataFrame, fair: pd.DataFrame, method: str = "KD") -> pd.DataFrame:
     """Where the gain of ``method`` with the all-label teacher comes from, per seed, in points of test accuracy.
 
@@ -211,32 +227,25 @@ def gain_split(runs: pd.DataFrame, fair: pd.DataFrame, method: str = "KD") -> pd
     hard = acc[("none", "hard labels")]
     m_all, m_fair = acc[(TEACHER, method)], acc[(FAIR_TEACHER, method)]
     pl_all, pl_fair = acc[(TEACHER, PSEUDO)], acc[(FAIR_TEACHER, PSEUDO)]
-    parts = [  # (the label, with {m}ethod, {t}eacher and {f}air teacher to fill in; the per-seed differences)
-        (N_("total: {m} with {t} - hard labels"), m_all - hard),
-        (N_("labels handed back: {m} with {t} - {m} with {f}"), m_all - m_fair),
-        (N_("hard pseudo-labels of {f} - hard labels"), pl_fair - hard),
-        (N_("softness: {m} with {f} - its hard pseudo-labels"), m_fair - pl_fair),
-        (N_("(for comparison) hard pseudo-labels of {t} - hard labels"), pl_all - hard),
-        (N_("(for comparison) softness: {m} with {t} - its hard pseudo-labels"), m_all - pl_all),
-    ]
-    rows, shown_parts = [], []
-    for part, diffs in parts:
-        s = Spread.of(diffs)
-        rows.append({"part": part.format(m=method, t=TEACHER, f=FAIR_TEACHER), "mean": s.mean, "min": s.lo, "max": s.hi,
-                     "seeds": s.n, "verdict": sign_verdict(diffs)})
-        shown_parts.append(_(part).format(m=method, t=TEACHER, f=FAIR_TEACHER))
-    table = pd.DataFrame(rows).set_index("part")
-    table.attrs["shown_parts"] = shown_parts  # the labels in the reader's language, for split_shown
-    return table
+    diffs = (m_all - hard, m_all - m_fair, pl_fair - hard, m_fair - pl_fair, pl_all - hard, m_all - pl_all)
+    rows = []
+    for part, d in zip(_PARTS, diffs):
+        s = Spread.of(d)
+        rows.append({"part": part.format(**_filled(method)), "mean": s.mean, "min": s.lo, "max": s.hi, "seeds": s.n,
+                     "verdict": sign_verdict(d)})
+    return pd.DataFrame(rows).set_index("part")
+
+
+class _SplitShown(Shown):
+    """:func:`split_shown`'s table: its rows, the parts of the gain, shown with their templates translated."""
+
+    label = staticmethod(template_label(_PARTS, fallback=Shown.label))
 
 
 def split_shown(split: pd.DataFrame) -> pd.DataFrame:
     """:func:`gain_split` for reading: each part in points, mean [min, max] over seeds, and its words."""
     points = [Spread(r["mean"], r["min"], r["max"], int(r["seeds"])).text(1, signed=True) for _k, r in split.iterrows()]
-    table = pd.DataFrame({"points": points, "verdict": split["verdict"]}, index=split.index)
-    table = shown(table, values=["verdict"])
-    table.index = pd.Index(split.attrs.get("shown_parts", list(table.index)), name=table.index.name)
-    return table
+    return _SplitShown(shown(pd.DataFrame({"points": points, "verdict": split["verdict"]}, index=split.index)))
 
 
 def split_verdicts(split: pd.DataFrame) -> Verdicts:

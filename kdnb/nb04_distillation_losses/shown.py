@@ -1,17 +1,20 @@
 """What notebook 04 shows the reader: its tables' labels in the reader's language, and the readouts its cells print.
 
 The tables of this package keep English column names, row labels and values (cells and tests read them by
-name); :func:`shown` translates a copy at the point of display. Every label a table may show is marked here with
-``N_`` so that the catalog holds it; a label that is not marked stays as it is (numbers, model names).
+name); :func:`shown` makes a table a :class:`Shown`, whose display is in the reader's language. Every label a
+table may show is marked here with ``N_`` so that the catalog holds it; a label that is not in the catalog stays
+as it is (numbers, model names).
 """
 
 from __future__ import annotations
 
 import re
 
+import numpy as np
 import pandas as pd
 
 from ..i18n import N_, _, language
+from ..shown import ShownTable
 
 #: Column names, index names, row labels and values that the notebook's tables show (marked for the catalog).
 LABELS = (
@@ -70,40 +73,30 @@ def sign_words(text: str) -> str:
     for part in m.group(1).split(", "):
         kind, _in, k = part.partition(" in ")
         parts.append(_(words[kind]).format(k=k) if kind in words else part)
-    return _("{parts} of {n} seeds").format(parts=sep(", ").join(parts), n=m.group(2))
+    return _("{parts} of {n} seeds").format(parts=_(", ").join(parts), n=m.group(2))
 
 
 _SIGN_WORDS = (N_("better in every seed"), N_("worse in every seed"))
 
 
-def sep(english: str) -> str:
-    """A list separator (", " or "; ") in the reader's language: full-width in Chinese."""
-    return {", ": "，", "; ": "；"}.get(english, english) if language() == "zh" else english
-
-
 def _label(value):
-    return _(value) if isinstance(value, str) and value else value
+    """A label or text cell in the reader's language (:func:`sign_words` for a per-seed verdict); yes/no for a
+    truth value; anything else (numbers, empty text) unchanged."""
+    if isinstance(value, (bool, np.bool_)):
+        return _("yes") if value else _("no")
+    return sign_words(value) if isinstance(value, str) and value else value
 
 
-def _index(index: pd.Index) -> pd.Index:
-    if isinstance(index, pd.MultiIndex):
-        return pd.MultiIndex.from_tuples([tuple(_label(v) for v in t) for t in index], names=[_label(n) for n in index.names])
-    return pd.Index([_label(v) for v in index], name=_label(index.name))
+class Shown(ShownTable):
+    """A table of notebook 04: English for code, its labels, texts and truth values in the reader's language
+    (a yes/no column reads 是/否 in Chinese; in English the display is pandas' own)."""
+
+    label = staticmethod(_label)
 
 
-def shown(table: pd.DataFrame, values=()) -> pd.DataFrame:
-    """A copy of ``table`` with its labels in the reader's language: column names, index names and labels, and the
-    text of the columns named in ``values``; in Chinese, yes/no columns read 是/否. English: the table unchanged."""
-    if language() == "en":
-        return table
-    out = table.copy()
-    for c in values:
-        out[c] = out[c].map(lambda v: sign_words(v) if isinstance(v, str) and " seed" in v else _label(v))
-    for c in out.columns:
-        if pd.api.types.is_bool_dtype(out[c]):
-            out[c] = out[c].map({True: _("yes"), False: _("no")})
-    out.index, out.columns = _index(out.index), _index(out.columns)
-    return out
+def shown(table: pd.DataFrame) -> Shown:
+    """``table`` as a :class:`Shown`: the same English labels and values for code, its display in the reader's language."""
+    return Shown(table)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -135,7 +128,7 @@ def report_flip(end: pd.DataFrame, steps: int) -> None:
     parts = [_("{loss}: KL {kl:.2g}, agreement {agree:.0f}%").format(loss=_(k), kl=r["KL to teacher (T = 1)"],
                                                                        agree=100 * r["agrees with teacher"])
              for k, r in end.iterrows()]
-    print(_("after {steps} steps: {parts}").format(steps=steps, parts=sep("; ").join(parts)))
+    print(_("after {steps} steps: {parts}").format(steps=steps, parts=_("; ").join(parts)))
 
 
 def report_three_args(out: dict) -> None:
@@ -155,7 +148,7 @@ def report_edge(trials: pd.DataFrame) -> None:
     """Section 6: the methods whose chosen weight is the smallest or largest candidate."""
     edge = sorted({m for (m, w), r in trials.iterrows() if r["at the edge"]})
     print(_("chosen at the edge of the candidates (a weight beyond them was not tried):"),
-          sep(", ").join(_(m) for m in edge) or _("none"))
+          _(", ").join(_(m) for m in edge) or _("none"))
 
 
 def report_live(live: dict, shipped) -> None:
@@ -170,7 +163,7 @@ _SUBSET = (N_("same data set and split"), N_("teacher's labelled images"), N_("s
 def report_subset(subset: dict) -> None:
     """Section 6: :func:`.comparison.fair_teacher_subset`'s answers, on one line."""
     yes_no = {True: _("yes"), False: _("no")} if language() == "zh" else {}
-    print(sep(", ").join(_("{key}: {value}").format(key=_(k), value=yes_no.get(v, v) if isinstance(v, bool) else v)
+    print(_(", ").join(_("{key}: {value}").format(key=_(k), value=yes_no.get(v, v) if isinstance(v, bool) else v)
                        for k, v in subset.items()))
 
 

@@ -6,7 +6,8 @@ tests drive, and a static twin the notebook prints. Every widget speaks Chinese 
 shown (``lang="中文"``), English otherwise.
 
 ``words.py`` holds the interface words of every widget in English and Chinese (``UI``), the
-language choices, and the small HTML pieces the widgets share (a section link, table cells).
+language choices, the small HTML pieces the widgets share (a section link, table cells), and
+:class:`Shown`, the tables' class: English labels for code, shown through :func:`tr` in the reader's language.
 
 ``cards.py`` holds :func:`card_html` (one card: question, 30-second answer, trap, link) and
 :class:`Flashcards`: cards filtered by topic and level, in English, Chinese or both; *review again*

@@ -11,13 +11,12 @@ from pathlib import Path
 from typing import Callable
 
 import ipywidgets as W
-import pandas as pd
 
 from .. import bank
 from .._io import atomic_write_text
 from ..i18n import N_, _
 from ..widgets import button
-from .words import LANG_CHOICES, UI, inline, lang_options, langs_of, link_html, pick_lang, say, ui_lang
+from .words import LANG_CHOICES, UI, Shown, inline, lang_options, langs_of, link_html, pick_lang, say, ui_lang
 
 
 def _tag(entry: bank.Entry, lang: str = "en") -> str:
@@ -309,7 +308,7 @@ class Walkthrough:
     gap: int               # the deck's gap: a missed card returns after this many cards
     returns: list          # the card's queue index after each step (None once it has left the queue)
     round_trip: bool       # the loaded deck has the saved deck's queue and progress
-    steps: pd.DataFrame    # one row per step: where the card is, the queue's length, the cards known
+    steps: Shown           # one row per step: where the card is, the queue's length, the cards known
 
     def followed(self) -> str:
         """The line naming the card followed."""
@@ -330,8 +329,8 @@ def review_walkthrough(entries=None, topic: str = "temperature", seed: int = 0) 
         at = deck.queue.index(card) if card in deck.queue else None
         p = deck.progress()
         returns.append(at)
-        rows.append({_("step"): _(step), _("the card comes back as"): _("left the queue") if at is None
-                     else _("card {k}").format(k=at + 1), _("cards in the queue"): p["left"], _("cards known"): p["known"]})
+        rows.append({N_("step"): step, N_("the card comes back as"): N_("left the queue") if at is None
+                     else N_("card {k}").format(k=at + 1), N_("cards in the queue"): p["left"], N_("cards known"): p["known"]})
 
     for step, knew in ((N_("missed"), False), (N_("known once after the miss"), True), (N_("known twice in a row"), True)):
         while demo.current.id != card:  # every other card is known at once
@@ -345,4 +344,4 @@ def review_walkthrough(entries=None, topic: str = "temperature", seed: int = 0) 
         resumed.load(demo.save(Path(folder) / "my_progress.json"))
     record(N_("saved and loaded into a new deck"), resumed)
     same = resumed.queue == demo.queue and resumed.progress() == demo.progress()
-    return Walkthrough(card, demo.gap, returns, same, pd.DataFrame(rows))
+    return Walkthrough(card, demo.gap, returns, same, Shown(rows))

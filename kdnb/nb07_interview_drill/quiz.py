@@ -9,7 +9,6 @@ import warnings
 from dataclasses import dataclass
 
 import ipywidgets as W
-import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch.nn.utils import prune
@@ -20,7 +19,7 @@ from ..i18n import N_, _, language
 from ..losses import hard_loss, kd_loss, soft_loss
 from ..temperature import entropy, soft_targets
 from ..widgets import button
-from .words import langs_of, link_html, pick_lang, say, ui_lang
+from .words import Shown, langs_of, link_html, pick_lang, say, ui_lang
 
 
 @dataclass
@@ -300,12 +299,12 @@ def _shown(item: QuizItem) -> str:
     return _(item.shown_answer()) if item.options else item.shown_answer()
 
 
-def quiz_table(items: list[QuizItem], lang: str | None = None) -> pd.DataFrame:
+def quiz_table(items: list[QuizItem], lang: str | None = None) -> Shown:
     """The static twin of the quiz: each question, its kind and its computed answer (``lang``: "en" or "zh";
     by default the edition's language)."""
-    lang = lang or ("zh" if language() == "zh" else "en")
-    return pd.DataFrame([{_("question"): it.prompt[lang], _("kind"): _(_KINDS[it.kind]), _("answer"): _shown(it),
-                          _("see"): it.link.label} for it in items])
+    lang = lang or language()
+    return Shown([{N_("question"): it.prompt[lang], N_("kind"): _KINDS[it.kind], N_("answer"): it.shown_answer(),
+                   N_("see"): it.link.label} for it in items])
 
 
 def draw_each(seeds: int = 12) -> dict[str, list[QuizItem]]:
@@ -313,13 +312,13 @@ def draw_each(seeds: int = 12) -> dict[str, list[QuizItem]]:
     return {g.__name__.removeprefix("q_"): [g(random.Random(s)) for s in range(seeds)] for g in GENERATORS}
 
 
-def distinct_answers(drawn: dict[str, list[QuizItem]]) -> pd.DataFrame:
+def distinct_answers(drawn: dict[str, list[QuizItem]]) -> Shown:
     """How many different answers each generator gave over its draws (as shown to three significant figures)."""
     counts = {name: len({it.shown_answer() for it in items}) for name, items in drawn.items()}
     draws = {len(items) for items in drawn.values()}
-    label = (_("different answers over {n} draws").format(n=draws.pop()) if len(draws) == 1
-             else _("different answers"))
-    return pd.DataFrame([counts], index=[label])
+    label = (N_("different answers over {n} draws").format(n=draws.pop()) if len(draws) == 1
+             else N_("different answers"))
+    return Shown([counts], index=[label])
 
 
 class Quiz:

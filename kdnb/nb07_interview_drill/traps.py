@@ -7,8 +7,9 @@ import html
 import pandas as pd
 
 from .. import bank
-from ..i18n import _, language
-from .words import TD, TH, UI, inline, langs_of, link_html
+from ..i18n import N_, _, language
+from .cards import _source
+from .words import TD, TH, Shown, inline, langs_of, link_html
 
 
 def bank_counts(entries) -> str:
@@ -25,9 +26,9 @@ def terms_table() -> pd.DataFrame:
     return pd.DataFrame({"English": list(bank.TERMS), "中文": list(bank.TERMS.values())})
 
 
-def variants_table() -> pd.DataFrame:
+def variants_table() -> Shown:
     """The Chinese variants the bank avoids, and the term it writes instead."""
-    return pd.DataFrame({_("avoid"): list(bank.NONSTANDARD), _("write"): list(bank.NONSTANDARD.values())})
+    return Shown({N_("avoid"): list(bank.NONSTANDARD), N_("write"): list(bank.NONSTANDARD.values())})
 
 
 def sheet_line(entries) -> str:
@@ -58,7 +59,7 @@ def trap_gallery(entries=None, lang: str = "both", topic: str = "all") -> str:
             continue
         claim = "<br>".join(f"✗ {inline(e.trap.claim[g])}" for g in langs)
         truth = "<br>".join(f"✓ {inline(e.trap.truth[g])}" for g in langs)
-        source = UI["common"]["zh"] if e.trap.source == "common" and language() == "zh" else e.trap.source
+        source = _source(e.trap, language())
         rows.append(f"<tr>{TD}{html.escape(source)}</td>{TD}{claim}</td>{TD}{truth}</td>"
                     f"{TD}{link_html(e.trap_link)}</td></tr>")
     head = "<tr>" + "".join(f"{TH}{h}</th>" for h in (_("source"), _("claim"), _("what holds"), _("shown in"))) + "</tr>"
@@ -66,39 +67,38 @@ def trap_gallery(entries=None, lang: str = "both", topic: str = "all") -> str:
             + "".join(rows) + "</table>")
 
 
-def trap_sources(entries=None) -> pd.DataFrame:
+def trap_sources(entries=None) -> Shown:
     """Where the traps' claims come from: a seed question's own answer (named by its ID) or common folklore."""
     source = trap_table(entries)["source"]
     seeded = source[source != "common"]
-    rows = [(_("a seed answer"), len(seeded), seeded.nunique()), (_("common folklore"), len(source) - len(seeded), 0),
-            (_("all"), len(source), seeded.nunique())]
-    where = _("where the claim comes from")
-    return pd.DataFrame(rows, columns=[where, _("traps"), _("seed IDs named")]).set_index(where)
+    rows = [(N_("a seed answer"), len(seeded), seeded.nunique()), (N_("common folklore"), len(source) - len(seeded), 0),
+            (N_("all"), len(source), seeded.nunique())]
+    where = N_("where the claim comes from")
+    return Shown(rows, columns=[where, N_("traps"), N_("seed IDs named")]).set_index(where)
 
 
 # ------------------------------------------------------------------------------------ the bank
 
 
-def bank_summary(entries=None) -> pd.DataFrame:
+def bank_summary(entries=None) -> Shown:
     """Entries per topic and level, seed coverage and traps: the bank in one table."""
     entries = bank.load() if entries is None else entries
-    level = 1 if language() == "zh" else 0
-    topic = _("topic")
+    topic = N_("topic")
     rows = []
     for t, (name, zh) in bank.TOPICS.items():
         es = [e for e in entries if e.topic == t]
-        rows.append({topic: f"{name} · {zh}", _("entries"): len(es),
-                     **{bank.DIFFICULTY[d][level]: sum(e.difficulty == d for e in es) for d in bank.DIFFICULTY},
-                     _("beyond the seeds"): sum(not e.seeds for e in es), _("traps"): sum(e.trap is not None for e in es)})
+        rows.append({topic: f"{name} · {zh}", N_("entries"): len(es),
+                     **{level: sum(e.difficulty == d for e in es) for d, (level, _zh) in bank.DIFFICULTY.items()},
+                     N_("beyond the seeds"): sum(not e.seeds for e in es), N_("traps"): sum(e.trap is not None for e in es)})
     table = pd.DataFrame(rows)
     total = table.drop(columns=topic).sum()
-    return pd.concat([table, pd.DataFrame([{topic: _("all"), **total.to_dict()}])], ignore_index=True)
+    return Shown(pd.concat([table, pd.DataFrame([{topic: N_("all"), **total.to_dict()}])], ignore_index=True))
 
 
 def formula_sheet(entries=None) -> str:
     """Every formula in the bank, as Markdown with display maths, under its question."""
     entries = bank.load() if entries is None else entries
-    lang = "zh" if language() == "zh" else "en"
+    lang = language()
     return "\n\n".join(f"**{e.question[lang]}** ({e.link.markdown(prefix='')})\n$$\n{e.formula}\n$$"
                        for e in entries if e.formula)
 

@@ -29,7 +29,7 @@ from .divergence import (BETAS, batchmean_scale_error, divergence_explorer, fit_
                          one_mode_fits, one_mode_verdicts, plot_one_mode)
 from .readings import (SCORES, divergence_verdicts, onpolicy_verdicts, plot_scores, plot_topk, plot_traces, print_samples,
                        print_scale_error, print_setup, print_slice, print_trl_difference, score, score_table,
-                       sequence_verdicts, shown, students_only, token_verdicts, topk_table, topk_verdicts, traces_table,
+                       sequence_verdicts, students_only, token_verdicts, topk_table, topk_verdicts, tr, traces_table,
                        traces_verdicts, transfer_sets_table)
 from .scoring import student_scores
 from .students import STUDENT, Teaching, topk_loss, train_student
@@ -49,5 +49,5 @@ __all__ = [
     # the exercises
     "check_sequence_kd", "check_generalized_jsd",
     # what the cells print, in the reader's language
-    "print_setup", "print_samples", "print_scale_error", "print_slice", "print_trl_difference", "shown",
+    "print_setup", "print_samples", "print_scale_error", "print_slice", "print_trl_difference", "tr",
 ]

@@ -13,6 +13,7 @@ import pandas as pd
 
 from ..i18n import N_, _
 from ..seeds import Spread, span_table, spreads
+from ..shown import ShownTable
 from ..verdicts import Verdicts
 
 #: Scores as they are read: column -> (label, scale, digits). Fractions are shown in percent.
@@ -29,13 +30,17 @@ NAMES = (N_("teacher"), N_("student alone"), N_("token KD, forward KL"), N_("tok
          N_("sequence KD, greedy"), N_("sequence KD, sampled"), N_("the teacher's greedy texts"),
          N_("the teacher's sampled texts"), N_("answers only"), N_("traces"), N_("renormalized"), N_("bucket"), N_("greedy"), N_("sampled"),
          N_("method"), N_("arm"), N_("rest"), N_("seeds"))
+#: The tables' column labels besides the scores' (:data:`SCORES`).
+COLUMNS = (N_("bytes per token"), N_("exact answers, %"), N_("problems read"), N_("characters read"),
+           N_("mean characters"))
+_WORDS = frozenset(NAMES + COLUMNS + tuple(label for label, _scale, _digits in SCORES.values()))
 
 
-def shown(name):
-    """A row's or an index's name (a method's label, an arm, ...) in the reader's language; others unchanged."""
+def tr(name):
+    """A label of a table or figure (a method, an arm, a column, ...) in the reader's language; others unchanged."""
     if not isinstance(name, str):
         return name
-    if name in NAMES:
+    if name in _WORDS:
         return _(name)
     m = re.fullmatch(r"token KD, JSD beta=(\S+)", name)
     if m:
@@ -46,20 +51,20 @@ def shown(name):
     return name
 
 
-def _shown_table(table: pd.DataFrame) -> pd.DataFrame:
-    """``table`` with its row labels, index names and the core ``seeds`` column in the reader's language."""
-    out = table.rename(index=shown, columns={"seeds": _("seeds")})
-    out.index = out.index.set_names([shown(n) for n in out.index.names])
-    return out
+
+class Shown(ShownTable):
+    """A table of this notebook: English labels for code, shown through :func:`tr`."""
+
+    label = staticmethod(tr)
 
 
-def score_table(runs: pd.DataFrame, by="method", columns=tuple(SCORES)) -> pd.DataFrame:
+def score_table(runs: pd.DataFrame, by="method", columns=tuple(SCORES)) -> Shown:
     """``mean [min, max]`` over seeds of each score, one row per group of ``by`` (table order kept)."""
-    parts = [span_table(runs, by, {c: _(SCORES[c][0])}, scale=SCORES[c][1], digits=SCORES[c][2]).iloc[:, :1]
+    parts = [span_table(runs, by, {c: SCORES[c][0]}, scale=SCORES[c][1], digits=SCORES[c][2]).iloc[:, :1]
              for c in columns]
     out = pd.concat(parts, axis=1)
     out["seeds"] = runs.groupby(by, sort=False).size()
-    return _shown_table(out)
+    return Shown(out)
 
 
 def score(runs: pd.DataFrame, column: str, by="method") -> dict:
@@ -84,16 +89,16 @@ def plot_scores(runs: pd.DataFrame, columns=("perplexity", "parses", "distinct_3
             values = runs.loc[runs[by] == group, column].to_numpy(dtype=float) * scale
             ax.plot(values, np.full(len(values), yi), "o", color="C0" if group != "teacher" else "0.4", alpha=0.8, ms=5)
             ax.plot([values.mean()] * 2, [yi - 0.3, yi + 0.3], color="C3", lw=2)
-        ax.set_yticks(y, [shown(g) for g in groups])
+        ax.set_yticks(y, [tr(g) for g in groups])
         ax.set_title(_(label))
         ax.grid(axis="x", alpha=0.3)
     return axes
 
 
-def topk_table(topk: pd.DataFrame) -> pd.DataFrame:
+def topk_table(topk: pd.DataFrame) -> Shown:
     """The top-k runs read over seeds: bytes per token, perplexity and agreement."""
     out = score_table(topk, ["k", "rest"], ("perplexity", "agreement"))
-    out.insert(0, _("bytes per token"), topk.groupby(["k", "rest"], sort=False)["bytes_per_token"].first().to_numpy())
+    out.insert(0, "bytes per token", topk.groupby(["k", "rest"], sort=False)["bytes_per_token"].first().to_numpy())
     return out
 
 
@@ -106,7 +111,7 @@ def plot_topk(topk: pd.DataFrame, full: Spread, alone: Spread, ax=None, figsize=
         s = group.groupby("k")["perplexity"]
         bytes_ = group.groupby("k")["bytes_per_token"].first()
         ax.errorbar(bytes_, s.mean(), yerr=[s.mean() - s.min(), s.max() - s.mean()], marker="o", capsize=3,
-                    label=_("top-k, {rest}").format(rest=shown(rest)), color=f"C{i}")
+                    label=_("top-k, {rest}").format(rest=tr(rest)), color=f"C{i}")
         for k, b in bytes_.items():
             ax.annotate(f"k={k}", (b, s.mean()[k]), textcoords="offset points", xytext=(6, 4 - 12 * i), fontsize=9, color=f"C{i}")
     full_bytes = 2 * 98
@@ -121,14 +126,14 @@ def plot_topk(topk: pd.DataFrame, full: Spread, alone: Spread, ax=None, figsize=
     return ax
 
 
-def traces_table(runs: pd.DataFrame) -> pd.DataFrame:
+def traces_table(runs: pd.DataFrame) -> Shown:
     """Accuracy over seeds of each arm, with what each student read."""
     students = runs[runs["arm"] != "teacher"]
-    out = span_table(students, "arm", {"accuracy": _("exact answers, %")}, scale=100.0, digits=1)
+    out = span_table(students, "arm", {"accuracy": "exact answers, %"}, scale=100.0, digits=1)
     g = students.groupby("arm", sort=False)
-    out.insert(1, _("problems read"), g["problems_read"].first().map(lambda n: f"{int(n):,}"))
-    out.insert(2, _("characters read"), g["tokens_read"].mean().map(lambda n: f"{n:,.0f}"))
-    return _shown_table(out)
+    out.insert(1, "problems read", g["problems_read"].first().map(lambda n: f"{int(n):,}"))
+    out.insert(2, "characters read", g["tokens_read"].mean().map(lambda n: f"{n:,.0f}"))
+    return Shown(out)
 
 
 def plot_traces(runs: pd.DataFrame, ax=None, figsize=(6.5, 2.6)):
@@ -140,7 +145,7 @@ def plot_traces(runs: pd.DataFrame, ax=None, figsize=(6.5, 2.6)):
         v = runs.loc[runs["arm"] == arm, "accuracy"].to_numpy(dtype=float) * 100
         ax.plot(v, np.full(len(v), i), "o", color="0.4" if arm == "teacher" else "C0", ms=6, alpha=0.8)
         ax.plot([v.mean()] * 2, [i - 0.3, i + 0.3], color="C3", lw=2)
-    ax.set_yticks(range(len(arms)), [shown(a) for a in arms])
+    ax.set_yticks(range(len(arms)), [tr(a) for a in arms])
     ax.set_ylim(len(arms) - 0.5, -0.5)
     lo = float(runs["accuracy"].min()) * 100
     ax.set_xlim(max(0.0, lo - 3), 100.5)
@@ -149,12 +154,12 @@ def plot_traces(runs: pd.DataFrame, ax=None, figsize=(6.5, 2.6)):
     return ax
 
 
-def transfer_sets_table(runs: pd.DataFrame) -> pd.DataFrame:
+def transfer_sets_table(runs: pd.DataFrame) -> Shown:
     """What the teacher wrote for sequence-level KD: parse rate, distinct 3-grams (both %) and mean length."""
     sets = runs[runs["kind"] == "transfer set"].set_index("method")
-    return _shown_table(pd.DataFrame({_("parses, %"): (100 * sets["parses"]).map(lambda v: f"{v:.1f}"),
-                                      _("distinct 3-grams, %"): (100 * sets["distinct_3"]).map(lambda v: f"{v:.1f}"),
-                                      _("mean characters"): sets["mean_length"].map(lambda v: f"{v:.0f}")}))
+    return Shown({"parses, %": (100 * sets["parses"]).map(lambda v: f"{v:.1f}"),
+                  "distinct 3-grams, %": (100 * sets["distinct_3"]).map(lambda v: f"{v:.1f}"),
+                  "mean characters": sets["mean_length"].map(lambda v: f"{v:.0f}")})
 
 
 # ------------------------------------------------------------------ what the notebook's cells print
@@ -195,7 +200,7 @@ def print_scale_error(scale: dict) -> None:
 def print_slice(stored, live: dict) -> None:
     """Section 5: the live re-run of the stored slice (``stored``: the row of ``nb08_slice``) beside the stored one."""
     print(_("{method}, {steps} steps on {texts:,} functions: live perplexity {live:.3f}, stored {stored:.3f}").format(
-        method=shown(stored.method), steps=stored.steps, texts=stored.texts, live=live["perplexity"],
+        method=tr(stored.method), steps=stored.steps, texts=stored.texts, live=live["perplexity"],
         stored=stored.perplexity))
 
 

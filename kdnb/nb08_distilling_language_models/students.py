@@ -32,7 +32,7 @@ from ..i18n import _
 from ..losses import IGNORE_INDEX
 from ..training import seed_everything
 from .divergence import generalized_jsd
-from .readings import shown
+from .readings import tr
 
 #: The student: a :class:`kdnb.charlm.CharTransformer` config.
 STUDENT = {"kind": "charlm", "width": 64, "layers": 2, "heads": 4, "context": 256, "dropout": 0.0}
@@ -98,7 +98,7 @@ def teacher_texts(teacher, texts, decoding: str, seed: int = 0, batch_size: int 
         raise ValueError(f"decoding is 'greedy' or 'sampled', got {decoding!r}")
     g = torch.Generator().manual_seed(seed)
     out = []
-    for i in tqdm(range(0, len(texts), batch_size), desc=_("teacher writes ({decoding})").format(decoding=shown(decoding)), disable=not progress, leave=False):
+    for i in tqdm(range(0, len(texts), batch_size), desc=_("teacher writes ({decoding})").format(decoding=tr(decoding)), disable=not progress, leave=False):
         prompts = [first_line(t) for t in texts[i:i + batch_size]]
         out += charlm.generate(teacher, prompts, 200, 0.0 if decoding == "greedy" else 1.0, g)
     return out
@@ -162,7 +162,7 @@ def train_student(teacher, corpus_train, how: Teaching, seed: int, cache: dict, 
     pool: list[str] = []
     start = time.perf_counter()
     student.train()
-    for step in tqdm(range(how.steps), desc=shown(how.label), disable=not progress, leave=False):
+    for step in tqdm(range(how.steps), desc=tr(how.label), disable=not progress, leave=False):
         for group in opt.param_groups:
             group["lr"] = charlm.cosine_lr(step, how.steps, how.lr)
         index = next(stream)

@@ -20,7 +20,7 @@ import time
 from .. import charlm, models, teachers
 from ..i18n import _
 from ..training import seed_everything
-from .readings import shown
+from .readings import tr
 from .students import STUDENT
 
 TEACHER = "charlm-addition"
@@ -76,7 +76,7 @@ def train_arm(transfer: dict, arm: str, seed: int, steps: int = STEPS, progress:
     seed_everything(seed, 1)
     student = models.build(STUDENT)
     start = time.perf_counter()
-    fit = charlm.fit_lm(student, texts, steps, batch_size, lr=3e-3, seed=seed, progress=progress, desc=_("student, {arm}").format(arm=shown(arm)))
+    fit = charlm.fit_lm(student, texts, steps, batch_size, lr=3e-3, seed=seed, progress=progress, desc=_("student, {arm}").format(arm=tr(arm)))
     seconds = time.perf_counter() - start
     test = problems("test")
     return {"arm": arm, "seed": seed, "accuracy": accuracy(solve(student, test, arm), test),
