@@ -152,10 +152,11 @@ class Link:
         heading = self.heading(folder)
         return next((h for h in reversed(heads[:heads.index(heading) + 1]) if re.match(r"\d+ · ", h)), None)
 
-    def href(self, folder=None, prefix: str = "") -> str:
-        """A relative link JupyterLab follows: the file, then the heading's id (spaces become '-')."""
+    def href(self, folder=None, prefix: str = "", lang: str | None = None) -> str:
+        """A relative link JupyterLab follows: the file, then the heading's id (spaces become '-'); in Chinese
+        (``lang``, by default the current language) the id of the Chinese twin's heading."""
         heading = self.heading(folder)
-        if folder is None and language() == "zh":  # the Chinese twin's heading at the same place
+        if folder is None and (lang or language()) == "zh":  # the Chinese twin's heading at the same place
             heading = zh_heading(self.notebook, heading)
         return f"{prefix}{self.notebook}.ipynb#{anchor(heading)}"
 

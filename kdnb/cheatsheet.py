@@ -174,8 +174,13 @@ def _parts(entries, lang: str):
     return _TEXT[lang], groups, flat, [e for e in flat if e.formula], [e for e in flat if e.trap]
 
 
+def _href(link: bank.Link, lang: str) -> str:
+    """The link to the section in the notebook of the sheet's language (the Chinese edition's for Chinese)."""
+    return link.href(prefix=NOTEBOOK_PREFIX + ("zh/" if lang == "zh" else ""), lang=lang)
+
+
 def _md_link(link: bank.Link, lang: str) -> str:
-    href = link.href(prefix=NOTEBOOK_PREFIX)
+    href = _href(link, lang)
     if re.search(r"[\s()<>]", href):
         href = f"<{href}>"
     return f"[{section_label(link, lang)}]({href})"
@@ -219,7 +224,7 @@ _h = bank.inline_html  # plain text for HTML: escaped, `code` spans set as code
 
 
 def _a(link: bank.Link, lang: str) -> str:
-    return (f'<a class="section" href="{html.escape(link.href(prefix=NOTEBOOK_PREFIX))}">'
+    return (f'<a class="section" href="{html.escape(_href(link, lang))}">'
             f"{html.escape(section_label(link, lang))}</a>")
 
 
