@@ -13,7 +13,7 @@ from ..teachers import load_teacher
 from ..i18n import N_, _
 from ..verdicts import Verdicts
 from .common import RECIPE, SEEDS, accuracy_spans, distilled, plot_spread, quiet_run, student_for, trained_alone, with_labels
-from .shown import shown
+from .shown import Shown
 
 ASSISTANT_TEACHER = "mlp-mnist"
 #: Colours of the three paths in the figures.
@@ -120,7 +120,7 @@ def assistant_readings(runs: pd.DataFrame) -> pd.DataFrame:
                          N_("assistant path − direct (points)"): round(via - direct, 2), N_("assistant vs direct"): _within(via, direct),
                          N_("assistant path's time (x direct)"): round(seconds[f"{regime} · {student}: {PATHS[1]}"]
                                                                    / seconds[f"{regime} · {student}: {PATHS[0]}"], 1)})
-    return shown(pd.DataFrame(rows).set_index(["regime", "student"]))
+    return Shown(pd.DataFrame(rows).set_index(["regime", "student"]))
 
 
 def assistant_verdicts(runs: pd.DataFrame) -> Verdicts:

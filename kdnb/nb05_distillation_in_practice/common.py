@@ -11,7 +11,7 @@ from .. import data as kdata
 from .. import models, plots, recipe, seeds, training
 from ..i18n import N_, _
 from ..teachers import read_manifest
-from .shown import shown, tr
+from .shown import Shown, tr
 
 SEEDS = (0, 1, 2, 3, 4)
 #: The default recipe's T, alpha, epochs, learning rate and batch, used by sections 6, 7 and 9.
@@ -85,7 +85,7 @@ def accuracy_spans(runs: pd.DataFrame, by: str, extra=("seconds",)) -> pd.DataFr
     out = seeds.span_table(runs, by, {"test": N_("test accuracy (%)")}).rename_axis(by)
     for col in extra:
         out[f"{col} (mean)"] = runs.groupby(by, sort=False)[col].mean().round(2)
-    return shown(out)
+    return Shown(out)
 
 
 #: Labels of the tables above, translated when shown.

@@ -15,7 +15,7 @@ from ..teachers import load_teacher
 from ..i18n import N_, _
 from ..verdicts import Verdicts
 from .common import SEEDS, quiet_run, student_for
-from .shown import shown
+from .shown import Shown
 
 #: The variants compared. "teacher": None (hard labels only), "cached" (logits of the un-shifted
 #: images, computed once) or "same view" (the teacher runs on each shifted batch the student sees).
@@ -100,7 +100,7 @@ def consistency_gaps(runs: pd.DataFrame) -> pd.DataFrame:
     """How far apart the seed ranges of the pairs in :data:`CONSISTENCY_GAPS` are (points of test
     accuracy; > 0: apart by that much, <= 0: they overlap)."""
     s = seeds.spreads(runs, "variant", "test")
-    return shown(pd.DataFrame([{"variant": a, N_("compared with"): b, N_("gap between the seed ranges (points)"): round(s[a].gap(s[b]), 2)}
+    return Shown(pd.DataFrame([{"variant": a, N_("compared with"): b, N_("gap between the seed ranges (points)"): round(s[a].gap(s[b]), 2)}
                                for a, b in CONSISTENCY_GAPS]).set_index("variant"))
 
 

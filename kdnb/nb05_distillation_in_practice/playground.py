@@ -23,7 +23,7 @@ from ..temperature import check_temperature
 from ..verdicts import Verdicts
 from ..widgets import Explorer
 from .common import FAIR_TEACHER, SCARCE_LABEL_SEED, student_for, teacher_saw
-from .shown import shown, tr
+from .shown import Shown, tr
 
 #: Students the playground offers (the dropdown), by display name.
 PLAYGROUND_STUDENTS = {
@@ -195,7 +195,7 @@ def playground_finals(runs: list[tuple[dict, pd.DataFrame]]) -> pd.DataFrame:
     for settings, hist in runs:
         last = _last_epoch(hist).test_acc
         rows[settings["teacher"]] = {f"{name} (%)": round(100 * last[name], 1) for name in last.index}
-    return shown(pd.DataFrame.from_dict(rows, orient="index").rename_axis("teacher"))
+    return Shown(pd.DataFrame.from_dict(rows, orient="index").rename_axis("teacher"))
 
 
 def playground_verdicts(runs: list[tuple[dict, pd.DataFrame]], off: pd.DataFrame) -> Verdicts:

@@ -17,7 +17,7 @@ from ..i18n import N_, _
 from ..verdicts import Verdicts
 from .assistants import ASSISTANT, ASSISTANT_TEACHER, TINY_STUDENTS, TINY_T
 from .common import FAIR_TEACHER, RECIPE, SCARCE_LABEL_SEED, SCARCE_LABELS, SEEDS, distilled, quiet_run, student_for, teacher_saw, trained_alone
-from .shown import shown
+from .shown import Shown
 from .text import TEXT_RECIPE, TEXT_REGIMES, TEXT_TEMPERATURES, BagOfWords, TextData, docstring_corpus, text_teacher
 
 #: The rows of every scarce-label comparison, in order. "fair teacher": it saw only the student's
@@ -176,7 +176,7 @@ def scarce_table(runs: pd.DataFrame, experiment: str, student: str) -> pd.DataFr
     out.insert(0, "T", part.groupby("method", sort=False)["T"].first())
     right = part.groupby("method", sort=False)["pseudo_right"].mean()
     out["teacher right on the unlabelled (%)"] = (100 * right).round(1)
-    return shown(out)
+    return Shown(out)
 
 
 #: The three sources of a scarce-label gain, each as (from method, to method).
@@ -209,7 +209,7 @@ def scarce_split(runs: pd.DataFrame, experiment: str, student: str) -> pd.DataFr
         verdict = ("gain" if change.mean > 0 else "loss") if s[a].apart(s[b]) else WITHIN
         rows.append({"source": source, "points": round(change.mean, 2), "per seed min": round(change.lo, 2),
                      "per seed max": round(change.hi, 2), "verdict": verdict, "paired": _paired(diff)})
-    return shown(pd.DataFrame(rows).set_index("source"))
+    return Shown(pd.DataFrame(rows).set_index("source"))
 
 
 def scarce_verdicts(runs: pd.DataFrame, experiment: str) -> Verdicts:

@@ -7,8 +7,6 @@ catalog knows. In English both views are pandas' own, byte for byte."""
 
 from __future__ import annotations
 
-import pandas as pd
-
 from ..i18n import N_, _, language
 from ..shown import ShownTable
 
@@ -37,11 +35,6 @@ class Shown(ShownTable):
     """A DataFrame that keeps its English labels for code and shows them in the reader's language."""
 
     label = staticmethod(tr)
-
-
-def shown(df: pd.DataFrame) -> Shown:
-    """``df`` as a :class:`Shown` table (the same data and labels)."""
-    return Shown(df)
 
 
 #: The lines notebook 05's cells print, by key (:func:`say`).

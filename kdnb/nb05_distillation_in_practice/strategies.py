@@ -19,7 +19,7 @@ from ..teachers import load_teacher
 from ..i18n import N_, _
 from ..verdicts import Verdicts
 from .common import RECIPE, SEEDS, Pair, accuracy_spans, distilled, quiet_run, student_for, trained_alone
-from .shown import shown
+from .shown import Shown
 
 SELF_STUDENT = {"kind": "mlp", "hidden": [100]}
 #: The born-again student's (T, alpha) grid, chosen on validation (the default recipe's T = 4 and
@@ -142,7 +142,7 @@ def strategy_readings(runs: pd.DataFrame) -> pd.DataFrame:
     """Each method at the born-again choice against hard labels only: the change in mean test accuracy
     (points) and the reading from the seed ranges ("better" or "worse" when apart, else "no change")."""
     s = seeds.spreads(strategies_at_choice(runs), "method", "test")
-    return shown(pd.DataFrame([{"method": m, "test − hard labels only (points)": round(v - s[HARD], 2), "reading": _reading(v, s[HARD])}
+    return Shown(pd.DataFrame([{"method": m, "test − hard labels only (points)": round(v - s[HARD], 2), "reading": _reading(v, s[HARD])}
                                for m, v in s.items() if m != HARD]).set_index("method"))
 
 
@@ -175,7 +175,7 @@ def born_fit(runs: pd.DataFrame) -> pd.DataFrame:
                      "train accuracy (%)": round(100 * part.train_acc.mean(), 2), "train CE": round(part.train_ce.mean(), 3),
                      "test − hard labels (points)": round(test - hard, 2) if method == BORN else float("nan"),
                      "reading": _reading(test, hard) if method == BORN else ""})
-    return shown(pd.DataFrame(rows).set_index(["method", "T", "alpha"]))
+    return Shown(pd.DataFrame(rows).set_index(["method", "T", "alpha"]))
 
 
 def born_fits_less(runs: pd.DataFrame, T: float, alpha: float) -> bool:

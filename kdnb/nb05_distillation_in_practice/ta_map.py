@@ -16,7 +16,7 @@ from ..seeds import Spread
 from ..teachers import load_teacher
 from ..verdicts import Verdicts
 from .common import SEEDS, distilled, quiet_run, student_for
-from .shown import shown
+from .shown import Shown
 
 #: Labels of the tables below, translated when shown.
 TABLE_LABELS = (N_("worst"), N_("best"), N_("test accuracy (%)"), N_("best T (val)"), N_("noise (points)"),
@@ -68,7 +68,7 @@ def map_extremes(runs: pd.DataFrame, column: str = "test") -> pd.DataFrame:
     for name, c in (("worst", table.iloc[0]), ("best", table.iloc[-1])):
         rows[name] = {"T": c["T"], "α": c["alpha"],
                       f"{column} accuracy (%)": Spread(c["mean"], c["min"], c["max"], int(c["seeds"])).text(), "seeds": int(c["seeds"])}
-    return shown(pd.DataFrame.from_dict(rows, orient="index"))
+    return Shown(pd.DataFrame.from_dict(rows, orient="index"))
 
 
 def plot_map(runs: pd.DataFrame, ax=None, figsize=(8.5, 4.6), column: str = "test"):
@@ -148,7 +148,7 @@ def sweep_best_T(sweep: pd.DataFrame) -> pd.DataFrame:
         tied = [float(T) for T in val.index if val.loc[T, "kd_val_mean"] >= best - noise - 1e-9]
         rows.append({"student": setting, "seeds": int(part.seed.nunique()), "best T (val)": float(val.kd_val_mean.idxmax()),
                      "noise (points)": round(noise, 2), "T within the noise (val)": tied, "best T (test, for reading)": float(test.idxmax())})
-    return shown(pd.DataFrame(rows).set_index("student"))
+    return Shown(pd.DataFrame(rows).set_index("student"))
 
 
 def sweep_verdicts(sweep: pd.DataFrame, teacher_right: float) -> Verdicts:

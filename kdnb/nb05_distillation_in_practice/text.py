@@ -23,7 +23,7 @@ from ..losses import IGNORE_INDEX
 from ..i18n import N_, _
 from ..verdicts import Verdicts
 from .common import SEEDS, distilled, quiet_run, trained_alone, with_labels
-from .shown import shown
+from .shown import Shown
 
 #: The text task: which library wrote this docstring? Five pinned dependencies of the workbook.
 TEXT_LIBRARIES = ("numpy", "torch", "pandas", "matplotlib", "sklearn")
@@ -232,12 +232,12 @@ def text_summary(runs: pd.DataFrame) -> pd.DataFrame:
     at = pd.concat([runs[(runs.regime == r) & (runs["T"] == chosen[r])] for r in chosen.index])
     out = recipe.summarize(at, by="regime")
     out.insert(0, N_("T (chosen on val)"), chosen)
-    return shown(out)
+    return Shown(out)
 
 
 def text_sizes(data: TextData) -> pd.DataFrame:
     teacher = nn.Linear(len(data.features), len(TEXT_LIBRARIES))
-    return shown(pd.DataFrame([
+    return Shown(pd.DataFrame([
         {"model": _("teacher: logistic regression on TF-IDF of words and word pairs"),
          N_("inputs"): _("{n:,} features").format(n=len(data.features)), N_("parameters"): models.count_params(teacher)},
         {"model": _("student: mean of {dim}-d word embeddings, then linear").format(dim=TEXT_STUDENT_DIM),

@@ -8,13 +8,12 @@ of the notebook's cells (their English is kept byte for byte).
 
 from __future__ import annotations
 
-import re
 
 import pandas as pd
 import torch
 
 from ..i18n import N_, _
-from ..shown import ShownTable
+from ..shown import ShownTable, template_label
 
 # Labels that are shown only through a Shown table (the rest are marked where they are defined).
 LABELS = (
@@ -41,23 +40,20 @@ LABELS = (
     N_("zipped bytes"), N_("accuracy (%)"), N_("min"), N_("max"),
 )
 
-_SPEED_WORD = re.compile(r"^(as fast|faster|slower) \((?P<ratio>[^()]*)\)$")
-_WORDS = {"as fast": N_("as fast ({ratio})"), "faster": N_("faster ({ratio})"), "slower": N_("slower ({ratio})")}
-
+#: Speed words a table builds from a template ("faster (2.1x)").
+SPEED_WORDS = (N_("as fast ({ratio})"), N_("faster ({ratio})"), N_("slower ({ratio})"))
 
 #: Names from code that a table shows as they are (a layer's attributes, in :func:`anatomy`).
 _CODE_NAMES = {"weight", "bias"}
 
 
-def tr(label):
-    """One label or cell of a table in the reader's language (anything not a string, and the
-    attribute names of :data:`_CODE_NAMES`, unchanged)."""
-    if not isinstance(label, str) or not label or label in _CODE_NAMES:
-        return label
-    m = _SPEED_WORD.match(label)
-    if m:
-        return _(_WORDS[m.group(1)]).format(ratio=m.group("ratio"))
-    return _(label)
+def _word(label):
+    return label if isinstance(label, str) and label in _CODE_NAMES else ShownTable.label(label)
+
+
+#: One label or cell of a table in the reader's language: its catalog entry or its speed word's (anything
+#: not a string, and the attribute names of :data:`_CODE_NAMES`, unchanged).
+tr = template_label(SPEED_WORDS, fallback=_word)
 
 
 class Shown(ShownTable):

@@ -23,7 +23,7 @@ from ..training import accuracy, predict_logits
 from ..verdicts import Verdicts
 from .pruning import clone, finalize, prune_global
 from .retraining import BASE
-from .shown import Shown
+from .shown import SPEED_WORDS, Shown
 
 
 def _checkpoint(obj) -> bytes:
@@ -242,8 +242,9 @@ def backend_comparison(table: pd.DataFrame, tolerance: float = 0.1) -> pd.DataFr
         row = {}
         for b in (1, 256):
             r = float(t.loc[name, f"speed-up, batch {b}"])
-            word = "as fast" if abs(r - 1) <= tolerance else ("faster" if r > 1 else "slower")
-            row[f"batch {b}"] = f"{word} ({r:.2g}x)"
+            as_fast, faster, slower = SPEED_WORDS
+            word = as_fast if abs(r - 1) <= tolerance else (faster if r > 1 else slower)
+            row[f"batch {b}"] = word.format(ratio=f"{r:.2g}x")
         rows[name] = row
     return Shown(pd.DataFrame(rows).T.rename_axis("against float32, one thread"))
 
