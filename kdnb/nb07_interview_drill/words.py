@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import html
-import re
 
 from .. import bank
 from ..i18n import N_, _, language
-from ..shown import ShownTable
+from ..shown import ShownTable, template_label
 
 #: Table cells of the HTML tables, left-aligned and top-aligned (JupyterLab right-aligns cells by default).
 TD, TH = '<td style="text-align:left;vertical-align:top">', '<th style="text-align:left">'
@@ -106,22 +105,19 @@ inline = bank.inline_html
 
 #: A level's English name -> its Chinese name (:data:`kdnb.bank.DIFFICULTY`).
 _LEVELS = dict(bank.DIFFICULTY.values())
-#: The labels with a number in them: their pattern, and their words with a placeholder for the number.
-_NUMBERED = ((re.compile(r"card (\d+)"), N_("card {k}"), "k"),
-             (re.compile(r"different answers over (\d+) draws"), N_("different answers over {n} draws"), "n"))
+#: Labels with a number in them ("card 4").
+NUMBERED = (N_("card {k}"), N_("different answers over {n} draws"))
 
 
-def tr(label):
-    """One label or cell of a drill table in the reader's language: a level's name, a numbered label
-    ("card 4") or the catalog's words; anything not a string unchanged."""
-    if not isinstance(label, str) or not label:
-        return label
-    if label in _LEVELS:
+def _word(label):
+    if isinstance(label, str) and label in _LEVELS:
         return _LEVELS[label] if language() == "zh" else label
-    for pattern, words, field in _NUMBERED:
-        if m := pattern.fullmatch(label):
-            return _(words).format(**{field: m[1]})
-    return _(label)
+    return ShownTable.label(label)
+
+
+#: One label or cell of a drill table in the reader's language: a level's name, a numbered label
+#: ("card 4") or the catalog's words; anything not a string unchanged.
+tr = template_label(NUMBERED, fallback=_word)
 
 
 class Shown(ShownTable):

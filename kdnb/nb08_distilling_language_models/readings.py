@@ -5,15 +5,13 @@ are told apart only when their seed ranges do not overlap."""
 
 from __future__ import annotations
 
-import re
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
 from ..i18n import N_, _
 from ..seeds import Spread, span_table, spreads
-from ..shown import ShownTable
+from ..shown import ShownTable, template_label
 from ..verdicts import Verdicts
 
 #: Scores as they are read: column -> (label, scale, digits). Fractions are shown in percent.
@@ -36,20 +34,16 @@ COLUMNS = (N_("bytes per token"), N_("exact answers, %"), N_("problems read"), N
 _WORDS = frozenset(NAMES + COLUMNS + tuple(label for label, _scale, _digits in SCORES.values()))
 
 
-def tr(name):
-    """A label of a table or figure (a method, an arm, a column, ...) in the reader's language; others unchanged."""
-    if not isinstance(name, str):
-        return name
-    if name in _WORDS:
-        return _(name)
-    m = re.fullmatch(r"token KD, JSD beta=(\S+)", name)
-    if m:
-        return _("token KD, JSD beta={beta}").format(beta=m[1])
-    m = re.fullmatch(r"on-policy lambda=(\S+), JSD beta=(\S+)", name)
-    if m:
-        return _("on-policy lambda={lmbda}, JSD beta={beta}").format(lmbda=m[1], beta=m[2])
-    return name
+#: Row names built from a template (a method with its settings filled in).
+TEMPLATES = (N_("token KD, JSD beta={beta}"), N_("on-policy lambda={lmbda}, JSD beta={beta}"))
 
+
+def _word(name):
+    return _(name) if isinstance(name, str) and name in _WORDS else name
+
+
+#: A label of a table or figure (a method, an arm, a column, ...) in the reader's language; others unchanged.
+tr = template_label(TEMPLATES, fallback=_word)
 
 
 class Shown(ShownTable):
